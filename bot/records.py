@@ -1,0 +1,95 @@
+"""Typed records of the bot stage: passages, citations and answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk; ``text`` is ``document_text[start:end]``."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    title: str
+    source: str
+    date: str | None = None
+    speaker: str | None = None
+    party: str | None = None
+    score: float = 0.0
+    dense: float = 0.0  # cosine similarity to the question, when known
+
+    @staticmethod
+    def from_metadata(chunk_id: str, text: str, meta: dict[str, Any], score: float = 0.0) -> Passage:
+        return Passage(
+            chunk_id=chunk_id,
+            doc_id=str(meta.get("doc_id", "")),
+            text=text,
+            start=int(meta.get("start", 0)),
+            end=int(meta.get("end", 0)),
+            title=str(meta.get("title", "")),
+            source=str(meta.get("source", "")),
+            date=meta.get("date"),
+            speaker=meta.get("speaker"),
+            party=meta.get("party"),
+            score=score,
+        )
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Source ``n`` of an answer: the exact supporting span ``quote == document_text[start:end]``."""
+
+    n: int
+    doc_id: str
+    title: str
+    date: str | None
+    source: str
+    speaker: str | None
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    score: float
+
+    @staticmethod
+    def of(n: int, passage: Passage, start: int, end: int, score: float) -> Citation:
+        """Cite ``document_text[start:end]``, a span inside ``passage``."""
+        if not (passage.start <= start < end <= passage.end):
+            raise ValueError(f"span {start}:{end} is outside passage {passage.start}:{passage.end}")
+        quote = passage.text[start - passage.start : end - passage.start]
+        return Citation(
+            n=n,
+            doc_id=passage.doc_id,
+            title=passage.title,
+            date=passage.date,
+            source=passage.source,
+            speaker=passage.speaker,
+            chunk_id=passage.chunk_id,
+            quote=quote,
+            start=start,
+            end=end,
+            score=round(score, 4),
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot says, JSON-serialisable with ``to_json``."""
+
+    question: str
+    resolved_question: str
+    answer: str
+    refused: bool
+    answerer: str
+    citations: list[Citation] = field(default_factory=list)
+    related: list[Citation] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,24 @@
+"""Process-wide set-up that keeps Despatch off the network at run time."""
+
+from __future__ import annotations
+
+import os
+
+from despatch.settings import Settings
+
+
+def go_offline(settings: Settings) -> None:
+    """Forbid hub downloads and telemetry; point tiktoken at the project cache.
+
+    Called once by each entry point (CLI, server, tests) before any model is loaded.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ["ANONYMIZED_TELEMETRY"] = "False"
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(settings.tiktoken_cache)
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    os.environ["TRANSFORMERS_NO_ADVISORY_WARNINGS"] = "1"

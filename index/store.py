@@ -1,0 +1,303 @@
+"""The Chroma store: chunks with embeddings, full document texts, and a write protocol
+that makes each document all-or-nothing.
+
+Three collections share a name prefix: ``<name>_chunks`` (one record per chunk, cosine
+space), ``<name>_docs`` (one record per document: full text and metadata; its vector is the
+mean of its chunks') and ``<name>_meta`` (a generation counter and a dirty flag).
+
+Writing a document: upsert its new chunks (ids derive from the content version), then the
+document record (the commit point), then delete the chunks of any other version. A failure
+rolls the new chunks back; a crash leaves the dirty flag set, and the next writer sweeps
+chunks that no committed document version owns. Readers only trust chunks whose version
+matches their document's committed version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from despatch.errors import StoreError
+from despatch.settings import Settings
+from index.records import Chunk, Document
+
+_BATCH = 2000
+_META_ID = "state"
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as the store holds it."""
+
+    id: str
+    title: str
+    source: str
+    date: str | None
+    url: str | None
+    kind: str
+    version: str
+    chunks: int
+    text: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "date": self.date,
+            "source": self.source,
+            "kind": self.kind,
+            "chunks": self.chunks,
+        }
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk read back from the store."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+def _client(settings: Settings, create: bool) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.chroma_url)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises bare Exception/ValueError on connect
+            raise StoreError(
+                f"Cannot reach the Chroma server at {settings.chroma_url} ({exc}); start it with "
+                "`chroma run --host 127.0.0.1 --port PORT` or unset DESPATCH_CHROMA_URL"
+            ) from exc
+    path = Path(settings.store)
+    if not create and not (path / "chroma.sqlite3").exists():
+        raise StoreError(
+            f"No index at {path}. Build one with: despatch ingest ARTICLES... "
+            "(or point --store / DESPATCH_STORE at an existing index)"
+        )
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"The store path {path} is a file, not a folder; choose another --store")
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:
+        raise StoreError(
+            f"The index at {path} is corrupt or unreadable ({exc}). Move it aside and rebuild "
+            "it with: despatch ingest ARTICLES..."
+        ) from exc
+
+
+class Store:
+    """Documents and chunks in Chroma; the only module that talks to chromadb."""
+
+    def __init__(self, client: Any, name: str, where: str) -> None:
+        self.where = where
+        try:
+            self.chunks = client.get_or_create_collection(
+                f"{name}_chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+            self.docs = client.get_or_create_collection(
+                f"{name}_docs", metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+            self.meta = client.get_or_create_collection(f"{name}_meta", embedding_function=None)
+        except Exception as exc:
+            raise StoreError(
+                f"Cannot open the index at {where} ({exc}). If it is corrupt, move it aside and "
+                "rebuild it with: despatch ingest ARTICLES..."
+            ) from exc
+
+    @classmethod
+    def open(cls, settings: Settings, create: bool = False) -> Store:
+        """Open (or with ``create``, create) the store the settings name."""
+        where = settings.chroma_url or str(settings.store)
+        return cls(_client(settings, create), settings.collection, where)
+
+    # -- state -------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        got = self._call(self.meta.get, ids=[_META_ID], include=["metadatas"])
+        return dict(got["metadatas"][0]) if got["ids"] else {"generation": 0, "dirty": ""}
+
+    def _set_state(self, **changes: Any) -> None:
+        state = self._state()
+        state.update(changes)
+        self._call(self.meta.upsert, ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
+
+    def generation(self) -> int:
+        """A counter that changes whenever any document is written or removed."""
+        return int(self._state().get("generation", 0))
+
+    def _call(self, method: Any, **kwargs: Any) -> Any:
+        try:
+            return method(**kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"Chroma failed on {self.where}: {exc}") from exc
+
+    # -- reading -----------------------------------------------------------------------
+    def versions(self) -> dict[str, str]:
+        """Committed version of every document, by id."""
+        got = self._call(self.docs.get, include=["metadatas"])
+        return {i: str(m.get("version", "")) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+    def documents(self) -> list[StoredDocument]:
+        """Every committed document, without its text, sorted by date then title."""
+        got = self._call(self.docs.get, include=["metadatas"])
+        docs = [_stored(i, m, "") for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+        return sorted(docs, key=lambda d: (d.date or "", d.title, d.id))
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        """One document with its full text, or None."""
+        got = self._call(self.docs.get, ids=[doc_id], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return None
+        return _stored(doc_id, got["metadatas"][0], got["documents"][0] or "")
+
+    def document_texts(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """Several documents with their text, by id."""
+        ids = sorted(set(doc_ids))
+        if not ids:
+            return {}
+        got = self._call(self.docs.get, ids=ids, include=["metadatas", "documents"])
+        return {
+            i: _stored(i, m, t or "")
+            for i, m, t in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
+        }
+
+    def count_chunks(self) -> int:
+        return int(self._call(self.chunks.count))
+
+    def iter_chunks(self, page: int = 5000) -> Iterator[StoredChunk]:
+        """Every chunk whose version is its document's committed version."""
+        versions = self.versions()
+        offset = 0
+        while True:
+            got = self._call(
+                self.chunks.get, include=["metadatas", "documents"], limit=page, offset=offset
+            )
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                if versions.get(str(meta.get("doc_id"))) == meta.get("version"):
+                    yield StoredChunk(cid, text or "", dict(meta))
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+    def chunk_ids(self, doc_id: str) -> list[str]:
+        got = self._call(self.chunks.get, where={"doc_id": doc_id}, include=[])
+        return list(got["ids"])
+
+    def query(
+        self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[StoredChunk, float]]:
+        """Nearest chunks to ``vector`` with cosine similarity."""
+        total = self.count_chunks()
+        if total == 0:
+            return []
+        got = self._call(
+            self.chunks.query,
+            query_embeddings=[vector.tolist()],
+            n_results=min(n, total),
+            where=where or None,
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            (StoredChunk(cid, text or "", dict(meta)), 1.0 - float(dist))
+            for cid, text, meta, dist in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0],
+                strict=True,
+            )
+        ]
+
+    # -- writing -----------------------------------------------------------------------
+    def write_document(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write ``doc`` and its chunks all-or-nothing, replacing any older version."""
+        if len(chunks) != len(vectors):
+            raise StoreError(f"{doc.source}: {len(chunks)} chunks but {len(vectors)} vectors")
+        self._set_state(dirty=doc.id)
+        new_ids = [c.id for c in chunks]
+        try:
+            for i in range(0, len(chunks), _BATCH):
+                part = chunks[i : i + _BATCH]
+                self._call(
+                    self.chunks.upsert,
+                    ids=[c.id for c in part],
+                    embeddings=vectors[i : i + _BATCH].tolist(),
+                    documents=[c.text for c in part],
+                    metadatas=[c.metadata for c in part],
+                )
+            mean = vectors.mean(axis=0) if len(vectors) else np.zeros(384, dtype=np.float32)
+            norm = float(np.linalg.norm(mean)) or 1.0
+            meta = dict(doc.metadata())
+            meta["chunks"] = len(chunks)
+            self._call(
+                self.docs.upsert,
+                ids=[doc.id],
+                embeddings=[(mean / norm).tolist()],
+                documents=[doc.text],
+                metadatas=[meta],
+            )
+        except BaseException:
+            self._rollback(new_ids)
+            raise
+        self._call(
+            self.chunks.delete, where={"$and": [{"doc_id": doc.id}, {"version": {"$ne": doc.version}}]}
+        )
+        self._set_state(dirty="", generation=self.generation() + 1)
+
+    def _rollback(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), _BATCH):
+            self._call(self.chunks.delete, ids=ids[i : i + _BATCH])
+
+    def remove(self, doc_id: str) -> bool:
+        """Delete a document and its chunks; False when there was none."""
+        if self.document(doc_id) is None:
+            return False
+        self._set_state(dirty=doc_id)
+        self._call(self.docs.delete, ids=[doc_id])
+        self._call(self.chunks.delete, where={"doc_id": doc_id})
+        self._set_state(dirty="", generation=self.generation() + 1)
+        return True
+
+    def recover(self) -> int:
+        """After a crash mid-write, delete chunks no committed document owns; returns how many."""
+        if not self._state().get("dirty"):
+            return 0
+        versions = self.versions()
+        got = self._call(self.chunks.get, include=["metadatas"])
+        orphans = [
+            cid
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
+            if versions.get(str(meta.get("doc_id"))) != meta.get("version")
+        ]
+        self._rollback(orphans)
+        self._set_state(dirty="", generation=self.generation() + 1)
+        return len(orphans)
+
+
+def _stored(doc_id: str, meta: dict[str, Any], text: str) -> StoredDocument:
+    return StoredDocument(
+        id=doc_id,
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+        date=meta.get("date"),
+        url=meta.get("url"),
+        kind=str(meta.get("kind", "article")),
+        version=str(meta.get("version", "")),
+        chunks=int(meta.get("chunks", 0)),
+        text=text,
+    )
