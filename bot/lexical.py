@@ -42,9 +42,7 @@ class BM25:
         """IDF of a stemmed term; unseen terms get the highest possible weight."""
         return self.idf.get(term, math.log(1.0 + (self.n + 0.5) / 0.5))
 
-    def search(
-        self, query: str, k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[str, float]]:
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Top ``k`` (id, score); ``allowed`` is an optional boolean mask over documents."""
         qterms = set(terms(query))
         if not qterms or not self.n:

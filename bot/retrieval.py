@@ -90,7 +90,9 @@ class HybridRetriever:
                 self._lexical = _LexicalIndex(self.store)
             return self._lexical
 
-    def search(self, query: str, k: int = 6, filters: Filters | None = None, mode: str = "hybrid") -> Retrieval:
+    def search(
+        self, query: str, k: int = 6, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> Retrieval:
         """The ``k`` best distinct passages for ``query`` (mode: hybrid, dense or lexical)."""
         filters = filters or Filters()
         timings: dict[str, float] = {}
@@ -141,9 +143,7 @@ class HybridRetriever:
         missing = [p.chunk_id for p in kept if p.chunk_id not in dense]
         if missing:
             dense = {**dense, **self._similarities(missing, vector)}
-        return [
-            Passage(**{**p.__dict__, "dense": round(dense.get(p.chunk_id, 0.0), 4)}) for p in kept
-        ]
+        return [Passage(**{**p.__dict__, "dense": round(dense.get(p.chunk_id, 0.0), 4)}) for p in kept]
 
     def _similarities(self, chunk_ids: list[str], vector: np.ndarray) -> dict[str, float]:
         got = self.store.chunks.get(ids=chunk_ids, include=["embeddings"])

@@ -94,9 +94,7 @@ def _split_long(
     return out
 
 
-def _pack(
-    text: str, units: list[_Unit], limits: ChunkLimits, prefix: int
-) -> list[tuple[int, int, int]]:
+def _pack(text: str, units: list[_Unit], limits: ChunkLimits, prefix: int) -> list[tuple[int, int, int]]:
     room = limits.max_wordpieces - prefix
     out: list[tuple[int, int, int]] = []
     i = 0
@@ -115,7 +113,7 @@ def _pack(
         while k - 1 > i and carried + units[k - 1][2] <= limits.overlap:
             carried += units[k - 1][2]
             k -= 1
-        nxt = units[k:j + 1]
+        nxt = units[k : j + 1]
         if sum(u[2] for u in nxt) > limits.tokens or sum(u[3] for u in nxt) > room:
             k = j
         i = k

@@ -70,7 +70,7 @@ class SentenceTransformerEmbedder:
     @property
     def max_wordpieces(self) -> int:
         """The model's sequence limit, special tokens included; longer input is truncated."""
-        return int(self.model.max_seq_length)
+        return int(self.model.max_seq_length or 256)
 
     def count_wordpieces(self, texts: Sequence[str]) -> list[int]:
         """Wordpieces of each text, without the two special tokens the model adds."""
@@ -103,6 +103,5 @@ def _resolve_device(device: str) -> str:
     if device == "auto":
         return "cpu"
     raise ConfigError(
-        "DESPATCH_DEVICE=cuda but no CUDA device is available to torch; "
-        "set DESPATCH_DEVICE=cpu (or auto)"
+        "DESPATCH_DEVICE=cuda but no CUDA device is available to torch; set DESPATCH_DEVICE=cpu (or auto)"
     )

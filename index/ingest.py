@@ -25,7 +25,8 @@ _EMBED_GROUP = 512
 class ChunkingEmbedder(Protocol):
     """What ingest needs of the embedding backend: vectors and the model's token limit."""
 
-    max_wordpieces: int
+    @property
+    def max_wordpieces(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -79,9 +80,7 @@ class Indexer:
     def chunk(self, doc: Document) -> list[Chunk]:
         return chunk_document(doc, self.limits(), self.count_tokens, self.embedder.count_wordpieces)
 
-    def ingest(
-        self, paths: Iterable[Path], progress: Callable[[int], None] | None = None
-    ) -> IngestSummary:
+    def ingest(self, paths: Iterable[Path], progress: Callable[[int], None] | None = None) -> IngestSummary:
         """Ingest files and folders; bad files are reported in the summary and skipped."""
         began = time.perf_counter()
         summary = IngestSummary(recovered_chunks=self.store.recover())

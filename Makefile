@@ -1,0 +1,9 @@
+.PHONY: setup run test lint
+setup:
+	./scripts/setup.sh
+run:
+	./scripts/run.sh
+test:
+	./scripts/test.sh
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up and run the whole suite: lint, types, tests, and the evaluation gate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+if ! command -v chromium >/dev/null 2>&1; then
+  # The browser tests drive Debian's Chromium (no browser download at test time).
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+    || echo "warning: could not install chromium; browser tests will fail" >&2
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+ruff check .
+ruff format --check .
+mypy
+pytest -q "$@"

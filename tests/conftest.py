@@ -1,0 +1,145 @@
+"""Shared fixtures: isolated settings, the real embedding model and real Chroma stores."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from despatch.offline import go_offline
+from despatch.settings import PROJECT_ROOT, Settings, load_settings
+
+DATA = PROJECT_ROOT / "data"
+FOUNDING = DATA / "corpus" / "2018-04-26-rudd-removal-targets.txt"
+HANSARD = DATA / "corpora" / "hansard-2010-immigration"
+SQUAD = DATA / "corpora" / "squad-v2-dev" / "squad-v2-dev-part-a.json"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch the user's store or settings."""
+    for key in list(os.environ):
+        if key.startswith("DESPATCH_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DESPATCH_STORE", str(tmp_path / "store"))
+
+
+def make_settings(store: Path, **overrides: object) -> Settings:
+    settings = load_settings(store=store, **overrides)
+    go_offline(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real all-MiniLM-L6-v2, loaded once for the whole session."""
+    from index.embedding import SentenceTransformerEmbedder
+
+    go_offline(load_settings())
+    return SentenceTransformerEmbedder()
+
+
+class CountingEmbedder:
+    """The real embedder, counting how many texts it was asked to embed."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner = inner
+        self.embedded = 0
+
+    @property
+    def max_wordpieces(self) -> int:
+        return int(self.inner.max_wordpieces)
+
+    def count_wordpieces(self, texts: Sequence[str]) -> list[int]:
+        return list(self.inner.count_wordpieces(texts))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded += len(texts)
+        return np.asarray(self.inner.embed(texts))
+
+
+def build_store(path: Path, embedder, *paths: Path):  # type: ignore[no-untyped-def]
+    from index.ingest import Indexer
+    from index.store import Store
+
+    settings = make_settings(path)
+    store = Store.open(settings, create=True)
+    summary = Indexer(settings, store, embedder).ingest(list(paths))
+    assert summary.failed == 0, summary.errors
+    return settings, store
+
+
+@pytest.fixture(scope="session")
+def founding_store(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+    """A store holding the founding article only."""
+    return build_store(tmp_path_factory.mktemp("founding") / "store", embedder, FOUNDING)
+
+
+@pytest.fixture(scope="session")
+def hansard_store(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+    """A store holding the founding article and every Hansard transcript."""
+    return build_store(tmp_path_factory.mktemp("hansard") / "store", embedder, FOUNDING, HANSARD)
+
+
+@pytest.fixture()
+def corpus_copy(tmp_path: Path) -> Iterator[Path]:
+    """A writable copy of the founding article in its own folder."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(FOUNDING, folder / FOUNDING.name)
+    yield folder
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, seconds: float = 60.0, proc=None) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``url`` until it answers 200, or fail with the server's output."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server on loopback, stopped after the session."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    folder = tmp_path_factory.mktemp("chroma-server")
+    chroma = Path(sys.executable).parent / "chroma"
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(folder / "data")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", 90, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()

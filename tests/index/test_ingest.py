@@ -1,0 +1,196 @@
+"""Ingest into a real embedded Chroma: idempotency, updates, atomicity, bad input, search."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from despatch.cli import main
+from despatch.errors import StoreError
+from index.ingest import Indexer
+from index.store import Store
+from tests.conftest import FOUNDING, HANSARD, CountingEmbedder, make_settings
+
+
+def _indexer(store_path: Path, embedder: Any) -> tuple[Indexer, Store, CountingEmbedder]:
+    settings = make_settings(store_path)
+    store = Store.open(settings, create=True)
+    counting = CountingEmbedder(embedder)
+    return Indexer(settings, store, counting), store, counting
+
+
+def _chunk_ids(store: Store) -> list[str]:
+    return sorted(c.id for c in store.iter_chunks())
+
+
+def test_reingest_is_idempotent(tmp_path: Path, embedder: Any) -> None:
+    indexer, store, counting = _indexer(tmp_path / "s", embedder)
+    first = indexer.ingest([FOUNDING])
+    ids = _chunk_ids(store)
+    assert (first.added, first.chunks_written) == (1, len(ids))
+    embedded = counting.embedded
+    again = indexer.ingest([FOUNDING])
+    assert (again.added, again.unchanged, again.chunks_written) == (0, 1, 0)
+    assert counting.embedded == embedded  # nothing re-embedded
+    assert _chunk_ids(store) == ids
+    assert store.count_chunks() == len(ids)
+
+
+def test_changed_file_replaces_its_chunks(tmp_path: Path, embedder: Any, corpus_copy: Path) -> None:
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    indexer.ingest([corpus_copy])
+    old = set(_chunk_ids(store))
+    path = next(corpus_copy.iterdir())
+    path.write_text(path.read_text().replace("12,000", "13,500"), encoding="utf-8")
+    summary = indexer.ingest([corpus_copy])
+    assert (summary.updated, summary.added) == (1, 0)
+    new = set(_chunk_ids(store))
+    assert new != old and store.count_chunks() == len(new)
+    [doc] = store.documents()
+    assert doc.chunks == len(new)
+    texts = " ".join(c.text for c in store.iter_chunks())
+    assert "13,500" in texts and "12,000" not in texts
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(
+    tmp_path: Path, embedder: Any, corpus_copy: Path
+) -> None:
+    (corpus_copy / "empty.txt").write_text("")
+    (corpus_copy / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    (corpus_copy / "broken.jsonl").write_text('{"text": "fine"}\n{oops\n')
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    summary = indexer.ingest([corpus_copy, tmp_path / "missing-folder"])
+    assert summary.added == 1 and summary.failed == 4
+    joined = "\n".join(summary.errors)
+    for expected in (
+        "empty.txt: file is empty",
+        "photo.jpg: unsupported file type .jpg",
+        "broken.jsonl: line 2: malformed JSON",
+        "missing-folder: no such file",
+    ):
+        assert expected in joined
+    assert len(store.documents()) == 1
+
+
+class _FailingCollection:
+    """The real chunk collection, except that the second upsert fails like a lost server."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.upserts = 0
+
+    def upsert(self, **kwargs: Any) -> Any:
+        self.upserts += 1
+        if self.upserts == 2:
+            raise RuntimeError("connection reset")
+        return self.inner.upsert(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_failure_mid_document_leaves_no_partial_chunks(
+    tmp_path: Path, embedder: Any, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    indexer.ingest([corpus_copy])
+    before = _chunk_ids(store)
+    [old_doc] = store.documents()
+    path = next(corpus_copy.iterdir())
+    path.write_text(path.read_text().replace("7,200", "7,300"), encoding="utf-8")
+    monkeypatch.setattr("index.store._BATCH", 2)  # several upserts per document
+    store.chunks = _FailingCollection(store.chunks)
+    summary = indexer.ingest([corpus_copy])
+    assert summary.failed == 1 and "connection reset" in summary.errors[0]
+    assert _chunk_ids(store) == before  # the old version is intact, nothing of the new one
+    assert store.chunks.inner.count() == len(before)
+    assert store.documents() == [old_doc]
+
+
+def test_crash_mid_write_is_swept_on_next_ingest(tmp_path: Path, embedder: Any, corpus_copy: Path) -> None:
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    indexer.ingest([corpus_copy])
+    committed = _chunk_ids(store)
+    # Simulate a process killed after writing chunks but before the commit point.
+    store._set_state(dirty="crashed")
+    store.chunks.upsert(
+        ids=["orphan-1"],
+        embeddings=[np.ones(384).tolist()],
+        documents=["half"],
+        metadatas=[{"doc_id": "zzz", "version": "v0", "start": 0, "end": 4}],
+    )
+    assert store.count_chunks() == len(committed) + 1
+    assert _chunk_ids(store) == committed  # readers never see it
+    summary = indexer.ingest([corpus_copy])
+    assert summary.recovered_chunks == 1
+    assert store.count_chunks() == len(committed)
+
+
+def test_nearest_neighbour_finds_the_2015_16_target(founding_store: Any, embedder: Any) -> None:
+    _, store = founding_store
+    vector = embedder.embed(["voluntary departures target 2015/16"])[0]
+    [(chunk, score)] = store.query(vector, 1)
+    assert "the annual target was raised to 12,000" in chunk.text
+    assert score > 0.4
+
+
+def test_documents_list_and_remove(tmp_path: Path, embedder: Any) -> None:
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    indexer.ingest([FOUNDING, HANSARD / "2010-09-06_Immigration_Cap.txt"])
+    docs = store.documents()
+    assert [d.date for d in docs] == ["2010-09-06", "2018-04-26"]
+    assert all(d.chunks > 0 for d in docs)
+    assert store.remove(docs[0].id)
+    assert [d.id for d in store.documents()] == [docs[1].id]
+    assert all(c.metadata["doc_id"] == docs[1].id for c in store.iter_chunks())
+    assert not store.remove("no-such-id")
+
+
+def test_missing_store_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"No index at .*despatch ingest"):
+        Store.open(make_settings(tmp_path / "nothing"))
+
+
+def test_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="corrupt"):
+        Store.open(make_settings(folder)).documents()
+
+
+def test_cli_ingest_docs_remove(
+    tmp_path: Path, corpus_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "cli-store")
+    (corpus_copy / "empty.txt").write_text("")
+    assert main(["ingest", str(corpus_copy), "--store", store, "--json"]) == 1  # one bad file
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["added"], summary["failed"]) == (1, 1)
+    (corpus_copy / "empty.txt").unlink()
+    assert main(["ingest", str(corpus_copy), "--store", store]) == 0
+    assert "0 added, 0 updated, 1 unchanged, 0 failed" in capsys.readouterr().out
+    assert main(["docs", "--json", "--store", store]) == 0
+    [doc] = json.loads(capsys.readouterr().out)
+    assert set(doc) >= {"id", "title", "date", "source", "chunks"} and doc["date"] == "2018-04-26"
+    assert main(["remove", doc["id"], "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["docs", "--json", "--store", store]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_cli_missing_store_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["docs", "--store", str(tmp_path / "none")]) == 2
+    assert "Build one with: despatch ingest" in capsys.readouterr().err
+
+
+def test_store_copy_is_usable(tmp_path: Path, founding_store: Any) -> None:
+    settings, _store = founding_store
+    copy = tmp_path / "copy"
+    shutil.copytree(settings.store, copy)
+    assert len(Store.open(make_settings(copy)).documents()) == 1
