@@ -3,9 +3,78 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Any
+
+from despatch.errors import DespatchError
+from despatch.settings import Settings
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register the bot's subcommands on the ``despatch`` parser."""
-    return None
+    p = sub.add_parser("ask", parents=[common], help="answer a question with cited sources")
+    p.add_argument("question", nargs="?", help="the question (omit with --jsonl)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--json", action="store_true", help="print the answer as JSON")
+    mode.add_argument(
+        "--jsonl", action="store_true", help="read questions (text or JSON objects) from stdin, one per line"
+    )
+    p.add_argument("--answerer", choices=["extractive", "llm"], help="override DESPATCH_ANSWERER")
+    p.add_argument("--date-from", help="only sources dated on or after YYYY-MM-DD")
+    p.add_argument("--date-to", help="only sources dated on or before YYYY-MM-DD")
+    p.add_argument("--source", help="only this source")
+    p.set_defaults(run=_ask)
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core import Bot
+    from bot.retrieval import Filters
+
+    if not args.jsonl and not args.question:
+        print("despatch: error: give a question, or --jsonl to read them from stdin", file=sys.stderr)
+        return 2
+    bot = Bot.from_settings(settings, args.answerer)
+    filters = Filters(args.date_from, args.date_to, args.source)
+    if not args.jsonl:
+        answer = bot.ask(args.question, filters=filters)
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False))
+        else:
+            print(format_answer(answer))
+        return 0
+    failures = 0
+    for lineno, line in enumerate(sys.stdin, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        question, history = line, []
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+                question, history = str(record["question"]), list(record.get("history") or [])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                print(json.dumps({"line": lineno, "error": f"bad JSON question: {exc}"}), flush=True)
+                failures += 1
+                continue
+        try:
+            answer = bot.ask(question, history, filters)
+        except DespatchError as exc:
+            print(json.dumps({"line": lineno, "question": question, "error": str(exc)}), flush=True)
+            failures += 1
+            continue
+        print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+    return 1 if failures else 0
+
+
+def format_answer(answer: Any) -> str:
+    """The answer and its numbered sources, for a terminal."""
+    lines = [answer.answer, ""]
+    sources = answer.related if answer.refused else answer.citations
+    if sources:
+        lines.append("Related passages:" if answer.refused else "Sources:")
+    for c in sources:
+        who = f" — {c.speaker}" if c.speaker else ""
+        lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}){who}")
+        lines.append(f"    “{c.quote}”")
+    return "\n".join(lines).rstrip()

@@ -90,6 +90,10 @@ class HybridRetriever:
                 self._lexical = _LexicalIndex(self.store)
             return self._lexical
 
+    def current(self) -> _LexicalIndex:
+        """The lexical index as last built, without asking the store whether it changed."""
+        return self._lexical or self.lexical()
+
     def search(
         self, query: str, k: int = 6, filters: Filters | None = None, mode: str = "hybrid"
     ) -> Retrieval:

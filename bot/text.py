@@ -212,10 +212,71 @@ def is_number(token: str) -> bool:
     return bool(_NUMBER.match(token))
 
 
+_IRREGULAR = {
+    "took": "take",
+    "taken": "take",
+    "said": "say",
+    "told": "tell",
+    "made": "make",
+    "gave": "give",
+    "given": "give",
+    "met": "meet",
+    "won": "win",
+    "came": "come",
+    "went": "go",
+    "gone": "go",
+    "wrote": "write",
+    "written": "write",
+    "spoke": "speak",
+    "spoken": "speak",
+    "brought": "bring",
+    "thought": "think",
+    "began": "begin",
+    "begun": "begin",
+    "held": "hold",
+    "left": "leave",
+    "led": "lead",
+    "paid": "pay",
+    "sought": "seek",
+    "kept": "keep",
+    "knew": "know",
+    "known": "know",
+    "rose": "rise",
+    "risen": "rise",
+    "fell": "fall",
+    "fallen": "fall",
+    "grew": "grow",
+    "chose": "choose",
+    "drew": "draw",
+    "saw": "see",
+    "seen": "see",
+    "became": "become",
+    "got": "get",
+    "sent": "send",
+    "spent": "spend",
+    "stood": "stand",
+    "lost": "lose",
+    "found": "find",
+    "felt": "feel",
+    "heard": "hear",
+    "meant": "mean",
+    "put": "put",
+    "set": "set",
+    "cut": "cut",
+    "raised": "raise",
+    "children": "child",
+    "women": "woman",
+    "men": "man",
+    "people": "people",
+}
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light, deterministic English stemmer: enough to match plurals and tenses."""
     w = word.lower().replace("’", "'")
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
     if w.endswith("'s"):
         w = w[:-2]
     if is_number(w):
@@ -250,7 +311,7 @@ def _pieces(word: str) -> list[str]:
     if "/" in word and not re.fullmatch(r"\d{4}/\d{2}", word):
         return [p for p in word.split("/") if p]
     if "/" in word:
-        return [word, word[:4]]
+        return [word]  # "2015/16" is one financial year, not the calendar year 2015
     if "-" in word:
         return [p for p in word.split("-") if p]
     if "." in word and not re.fullmatch(r"\d+\.\d+", word):

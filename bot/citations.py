@@ -1,0 +1,114 @@
+"""The citation check: does a passage support a sentence, and which exact span does.
+
+Deterministic: lexical coverage of the sentence's content words (weighted by IDF) by the
+passage, a hard requirement that every number and name in the sentence appears in the
+passage (its text, speaker or title), and, where given, embedding similarity between the
+sentence and the supporting span.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.records import Passage
+from bot.text import STOPWORDS, names, numbers, terms
+from index.sentences import sentences
+
+Idf = Callable[[str], float]
+Similarity = Callable[[str, str], float]
+
+MIN_COVERAGE = 0.6  # share of the sentence's content weight the span must contain
+MIN_SIMILARITY = 0.35  # cosine, when coverage alone is not overwhelming
+STRONG_COVERAGE = 0.85
+
+_MARKER = re.compile(r"\s*\[\d+\]")
+_ATTRIBUTION = re.compile(r"^[^:“\"]{2,80}?\bsaid:\s*[“\"]?|[”\"]\s*$")
+
+
+@dataclass(frozen=True)
+class Support:
+    """The verdict for one sentence and one passage, with the supporting span."""
+
+    ok: bool
+    coverage: float
+    similarity: float
+    start: int  # document offsets of the supporting span
+    end: int
+    missing: tuple[str, ...] = ()
+
+    @property
+    def score(self) -> float:
+        return round(0.7 * self.coverage + 0.3 * self.similarity, 4)
+
+
+def claim_text(sentence: str) -> str:
+    """The claim of an answer sentence: without markers and without a quoting attribution."""
+    text = _MARKER.sub("", sentence).strip()
+    return _ATTRIBUTION.sub("", text).strip()
+
+
+def passage_sentences(passage: Passage) -> list[tuple[int, int]]:
+    """Document offsets of each sentence of a passage."""
+    return [(passage.start + s, passage.start + e) for s, e in sentences(passage.text)]
+
+
+def check(sentence: str, passage: Passage, idf: Idf, similarity: Similarity | None = None) -> Support:
+    """Whether ``passage`` supports ``sentence``; the span is the best one or two sentences."""
+    claim = claim_text(sentence)
+    claim_terms = set(terms(claim))
+    context = _context(passage)
+    required = (numbers(claim) | names(claim)) - STOPWORDS
+    passage_terms = set(terms(passage.text)) | set(terms(context))
+    passage_keys = numbers(passage.text) | names(passage.text) | set(terms(context)) | passage_terms
+    missing = tuple(sorted(t for t in required if t not in passage_keys))
+    start, end, coverage = _best_span(claim_terms, passage, idf, context)
+    quote = passage.text[start - passage.start : end - passage.start]
+    verbatim = passage.text.find(claim) if claim else -1
+    if verbatim >= 0:
+        # The claim is a quotation of the passage: cite exactly it; nothing to measure.
+        start, end = passage.start + verbatim, passage.start + verbatim + len(claim)
+        sim, coverage = 1.0, 1.0 if claim_terms else 0.0
+    elif _squash(claim) == _squash(quote):
+        sim = 1.0
+    elif similarity is not None:
+        sim = similarity(claim, quote)
+    else:
+        sim = 0.0
+    strong = coverage >= STRONG_COVERAGE
+    ok = not missing and bool(claim_terms) and coverage >= MIN_COVERAGE and (strong or sim >= MIN_SIMILARITY)
+    return Support(ok, round(coverage, 4), round(sim, 4), start, end, missing)
+
+
+def _context(passage: Passage) -> str:
+    bits = [passage.speaker or "", passage.party or ""]
+    return " ".join(b for b in bits if b)
+
+
+def _weight(words: set[str], idf: Idf) -> float:
+    return sum(idf(w) for w in words)
+
+
+def _best_span(claim_terms: set[str], passage: Passage, idf: Idf, context: str) -> tuple[int, int, float]:
+    """The single sentence covering most of the claim; two adjacent ones only if clearly better."""
+    spans = passage_sentences(passage) or [(passage.start, passage.end)]
+    total = _weight(claim_terms, idf) or 1.0
+    extra = set(terms(context))
+    sent_terms = [set(terms(passage.text[s - passage.start : e - passage.start])) for s, e in spans]
+
+    def cover(have: set[str]) -> float:
+        return _weight(claim_terms & (have | extra), idf) / total
+
+    singles = [cover(t) for t in sent_terms]
+    i = max(range(len(spans)), key=lambda k: (singles[k], -k))
+    best = (spans[i][0], spans[i][1], singles[i])
+    for k in range(len(spans) - 1):
+        pair = cover(sent_terms[k] | sent_terms[k + 1])
+        if pair > best[2] + 0.1:
+            best = (spans[k][0], spans[k + 1][1], pair)
+    return best
+
+
+def _squash(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))

@@ -1,0 +1,94 @@
+"""The ``Bot``: resolve follow-ups, retrieve, answer, verify."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from bot.answering import Answerer, ExtractiveAnswerer
+from bot.followup import resolve
+from bot.records import Answer
+from bot.retrieval import Filters, HybridRetriever
+from despatch.settings import Settings
+from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.store import Store
+
+
+class Bot:
+    """Answers questions from a store; build it once and reuse it (the model stays loaded)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        answerer: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.retriever = HybridRetriever(store, embedder)
+        self.extractive = ExtractiveAnswerer(embedder, self._idf, settings.refusal_threshold)
+        self.answerer: Answerer = self.extractive
+        if (answerer or settings.answerer) == "llm":
+            from bot.llm import LLMAnswerer
+
+            self.answerer = LLMAnswerer.from_settings(settings, self.extractive, self._idf, embedder)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, answerer: str | None = None) -> Bot:
+        """Open the store and the embedding model the settings name."""
+        from despatch.offline import go_offline
+
+        go_offline(settings)
+        store = Store.open(settings)
+        embedder = SentenceTransformerEmbedder(settings.model_path, settings.device, settings.batch_size)
+        return cls(settings, store, embedder, answerer)
+
+    def _idf(self, term: str) -> float:
+        return self.retriever.current().bm25.term_idf(term)
+
+    def ask(
+        self, question: str, history: Sequence[Any] | None = None, filters: Filters | None = None
+    ) -> Answer:
+        """Answer ``question``; ``history`` holds earlier questions (strings or chat turns)."""
+        answer: Answer | None = None
+        for event in self.stream(question, history, filters):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None  # stream always ends with the answer
+        return answer
+
+    def stream(
+        self, question: str, history: Sequence[Any] | None = None, filters: Filters | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield verified answer text as it grows, then the final ``Answer``."""
+        began = time.perf_counter()
+        question = question.strip()
+        resolved = resolve(question, history)
+        t0 = time.perf_counter()
+        retrieval = self.retriever.search(resolved, self.settings.top_k, filters)
+        timings = {"resolve": (t0 - began) * 1000, **retrieval.timings_ms}
+        extractive = self.extractive.answer(resolved, retrieval.passages, history or ())
+        answer = extractive
+        if extractive.refused or self.answerer is self.extractive:
+            yield extractive.answer
+        else:
+            from bot.llm import LLMAnswerer
+
+            assert isinstance(self.answerer, LLMAnswerer)
+            for event in self.answerer.stream(resolved, retrieval.passages, history or (), extractive):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    yield event
+        timings.update(answer.timings_ms)
+        timings["total"] = (time.perf_counter() - began) * 1000
+        yield replace(
+            answer,
+            question=question,
+            resolved_question=resolved,
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
+        )

@@ -1,0 +1,108 @@
+"""Rule-based resolution of follow-up questions against the conversation so far."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_PERSON_PRONOUN = re.compile(r"\b(she|he|her|him|hers|his)\b", re.IGNORECASE)
+_THING_PRONOUN = re.compile(r"\b(it|they|them|their|this|that|these|those)\b", re.IGNORECASE)
+_ELLIPSIS = re.compile(r"^\s*(?:and|what about|how about|and what about|what of)\b\s*(.*?)\??\s*$", re.I)
+_ENTITY = re.compile(r"\b(?:[A-Z][\w’'-]+|of|the|for)(?:\s+(?:[A-Z][\w’'-]+|of|for))*")
+_TOKEN_KINDS = (
+    re.compile(r"\b\d{4}/\d{2}\b"),
+    re.compile(r"\b(?:19|20)\d\d\b"),
+    re.compile(r"\b\d[\d,]*\b"),
+)
+_QUESTION_START = {"What", "Who", "When", "Where", "Why", "How", "Which", "Did", "Does", "Is", "Was", "Were"}
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    answer: str = ""
+
+
+def normalise_history(history: Sequence[Any] | None) -> list[Turn]:
+    """Accept earlier questions as strings, ``{"question", "answer"}`` or chat ``{"role", "content"}``."""
+    turns: list[Turn] = []
+    for item in history or []:
+        if isinstance(item, str):
+            turns.append(Turn(item))
+        elif isinstance(item, dict) and "question" in item:
+            turns.append(Turn(str(item["question"]), str(item.get("answer") or "")))
+        elif isinstance(item, dict) and item.get("role") == "user":
+            turns.append(Turn(str(item.get("content", ""))))
+        elif isinstance(item, dict) and item.get("role") == "assistant" and turns:
+            turns[-1] = Turn(turns[-1].question, str(item.get("content", "")))
+        elif isinstance(item, list | tuple) and item:
+            turns.append(Turn(str(item[0]), str(item[1]) if len(item) > 1 and item[1] else ""))
+    return [t for t in turns if t.question.strip()]
+
+
+def entities(text: str) -> list[str]:
+    """Capitalised phrases, longest first within the text order, sans question openers."""
+    found = []
+    for match in _ENTITY.finditer(text):
+        phrase = match.group(0).strip()
+        words = phrase.split()
+        while words and (words[0] in _QUESTION_START or words[0].lower() in {"of", "the", "for"}):
+            words = words[1:]
+        while words and words[-1].lower() in {"of", "the", "for"}:
+            words = words[:-1]
+        if words and any(w[:1].isupper() for w in words):
+            found.append(" ".join(words))
+    return found
+
+
+def resolve(question: str, history: Sequence[Any] | None) -> str:
+    """The question made self-contained; unchanged when it already is, or without history."""
+    turns = normalise_history(history)
+    if not turns:
+        return question.strip()
+    previous = turns[-1].question.strip()
+    q = question.strip()
+    ellipsis = _ELLIPSIS.match(q)
+    if ellipsis and ellipsis.group(1):
+        return _swap_like(previous, ellipsis.group(1).strip())
+    own = [e for e in entities(q) if e != "I"]
+    person = _PERSON_PRONOUN.search(q)
+    thing = _THING_PRONOUN.search(q)
+    resolved = q
+    if person and not own:
+        antecedent = next((e[0] for t in reversed(turns) if (e := entities(t.question))), None)
+        if antecedent is not None:
+            replacement = antecedent
+            if person.group(0).lower() in {"her", "his"} and not _object_position(q, person):
+                replacement = f"{antecedent}’s"
+            resolved = q[: person.start()] + replacement + q[person.end() :]
+        else:
+            thing = thing or person
+    if thing and not own:
+        # "it"/"they" rarely name their antecedent cleanly; carry the previous question along.
+        resolved = f"{resolved} (following: {previous})"
+    return resolved
+
+
+def _object_position(question: str, pronoun: re.Match[str]) -> bool:
+    # "her" as an object ("assured her") rather than a possessive ("her department").
+    after = question[pronoun.end() :].strip()
+    return not after or not after[:1].isalpha() or after.split()[0].lower() in {"of", "to", "that", "about"}
+
+
+def _swap_like(previous: str, fragment: str) -> str:
+    """ "And for 2015/16?" after a question about 2014/15 swaps the like-for-like token."""
+    fragment = re.sub(r"^(?:for|in|of|about)\s+", "", fragment, flags=re.I)
+    for kind in _TOKEN_KINDS:
+        new = kind.search(fragment)
+        old = kind.search(previous)
+        if new and old:
+            return previous[: old.start()] + new.group(0) + previous[old.end() :]
+    new_entities = entities(fragment)
+    old_entities = entities(previous)
+    if new_entities and old_entities:
+        old = old_entities[-1]
+        return previous.replace(old, new_entities[0], 1)
+    return f"{previous.rstrip('?')} {fragment}?"
