@@ -24,6 +24,7 @@ MIN_SIMILARITY = 0.35  # cosine, when coverage alone is not overwhelming
 STRONG_COVERAGE = 0.85
 
 _MARKER = re.compile(r"\s*\[\d+\]")
+_SPEAKER = re.compile(r"^([^:“\"]{2,80}?)\s+said:")
 _ATTRIBUTION = re.compile(r"^[^:“\"]{2,80}?\bsaid:\s*[“\"]?|[”\"]\s*$")
 
 
@@ -59,7 +60,9 @@ def check(sentence: str, passage: Passage, idf: Idf, similarity: Similarity | No
     claim = claim_text(sentence)
     claim_terms = set(terms(claim))
     context = _context(passage)
-    required = (numbers(claim) | names(claim)) - STOPWORDS
+    attribution = _SPEAKER.match(_MARKER.sub("", sentence).strip())
+    who = names(attribution.group(1)) if attribution else set()
+    required = (numbers(claim) | names(claim) | who) - STOPWORDS
     passage_terms = set(terms(passage.text)) | set(terms(context))
     passage_keys = numbers(passage.text) | names(passage.text) | set(terms(context)) | passage_terms
     missing = tuple(sorted(t for t in required if t not in passage_keys))

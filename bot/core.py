@@ -68,6 +68,13 @@ class Bot:
         began = time.perf_counter()
         question = question.strip()
         resolved = resolve(question, history)
+        condensed = None
+        if history and self.answerer is not self.extractive:
+            from bot.llm import LLMAnswerer
+
+            assert isinstance(self.answerer, LLMAnswerer)
+            condensed = self.answerer.condense(question, history)
+            resolved = condensed or resolved
         t0 = time.perf_counter()
         retrieval = self.retriever.search(resolved, self.settings.top_k, filters)
         timings = {"resolve": (t0 - began) * 1000, **retrieval.timings_ms}
@@ -91,4 +98,5 @@ class Bot:
             question=question,
             resolved_question=resolved,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
+            meta={**answer.meta, "resolved_by": "llm" if condensed else "rules"},
         )

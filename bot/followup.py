@@ -103,6 +103,5 @@ def _swap_like(previous: str, fragment: str) -> str:
     new_entities = entities(fragment)
     old_entities = entities(previous)
     if new_entities and old_entities:
-        old = old_entities[-1]
-        return previous.replace(old, new_entities[0], 1)
+        return previous.replace(old_entities[-1], new_entities[0], 1)
     return f"{previous.rstrip('?')} {fragment}?"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.text import QUESTION_WORDS, STOPWORDS, names, numbers, terms
+from bot.text import QUESTION_WORDS, STOPWORDS, names, numbers, stem, terms
 
 _NUMBER_FORM = re.compile(
     r"\bhow (?:many|much|long|often)\b|\bwhat\b(?:\s+[\w/’'-]+){0,3}?\s+(?:numbers?|figures?|percentage|"
@@ -70,7 +70,7 @@ def analyse(question: str) -> QuestionInfo:
         form = "what"
     first = question.strip().split(" ", 1)[0]
     key_names = {n for n in names(question) if n not in terms(first, frozenset()) or first.lower() in drop}
-    key_names -= {t for t in (terms(g) for g in _GENERIC) for t in t}
+    key_names -= {stem(g) for g in _GENERIC}
     keys = tuple(sorted(numbers(question) | (key_names - drop)))
     return QuestionInfo(
         text=question,

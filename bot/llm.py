@@ -1,0 +1,255 @@
+"""The LLM answerer: a LangChain chat model on any OpenAI-compatible endpoint, whose
+streamed text is parsed sentence by sentence, and only verified sentences reach the user.
+
+A marker naming no provided passage is removed; a sentence is kept only if at least one of
+its cited passages passes the citation check; a sentence with no citation is dropped. If
+nothing supported remains, the extractive answer is used and ``meta["fallback"]`` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from bot import citations
+from bot.answering import REFUSAL, ExtractiveAnswerer
+from bot.citations import Idf
+from bot.followup import normalise_history
+from bot.prompts import render
+from bot.questions import analyse
+from bot.records import Answer, Citation, Passage
+from bot.text import numbers, terms
+from despatch.errors import ConfigError
+from despatch.settings import Settings
+from index.embedding import Embedder
+
+log = logging.getLogger(__name__)
+
+_MARKER = re.compile(r"\[(\d+)\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?”\"\]])\s+(?=[A-Z“\"(\[])")
+
+
+class LLMAnswerer:
+    """Answers with a chat model, keeping only sentences whose citations check out."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        chat_model: Any,
+        fallback: ExtractiveAnswerer,
+        idf: Idf,
+        embedder: Embedder,
+        publication: str = "the newsroom",
+        max_sentences: int = 4,
+    ) -> None:
+        self.chat_model = chat_model
+        self.fallback = fallback
+        self.idf = idf
+        self.embedder = embedder
+        self.publication = publication
+        self.max_sentences = max_sentences
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, fallback: ExtractiveAnswerer, idf: Idf, embedder: Embedder
+    ) -> LLMAnswerer:
+        if not settings.llm_base_url:
+            raise ConfigError(
+                "The llm answerer needs an OpenAI-compatible endpoint: set DESPATCH_LLM_BASE_URL "
+                "(for example http://127.0.0.1:8080/v1) and DESPATCH_LLM_MODEL, or use --answerer extractive"
+            )
+        from langchain_openai import ChatOpenAI
+
+        model = ChatOpenAI(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,  # type: ignore[arg-type]
+            temperature=0.0,
+            max_tokens=settings.llm_max_tokens,  # type: ignore[call-arg]
+            timeout=settings.llm_timeout_s,
+            max_retries=1,
+            streaming=True,
+        )
+        return cls(model, fallback, idf, embedder)
+
+    # -- follow-ups -------------------------------------------------------------------------
+    def condense(self, question: str, history: Sequence[Any]) -> str | None:
+        """The question rewritten to stand alone, or None when the model's rewrite is unusable."""
+        turns = normalise_history(history)
+        if not turns:
+            return None
+        prompt = render("condense", history=[t.question for t in turns], question=question)
+        try:
+            text = str(self._invoke(prompt)).strip().splitlines()[0].strip(" \"'")
+        except Exception as exc:  # any endpoint failure: the rule-based resolution stands
+            log.warning("condense prompt failed: %s", exc)
+            return None
+        known = set(terms(question)) | {t for turn in turns for t in terms(turn.question)}
+        mine = set(terms(text))
+        keeps_keys = set(analyse(question).keys) <= mine | numbers(text)
+        if (
+            not text
+            or len(text) > 3 * len(question) + 120
+            or not mine
+            or len(mine - known) > len(mine) / 2
+            or not keeps_keys
+        ):
+            return None  # it answered, wandered off, invented or lost the question's own names
+        return text
+
+    def _invoke(self, prompt: str) -> str:
+        from langchain_core.messages import HumanMessage
+
+        return str(self.chat_model.invoke([HumanMessage(content=prompt)]).content)
+
+    # -- answering ---------------------------------------------------------------------------
+    def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Any] = ()) -> Answer:
+        result: Answer | None = None
+        for event in self.stream(question, passages, history):
+            if isinstance(event, Answer):
+                result = event
+        assert result is not None
+        return result
+
+    def stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Any] = (),
+        extractive: Answer | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield each verified sentence as the model finishes it, then the final ``Answer``."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        began = time.perf_counter()
+        extractive = extractive or self.fallback.answer(question, passages, history)
+        if extractive.refused:
+            yield extractive.answer
+            yield extractive
+            return
+        messages = [
+            SystemMessage(
+                content=render(
+                    "answer_system",
+                    publication=self.publication,
+                    max_sentences=self.max_sentences,
+                    n_passages=len(passages),
+                    refusal=REFUSAL,
+                )
+            ),
+            HumanMessage(content=render("answer_user", passages=passages, question=question)),
+        ]
+        state = _Verified(passages, self.idf, self._similarity)
+        raw = ""
+        try:
+            buffer = ""
+            for chunk in self.chat_model.stream(messages):
+                piece = str(chunk.content)
+                raw += piece
+                buffer += piece
+                *complete, buffer = _split_sentences(buffer)
+                for sentence in complete:
+                    shown = state.add(sentence)
+                    if shown:
+                        yield shown
+            if buffer.strip():
+                shown = state.add(buffer)
+                if shown:
+                    yield shown
+        except Exception as exc:  # the endpoint failed: the extractive answer stands
+            log.warning("LLM endpoint failed: %s", exc)
+            yield from self._fall_back(extractive, f"llm_error: {exc}", raw, state, began)
+            return
+        if not state.citations:
+            yield from self._fall_back(extractive, "llm_unsupported", raw, state, began)
+            return
+        timings = {"llm": round((time.perf_counter() - began) * 1000, 2)}
+        meta = {"dropped_sentences": state.dropped, "removed_markers": state.removed, "llm_raw": raw[:2000]}
+        yield Answer(
+            question,
+            question,
+            " ".join(state.sentences),
+            False,
+            self.name,
+            state.citations,
+            [],
+            timings,
+            meta,
+        )
+
+    def _fall_back(
+        self, extractive: Answer, reason: str, raw: str, state: _Verified, began: float
+    ) -> Iterator[str | Answer]:
+        yield extractive.answer
+        meta = {
+            **extractive.meta,
+            "fallback": reason,
+            "llm_raw": raw[:2000],
+            "dropped_sentences": state.dropped,
+            "removed_markers": state.removed,
+        }
+        timings = {**extractive.timings_ms, "llm": round((time.perf_counter() - began) * 1000, 2)}
+        yield replace(extractive, answerer=self.name, meta=meta, timings_ms=timings)
+
+    def _similarity(self, a: str, b: str) -> float:
+        vectors = self.embedder.embed([a, b])
+        return float(np.dot(vectors[0], vectors[1]))
+
+
+class _Verified:
+    """The verified answer as it grows: sentences, citations numbered by first appearance."""
+
+    def __init__(self, passages: Sequence[Passage], idf: Idf, similarity: citations.Similarity) -> None:
+        self.passages = list(passages)
+        self.idf = idf
+        self.similarity = similarity
+        self.sentences: list[str] = []
+        self.citations: list[Citation] = []
+        self.dropped = 0
+        self.removed = 0
+
+    def add(self, sentence: str) -> str | None:
+        """Check one sentence; return it renumbered if it survives, else None."""
+        sentence = sentence.strip()
+        if not sentence or sentence.strip().rstrip(".") == REFUSAL.rstrip("."):
+            return None
+        markers = [int(m) for m in _MARKER.findall(sentence)]
+        valid = [m for m in dict.fromkeys(markers) if 1 <= m <= len(self.passages)]
+        self.removed += len(markers) - len([m for m in markers if 1 <= m <= len(self.passages)])
+        claim = _MARKER.sub("", sentence).strip()
+        claim = re.sub(r"\s+([.,;:!?])", r"\1", claim)
+        numbers: list[int] = []
+        for m in valid:
+            passage = self.passages[m - 1]
+            support = citations.check(claim, passage, self.idf, self.similarity)
+            if not support.ok:
+                continue
+            numbers.append(self._number(passage, support))
+        if not numbers:
+            self.dropped += 1
+            return None
+        body = claim.rstrip()
+        text = f"{body} {''.join(f'[{n}]' for n in dict.fromkeys(numbers))}"
+        self.sentences.append(text)
+        return text
+
+    def _number(self, passage: Passage, support: citations.Support) -> int:
+        for c in self.citations:
+            if c.chunk_id == passage.chunk_id and (c.start, c.end) == (support.start, support.end):
+                return c.n
+        n = len(self.citations) + 1
+        self.citations.append(Citation.of(n, passage, support.start, support.end, support.score))
+        return n
+
+
+def _split_sentences(text: str) -> list[str]:
+    """Split streamed text after sentence ends; the last piece may be incomplete."""
+    parts = _SENTENCE_END.split(text)
+    return parts if parts else [""]
