@@ -35,6 +35,8 @@ _YEARISH = re.compile(
 _QUOTE_OR_SPEECH = re.compile(r"[“”\"]|\b(?:said|says|told|tells|claimed|argued|warned|admitted)\b")
 _PERSONISH = re.compile(r"\b(?:MP|Minister|Secretary|Mr|Ms|Mrs|Dr|Sir|Lord|Lady)\b|[A-Z][a-z]+ [A-Z][a-z]+")
 
+_WEAK_VERBS = frozenset(terms("think thought believe feel want do did make made happen get got"))
+
 REFUSAL = "The indexed coverage doesn't answer this question."
 
 
@@ -181,22 +183,33 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _form_bonus(info: QuestionInfo, text: str, passage: Passage, speaks: bool) -> float:
-        if info.form == "number" and _answer_elements(info, text):
-            return 0.12
-        if info.form == "when" and _YEARISH.search(text):
-            return 0.15
-        if info.form == "when" and _DATEISH.search(text):
-            return 0.04
-        if info.form == "who" and (passage.speaker or _PERSONISH.search(text)):
-            return 0.08
+        """Reward the kind of thing the question asks for; a sentence without it rarely answers."""
+        if info.form == "number":
+            return 0.12 if _answer_elements(info, text) else -0.15
+        if info.form == "when":
+            if _answer_elements(info, text):
+                return 0.2
+            return 0.0 if _DATEISH.search(text) else -0.15
+        if info.form == "who":
+            return 0.08 if (passage.speaker or _PERSONISH.search(text)) else -0.08
         if info.form == "say":
             return (0.25 if speaks else 0.0) + (0.05 if _QUOTE_OR_SPEECH.search(text) else 0.0)
         return 0.0
 
     def _premise_holds(self, info: QuestionInfo, best: Candidate) -> bool:
-        """A "why did X do Y" question presupposes X did Y: all of it must be stated together."""
+        """A "why did X do Y" question presupposes X did Y: the sources must say so together.
+
+        Every predicate word (content that is not a name or number) must be stated around the
+        best sentence, and the named people must share that sentence with part of it.
+        """
+        keys = set(info.keys)
+        predicate = set(info.content) - keys - _WEAK_VERBS
+        window = self._window(best)
         p = best.passage
-        return set(info.content) <= set(best.terms) | set(terms(f"{p.speaker or ''} {p.title}"))
+        here = set(best.terms) | set(terms(f"{p.speaker or ''} {p.title}"))
+        if not predicate <= window or not keys <= window:
+            return False
+        return not keys or not predicate or bool(predicate & here)
 
     def _window(self, best: Candidate) -> set[str]:
         p = best.passage
@@ -219,17 +232,18 @@ class ExtractiveAnswerer:
         covered_keys = {k for k in info.keys if k in best.terms or k in numbers(best.text)}
         covered = set(best.terms)
         elements = _answer_elements(info, best.text)
+        floor = max(self.threshold, (0.6 if info.multi else 0.8) * best.score)
         for cand in ranked[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            if cand.score < max(self.threshold, 0.8 * best.score):
+            if cand.score < floor:
                 break
             if any(_overlaps(cand, c) or _same_text(cand, c) for c in chosen):
                 continue
             new_keys = {k for k in info.keys if k in cand.terms or k in numbers(cand.text)} - covered_keys
             new_content = (set(info.content) & cand.terms) - covered
             new_elements = _answer_elements(info, cand.text) - elements
-            if new_keys or new_content or new_elements:
+            if new_keys or new_elements or (new_content and not info.multi):
                 chosen.append(cand)
                 covered_keys |= new_keys
                 covered |= cand.terms

@@ -61,7 +61,7 @@ def check(sentence: str, passage: Passage, idf: Idf, similarity: Similarity | No
     claim_terms = set(terms(claim))
     context = _context(passage)
     attribution = _SPEAKER.match(_MARKER.sub("", sentence).strip())
-    who = names(attribution.group(1)) if attribution else set()
+    who = names(re.sub(r"\(.*?\)", "", attribution.group(1))) if attribution else set()
     required = (numbers(claim) | names(claim) | who) - STOPWORDS
     passage_terms = set(terms(passage.text)) | set(terms(context))
     passage_keys = numbers(passage.text) | names(passage.text) | set(terms(context)) | passage_terms

@@ -26,6 +26,21 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--source", help="only this source")
     p.set_defaults(run=_ask)
 
+    p = sub.add_parser("eval", parents=[common], help="score a gold set; exit 1 below its thresholds")
+    p.add_argument("--gold", required=True, help="gold JSONL file (see evals/README.md)")
+    p.add_argument("--corpus", nargs="*", help="files or folders to index (default: the gold set's)")
+    p.add_argument("--answerer", choices=["extractive", "llm"], default="extractive")
+    p.add_argument("--out", help="folder for report.json and report.md")
+    p.add_argument("-k", type=int, default=5, help="retrieval depth scored (recall@k, MRR)")
+    p.add_argument("--limit", type=int, help="only the first N cases")
+    p.set_defaults(run=_eval)
+
+    p = sub.add_parser("squad", parents=[common], help="convert SQuAD 2.0 JSON to a corpus and gold cases")
+    p.add_argument("squad_json")
+    p.add_argument("--out", required=True, help="folder for corpus.jsonl and gold.jsonl")
+    p.add_argument("--every", type=int, default=1, help="keep every N-th question (a stable sample)")
+    p.set_defaults(run=_squad)
+
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core import Bot
@@ -65,6 +80,22 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
             continue
         print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
     return 1 if failures else 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.runner import main_eval
+
+    return main_eval(args, settings)
+
+
+def _squad(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from evals.squad import convert
+
+    corpus, gold = convert(Path(args.squad_json), Path(args.out), args.every)
+    print(f"wrote {corpus} and {gold}")
+    return 0
 
 
 def format_answer(answer: Any) -> str:

@@ -47,6 +47,11 @@ class Bot:
         embedder = SentenceTransformerEmbedder(settings.model_path, settings.device, settings.batch_size)
         return cls(settings, store, embedder, answerer)
 
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine similarity of two texts under the embedding model."""
+        vectors = self.embedder.embed([a, b])
+        return float(vectors[0] @ vectors[1])
+
     def _idf(self, term: str) -> float:
         return self.retriever.current().bm25.term_idf(term)
 
@@ -98,5 +103,9 @@ class Bot:
             question=question,
             resolved_question=resolved,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
-            meta={**answer.meta, "resolved_by": "llm" if condensed else "rules"},
+            meta={
+                **answer.meta,
+                "resolved_by": "llm" if condensed else "rules",
+                "retrieved": [p.chunk_id for p in retrieval.passages],
+            },
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.text import QUESTION_WORDS, STOPWORDS, names, numbers, stem, terms
 
 _NUMBER_FORM = re.compile(
-    r"\bhow (?:many|much|long|often)\b|\bwhat\b(?:\s+[\w/’'-]+){0,3}?\s+(?:numbers?|figures?|percentage|"
+    r"\bhow (?:many|much|long|often)\b|\bwhat\b(?:\s+[\w/’'-]+){0,4}?\s+(?:numbers?|figures?|percentage|"
     r"proportion|share|totals?|amounts?|targets?|levels?|limits?|caps?|sums?|rates?|average)\b",
     re.I,
 )
@@ -30,12 +30,13 @@ _SAY_FORM = re.compile(
 _WHY_FORM = re.compile(r"^\s*why\b", re.I)
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|rules|prompt|previous|above|"
-    r"guidelines|sources?)\b|\bsystem prompt\b|\byou are now\b|\bact as\b|\bpretend (?:to be|you)\b|"
+    r"guidelines|sources?|transcripts?|articles?|documents?|context|passages?|coverage)\b|\bsystem prompt\b|\byou are now\b|\bact as\b|\bpretend (?:to be|you)\b|"
     r"\bjailbreak\b|\bdeveloper mode\b|\bdo anything now\b|\bnew instructions\b|"
     r"\b(?:reveal|print|show|repeat) (?:your|the) (?:instructions|prompt|rules)\b|"
     r"\bwithout (?:citations?|sources)\b|\bmake (?:something|it) up\b|\binvent\b",
     re.I | re.S,
 )
+_MULTI = re.compile(r"\b(?:and|both|two|three|which groups|what groups)\b.*\?|,\s*and\b", re.I)
 _GENERIC = {"mp", "mps", "uk", "minister", "secretary", "member", "government", "house", "commons"}
 
 
@@ -49,6 +50,7 @@ class QuestionInfo:
     keys: tuple[str, ...]  # stemmed names and normalised numbers: must appear in the sources
     speaker: str | None  # the person in "what did X say"
     injection: bool
+    multi: bool = False  # asks for two or more things
 
 
 def analyse(question: str) -> QuestionInfo:
@@ -79,4 +81,5 @@ def analyse(question: str) -> QuestionInfo:
         keys=keys,
         speaker=speaker,
         injection=bool(_INJECTION.search(question)),
+        multi=bool(_MULTI.search(question)) or sum(1 for k in keys if k[:1].isdigit()) > 1,
     )

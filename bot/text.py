@@ -213,6 +213,11 @@ def is_number(token: str) -> bool:
 
 
 _IRREGULAR = {
+    # Parliamentary synonyms: the same party or office under its everyday name.
+    "tory": "conservative",
+    "tories": "conservative",
+    "conservatives": "conservative",
+    "mps": "mp",
     "took": "take",
     "taken": "take",
     "said": "say",
@@ -275,8 +280,7 @@ _IRREGULAR = {
 def stem(word: str) -> str:
     """A light, deterministic English stemmer: enough to match plurals and tenses."""
     w = word.lower().replace("’", "'")
-    if w in _IRREGULAR:
-        return _IRREGULAR[w]
+    w = _IRREGULAR.get(w, w)
     if w.endswith("'s"):
         w = w[:-2]
     if is_number(w):

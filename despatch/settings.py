@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     answerer: Literal["extractive", "llm"] = "extractive"
     top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
     refusal_threshold: float = Field(
-        0.45, description="Minimum answer confidence; calibrated in docs/calibration.md."
+        0.32, description="Minimum answer confidence; calibrated in docs/calibration.md."
     )
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"

@@ -1,0 +1,81 @@
+"""Gold cases: JSONL, one per line, validated with line numbers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from despatch.errors import InputError
+
+
+@dataclass(frozen=True)
+class GoldCase:
+    """One question with what a correct, well-cited answer must contain."""
+
+    id: str
+    question: str
+    answerable: bool
+    facts: list[list[str]] = field(default_factory=list)  # one alternative from every group
+    evidence: list[str] = field(default_factory=list)  # each inside some citation's quote
+    history: list[Any] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    paragraph: str | None = None  # SQuAD: url of the gold paragraph, for retrieval scoring
+
+
+def load_gold(path: Path) -> list[GoldCase]:
+    """Read and validate a gold file; a bad line is an error naming the line."""
+    cases: list[GoldCase] = []
+    seen: set[str] = set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(path, f"cannot read gold file ({exc.strerror})") from exc
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            case = _case(raw)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(path, f"line {lineno}: {exc}") from exc
+        if case.id in seen:
+            raise InputError(path, f"line {lineno}: duplicate id {case.id!r}")
+        seen.add(case.id)
+        cases.append(case)
+    if not cases:
+        raise InputError(path, "no gold cases")
+    return cases
+
+
+def _case(raw: dict[str, Any]) -> GoldCase:
+    facts = [[str(a) for a in group] for group in raw.get("facts", [])]
+    evidence = [str(e) for e in raw.get("evidence", [])]
+    answerable = bool(raw["answerable"])
+    if not answerable and (facts or evidence):
+        raise ValueError("an unanswerable case has no facts or evidence")
+    if answerable and not facts:
+        raise ValueError("an answerable case needs at least one fact group")
+    if any(not group for group in facts):
+        raise ValueError("empty fact group")
+    return GoldCase(
+        id=str(raw["id"]),
+        question=str(raw["question"]),
+        answerable=answerable,
+        facts=facts,
+        evidence=evidence,
+        history=list(raw.get("history") or []),
+        tags=[str(t) for t in raw.get("tags") or []],
+        paragraph=raw.get("paragraph"),
+    )
+
+
+def write_gold(cases: list[GoldCase], path: Path) -> None:
+    from dataclasses import asdict
+
+    with path.open("w", encoding="utf-8") as fh:
+        for case in cases:
+            row = {k: v for k, v in asdict(case).items() if v not in (None, [], "")}
+            row["answerable"] = case.answerable
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")

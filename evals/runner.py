@@ -1,0 +1,231 @@
+"""`despatch eval`: build or reuse an index, ask every gold question, score, report, gate."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from despatch.errors import ConfigError
+from despatch.settings import PROJECT_ROOT, Settings
+from evals.gold import GoldCase, load_gold
+from evals.scoring import CaseScore, score_case
+
+EVALS_DIR = PROJECT_ROOT / "evals"
+
+
+@dataclass
+class EvalReport:
+    gold: str
+    answerer: str
+    metrics: dict[str, float]
+    thresholds: dict[str, float]
+    breaches: list[str]
+    by_tag: dict[str, dict[str, float]]
+    cases: list[CaseScore] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.breaches
+
+
+def thresholds_path(gold: Path) -> Path:
+    """``evals/thresholds/<gold name>.json``: the gate and the default corpus of a gold set."""
+    return EVALS_DIR / "thresholds" / f"{gold.stem}.json"
+
+
+def load_thresholds(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"corpus": [], "metrics": {}}
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: malformed JSON on line {exc.lineno}; fix the thresholds file") from exc
+
+
+def run_eval(
+    settings: Settings,
+    gold_path: Path,
+    corpus: list[Path] | None = None,
+    answerer: str = "extractive",
+    out_dir: Path | None = None,
+    k: int = 5,
+    limit: int | None = None,
+    bot: Any = None,
+) -> EvalReport:
+    """Score ``gold_path`` against an index of ``corpus`` (default: the thresholds file's)."""
+    from bot.core import Bot
+    from index.embedding import SentenceTransformerEmbedder
+    from index.ingest import Indexer
+    from index.store import Store
+
+    config = load_thresholds(thresholds_path(gold_path))
+    cases = load_gold(gold_path)[:limit]
+    if bot is None:
+        paths = corpus or [PROJECT_ROOT / p for p in config.get("corpus", [])]
+        if not paths:
+            raise ConfigError(
+                f"No corpus for {gold_path.name}: pass --corpus PATH or set it in the thresholds file"
+            )
+        store = Store.open(settings, create=True)
+        embedder = SentenceTransformerEmbedder(settings.model_path, settings.device, settings.batch_size)
+        summary = Indexer(settings, store, embedder).ingest(paths)
+        if summary.failed:
+            raise ConfigError(f"The eval corpus has bad files: {'; '.join(summary.errors)}")
+        bot = Bot(settings, store, embedder, answerer)
+    scores = [_score(bot, case, k) for case in cases]
+    metrics = aggregate(scores, k)
+    limits = {k2: float(v) for k2, v in config.get("metrics", {}).items()}
+    breaches = [
+        f"{name} = {metrics.get(name, 0.0):.3f} {'>' if name.startswith('max_') else '<'} {limit_:.3f}"
+        for name, limit_ in limits.items()
+        if _breached(name, metrics, limit_)
+    ]
+    report = EvalReport(gold_path.name, answerer, metrics, limits, breaches, by_tag(scores), scores)
+    if out_dir is not None:
+        write_report(report, out_dir)
+    return report
+
+
+def _breached(name: str, metrics: dict[str, float], limit: float) -> bool:
+    if name.startswith("max_"):
+        return metrics.get(name[4:], float("inf")) > limit
+    return metrics.get(name, 0.0) < limit
+
+
+def _score(bot: Any, case: GoldCase, k: int) -> CaseScore:
+    answer = bot.ask(case.question, case.history)
+    lexical = bot.retriever.current()
+    retrieved_ids = answer.meta.get("retrieved", [])
+    if len(retrieved_ids) < k or case.paragraph:
+        retrieved_ids = [p.chunk_id for p in bot.retriever.search(answer.resolved_question, k).passages]
+    retrieved = [
+        (str(lexical.meta[c].get("url") or lexical.meta[c].get("doc_id")), lexical.texts[c])
+        for c in retrieved_ids[:k]
+        if c in lexical.meta
+    ]
+    texts: dict[str, str | None] = {}
+
+    def document_text(doc_id: str) -> str | None:
+        if doc_id not in texts:
+            doc = bot.store.document(doc_id)
+            texts[doc_id] = doc.text if doc else None
+        return texts[doc_id]
+
+    from bot.citations import check
+
+    def supports(sentence: str, passage: Any) -> bool:
+        return check(sentence, passage, bot._idf, bot.similarity).ok
+
+    return score_case(case, answer, document_text, supports, retrieved, case.paragraph)
+
+
+def aggregate(scores: list[CaseScore], k: int) -> dict[str, float]:
+    answerable = [s for s in scores if s.answerable]
+    unanswerable = [s for s in scores if not s.answerable]
+    refused = [s for s in scores if s.refused]
+    hits = [h for s in answerable for h in s.retrieval_hits]
+    checked = sum(s.citations_checked for s in scores)
+    latencies = sorted(s.latency_ms for s in scores)
+
+    def share(n: float, d: float) -> float:
+        return round(n / d, 4) if d else 1.0
+
+    return {
+        "cases": len(scores),
+        "answer_correctness": share(sum(1 for s in answerable if s.facts_ok), len(answerable)),
+        "token_f1": share(sum(s.f1 or 0.0 for s in answerable), len(answerable)),
+        "evidence_recall": share(
+            sum(s.evidence_found for s in answerable), sum(s.evidence_total for s in answerable)
+        ),
+        "citation_precision": share(sum(s.citations_supported for s in scores), checked),
+        "invalid_citations": float(sum(s.invalid_citations for s in scores)),
+        f"retrieval_recall_at_{k}": share(sum(1 for h in hits if h is not None and h <= k), len(hits)),
+        "retrieval_mrr": share(sum(1.0 / h for h in hits if h), len(hits)),
+        "refusal_precision": share(sum(1 for s in refused if not s.answerable), len(refused)),
+        "refusal_recall": share(sum(1 for s in unanswerable if s.refused), len(unanswerable)),
+        "latency_p50_ms": round(statistics.median(latencies), 1) if latencies else 0.0,
+        "latency_p95_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1)
+        if latencies
+        else 0.0,
+    }
+
+
+def by_tag(scores: list[CaseScore]) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[CaseScore]] = defaultdict(list)
+    for s in scores:
+        for tag in s.tags or ["untagged"]:
+            groups[tag].append(s)
+    return {
+        tag: {
+            "cases": len(group),
+            "passed": sum(1 for s in group if not s.failures),
+            "pass_rate": round(sum(1 for s in group if not s.failures) / len(group), 4),
+        }
+        for tag, group in sorted(groups.items())
+    }
+
+
+def write_report(report: EvalReport, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = asdict(report)
+    data["passed"] = report.passed
+    (out_dir / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out_dir / "report.md").write_text(markdown(report), encoding="utf-8")
+
+
+def markdown(report: EvalReport) -> str:
+    lines = [
+        f"# Evaluation: {report.gold} ({report.answerer})",
+        "",
+        f"**{'PASSED' if report.passed else 'FAILED'}**",
+        "",
+        "| metric | value | threshold |",
+        "| --- | --- | --- |",
+    ]
+    for name, value in report.metrics.items():
+        limit = report.thresholds.get(name, report.thresholds.get(f"max_{name}"))
+        lines.append(f"| {name} | {value:g} | {'' if limit is None else f'{limit:g}'} |")
+    if report.breaches:
+        lines += ["", "Breaches:", *[f"- {b}" for b in report.breaches]]
+    lines += ["", "## By tag", "", "| tag | cases | passed | pass rate |", "| --- | --- | --- | --- |"]
+    for tag, row in report.by_tag.items():
+        lines.append(f"| {tag} | {row['cases']:g} | {row['passed']:g} | {row['pass_rate']:.2f} |")
+    failed = [c for c in report.cases if c.failures]
+    lines += ["", f"## Failed cases ({len(failed)})", ""]
+    for c in failed:
+        lines.append(f"- **{c.id}** {c.question!r}: {'; '.join(c.failures)}")
+        lines.append(f"  - answer: {c.answer[:300]!r}")
+    return "\n".join(lines) + "\n"
+
+
+def summary(report: EvalReport) -> str:
+    width = max(len(n) for n in report.metrics)
+    rows = [f"{report.gold} ({report.answerer}): {'PASSED' if report.passed else 'FAILED'}"]
+    rows += [f"  {n:<{width}}  {v:g}" for n, v in report.metrics.items()]
+    rows += [f"  BREACH {b}" for b in report.breaches]
+    return "\n".join(rows)
+
+
+def main_eval(args: Any, settings: Settings) -> int:
+    gold = Path(args.gold)
+    store = args.store or PROJECT_ROOT / "data" / "eval-stores" / gold.stem
+    if settings.chroma_url is None:
+        settings = settings.model_copy(update={"store": Path(store)})
+    report = run_eval(
+        settings,
+        gold,
+        [Path(p) for p in args.corpus] if args.corpus else None,
+        args.answerer,
+        Path(args.out) if args.out else None,
+        args.k,
+        args.limit,
+    )
+    print(summary(report))
+    if not report.passed:
+        print("despatch: eval below thresholds; see report.md for the failed cases", file=sys.stderr)
+    return 0 if report.passed else 1

@@ -1,0 +1,145 @@
+"""Deterministic scoring of one answer against one gold case."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.records import Answer, Passage
+from evals.gold import GoldCase
+
+_MARKER = re.compile(r"\[(\d+)\]")
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "‐": "-"})
+
+
+def normalise(text: str) -> str:
+    """Case, whitespace, quotes, dashes and thousands separators normalised."""
+    text = text.translate(_QUOTES).lower()
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    return " ".join(text.split())
+
+
+def squad_normalise(text: str) -> str:
+    """The official SQuAD answer normalisation."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def token_f1(prediction: str, truth: str) -> float:
+    pred, gold = squad_normalise(prediction).split(), squad_normalise(truth).split()
+    common = Counter(pred) & Counter(gold)
+    same = sum(common.values())
+    if not pred or not gold or same == 0:
+        return float(pred == gold)
+    precision, recall = same / len(pred), same / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+@dataclass
+class CaseScore:
+    """Everything measured for one case, and which checks failed."""
+
+    id: str
+    question: str
+    answerable: bool
+    refused: bool
+    answer: str
+    tags: list[str]
+    facts_ok: bool | None = None  # None for unanswerable cases
+    f1: float | None = None
+    evidence_found: int = 0
+    evidence_total: int = 0
+    citations_checked: int = 0
+    citations_supported: int = 0
+    invalid_citations: int = 0
+    retrieval_hits: list[int | None] = field(default_factory=list)  # rank (1-based) or None, per target
+    latency_ms: float = 0.0
+    failures: list[str] = field(default_factory=list)
+    citations: list[dict[str, object]] = field(default_factory=list)
+
+
+Support = Callable[[str, Passage], bool]
+
+
+def score_case(
+    case: GoldCase,
+    answer: Answer,
+    document_text: Callable[[str], str | None],
+    supports: Support,
+    retrieved: Sequence[tuple[str, str]],  # (doc url or id, chunk text) in rank order
+    paragraph_doc: str | None = None,
+) -> CaseScore:
+    score = CaseScore(
+        id=case.id,
+        question=case.question,
+        answerable=case.answerable,
+        refused=answer.refused,
+        answer=answer.answer,
+        tags=case.tags,
+        latency_ms=float(answer.timings_ms.get("total", 0.0)),
+        citations=[c.__dict__ for c in answer.citations],
+    )
+    _check_citations(answer, document_text, supports, score)
+    if not case.answerable:
+        if not answer.refused:
+            score.failures.append("answered an unanswerable question")
+        return score
+    text = normalise(answer.answer)
+    missing = [g for g in case.facts if not any(normalise(alt) in text for alt in g)]
+    score.facts_ok = not missing and not answer.refused
+    clean = _MARKER.sub("", answer.answer)
+    score.f1 = sum(max(token_f1(clean, alt) for alt in g) for g in case.facts) / len(case.facts)
+    if answer.refused:
+        score.f1 = 0.0
+        score.failures.append(f"refused an answerable question ({answer.meta.get('reason', '')})")
+    elif missing:
+        score.failures.append(f"facts missing: {[g[0] for g in missing]}")
+    quotes = [normalise(c.quote) for c in answer.citations]
+    score.evidence_total = len(case.evidence)
+    for ev in case.evidence:
+        if any(normalise(ev) in q for q in quotes):
+            score.evidence_found += 1
+        elif not answer.refused:
+            score.failures.append(f"evidence not cited: {ev[:60]!r}")
+    if paragraph_doc is not None:
+        ranks = [i for i, (doc, _) in enumerate(retrieved, 1) if doc == paragraph_doc]
+        score.retrieval_hits.append(ranks[0] if ranks else None)
+    else:
+        for ev in case.evidence:
+            ranks = [i for i, (_, txt) in enumerate(retrieved, 1) if normalise(ev) in normalise(txt)]
+            score.retrieval_hits.append(ranks[0] if ranks else None)
+    return score
+
+
+def _check_citations(
+    answer: Answer, document_text: Callable[[str], str | None], supports: Support, score: CaseScore
+) -> None:
+    cites = {c.n: c for c in answer.citations}
+    if sorted(cites) != list(range(1, len(answer.citations) + 1)):
+        score.invalid_citations += 1
+        score.failures.append("citation numbers are not 1..N")
+    for c in [*answer.citations, *answer.related]:
+        text = document_text(c.doc_id)
+        if text is None or not (0 <= c.start < c.end <= len(text)) or text[c.start : c.end] != c.quote:
+            score.invalid_citations += 1
+            score.failures.append(f"citation [{c.n}] does not quote its document at {c.start}:{c.end}")
+    for sentence in re.split(r"(?<=\])\s+", answer.answer) if not answer.refused else []:
+        for n in {int(m) for m in _MARKER.findall(sentence)}:
+            if n not in cites:
+                score.invalid_citations += 1
+                score.failures.append(f"marker [{n}] names no citation")
+                continue
+            c = cites[n]
+            passage = Passage(
+                c.chunk_id, c.doc_id, c.quote, c.start, c.end, c.title, c.source, c.date, c.speaker
+            )
+            score.citations_checked += 1
+            if supports(sentence, passage):
+                score.citations_supported += 1
+            else:
+                score.failures.append(f"citation [{n}] does not support its sentence")

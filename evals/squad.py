@@ -1,0 +1,64 @@
+"""Convert SQuAD 2.0 JSON into a corpus (JSONL, one record per paragraph) and gold cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from despatch.errors import InputError
+from evals.gold import GoldCase, write_gold
+
+
+def paragraph_url(title: str, index: int) -> str:
+    return f"squad://{title}/{index}"
+
+
+def convert(squad_json: Path, out_dir: Path, every: int = 1, name: str = "squad") -> tuple[Path, Path]:
+    """Write ``<name>-corpus.jsonl`` and ``<name>.jsonl`` (gold) under ``out_dir``.
+
+    Every paragraph becomes a corpus record whose url names it; every ``every``-th question
+    becomes a gold case (answers as one fact group, ``is_impossible`` as unanswerable).
+    """
+    try:
+        data = json.loads(squad_json.read_text(encoding="utf-8"))
+        articles = data["data"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(squad_json, f"not a SQuAD 2.0 file ({exc})") from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    corpus, gold = out_dir / f"{name}-corpus.jsonl", out_dir / f"{name}.jsonl"
+    cases: list[GoldCase] = []
+    counter = 0
+    with corpus.open("w", encoding="utf-8") as fh:
+        for article in articles:
+            title = str(article["title"]).replace("_", " ")
+            for i, para in enumerate(article["paragraphs"]):
+                url = paragraph_url(article["title"], i)
+                record = {
+                    "id": url,
+                    "url": url,
+                    "title": f"{title} ({i + 1})",
+                    "text": para["context"],
+                    "source": f"SQuAD 2.0 dev: {title}",
+                }
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                for qa in para["qas"]:
+                    counter += 1
+                    if (counter - 1) % every:
+                        continue
+                    impossible = bool(qa.get("is_impossible"))
+                    answers = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                    if not impossible and not answers:
+                        continue
+                    cases.append(
+                        GoldCase(
+                            id=str(qa["id"]),
+                            question=str(qa["question"]).strip(),
+                            answerable=not impossible,
+                            facts=[] if impossible else [answers],
+                            evidence=[] if impossible else [answers[0]],
+                            tags=["squad", title] + (["unanswerable"] if impossible else []),
+                            paragraph=url,
+                        )
+                    )
+    write_gold(cases, gold)
+    return corpus, gold
