@@ -30,7 +30,8 @@ _SAY_FORM = re.compile(
 _WHY_FORM = re.compile(r"^\s*why\b", re.I)
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|rules|prompt|previous|above|"
-    r"guidelines|sources?|transcripts?|articles?|documents?|context|passages?|coverage)\b|\bsystem prompt\b|\byou are now\b|\bact as\b|\bpretend (?:to be|you)\b|"
+    r"guidelines|sources?|transcripts?|articles?|documents?|context|passages?|coverage)\b|"
+    r"\bsystem prompt\b|\byou are now\b|\bact as\b|\bpretend (?:to be|you)\b|"
     r"\bjailbreak\b|\bdeveloper mode\b|\bdo anything now\b|\bnew instructions\b|"
     r"\b(?:reveal|print|show|repeat) (?:your|the) (?:instructions|prompt|rules)\b|"
     r"\bwithout (?:citations?|sources)\b|\bmake (?:something|it) up\b|\binvent\b",

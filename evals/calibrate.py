@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("|" + " --- |" * (2 + len(observations)))
-    for macro, t, per in scored[::2] + [best]:
+    for macro, t, per in [*scored[::2], best]:
         cells = " | ".join(f"{a:.3f} / {c:.3f} / {r:.3f}" for a, c, r in per.values())
         mark = " **best**" if (t == best[1]) else ""
         print(f"| {t:.2f}{mark} | {macro:.3f} | {cells} |")

@@ -49,7 +49,7 @@ def _rank(case: GoldCase, passages: list[Any], lexical: Any) -> int | None:
 
 
 def markdown(results: dict[str, dict[str, float]], k: int) -> str:
-    rows = ["| retrieval | questions | recall@%d | MRR |" % k, "| --- | --- | --- | --- |"]
+    rows = [f"| retrieval | questions | recall@{k} | MRR |", "| --- | --- | --- | --- |"]
     names = {"dense": "dense only (Chroma)", "lexical": "BM25 only", "hybrid": "hybrid (RRF)"}
     for mode, r in results.items():
         rows.append(f"| {names[mode]} | {r['questions']:g} | {r[f'recall@{k}']:.3f} | {r['mrr']:.3f} |")
