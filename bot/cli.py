@@ -33,6 +33,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="folder for report.json and report.md")
     p.add_argument("-k", type=int, default=5, help="retrieval depth scored (recall@k, MRR)")
     p.add_argument("--limit", type=int, help="only the first N cases")
+    p.add_argument("--thresholds", help="thresholds file (default: evals/thresholds/<gold name>.json)")
     p.set_defaults(run=_eval)
 
     p = sub.add_parser("squad", parents=[common], help="convert SQuAD 2.0 JSON to a corpus and gold cases")

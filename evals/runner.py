@@ -56,6 +56,7 @@ def run_eval(
     k: int = 5,
     limit: int | None = None,
     bot: Any = None,
+    thresholds: Path | None = None,
 ) -> EvalReport:
     """Score ``gold_path`` against an index of ``corpus`` (default: the thresholds file's)."""
     from bot.core import Bot
@@ -63,7 +64,7 @@ def run_eval(
     from index.ingest import Indexer
     from index.store import Store
 
-    config = load_thresholds(thresholds_path(gold_path))
+    config = load_thresholds(thresholds or thresholds_path(gold_path))
     cases = load_gold(gold_path)[:limit]
     if bot is None:
         paths = corpus or [PROJECT_ROOT / p for p in config.get("corpus", [])]
@@ -80,21 +81,21 @@ def run_eval(
     scores = [_score(bot, case, k) for case in cases]
     metrics = aggregate(scores, k)
     limits = {k2: float(v) for k2, v in config.get("metrics", {}).items()}
-    breaches = [
-        f"{name} = {metrics.get(name, 0.0):.3f} {'>' if name.startswith('max_') else '<'} {limit_:.3f}"
-        for name, limit_ in limits.items()
-        if _breached(name, metrics, limit_)
-    ]
+    breaches = [_breach(name, metrics, limit_) for name, limit_ in limits.items()]
+    breaches = [b for b in breaches if b]
     report = EvalReport(gold_path.name, answerer, metrics, limits, breaches, by_tag(scores), scores)
     if out_dir is not None:
         write_report(report, out_dir)
     return report
 
 
-def _breached(name: str, metrics: dict[str, float], limit: float) -> bool:
+def _breach(name: str, metrics: dict[str, float], limit: float) -> str | None:
+    """``name`` is a metric (a minimum) or ``max_`` + a metric (a maximum)."""
     if name.startswith("max_"):
-        return metrics.get(name[4:], float("inf")) > limit
-    return metrics.get(name, 0.0) < limit
+        value = metrics.get(name[4:], float("inf"))
+        return f"{name[4:]} = {value:g} > {limit:g}" if value > limit else None
+    value = metrics.get(name, 0.0)
+    return f"{name} = {value:g} < {limit:g}" if value < limit else None
 
 
 def _score(bot: Any, case: GoldCase, k: int) -> CaseScore:
@@ -224,6 +225,7 @@ def main_eval(args: Any, settings: Settings) -> int:
         Path(args.out) if args.out else None,
         args.k,
         args.limit,
+        thresholds=Path(args.thresholds) if args.thresholds else None,
     )
     print(summary(report))
     if not report.passed:

@@ -108,8 +108,12 @@ class Store:
     def __init__(self, client: Any, name: str, where: str) -> None:
         self.where = where
         try:
+            # One HNSW build thread: parallel inserts make the graph, and so the ranking of
+            # near-ties, differ from run to run; evaluations must be repeatable.
             self.chunks = client.get_or_create_collection(
-                f"{name}_chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None
+                f"{name}_chunks",
+                metadata={"hnsw:space": "cosine", "hnsw:num_threads": 1, "hnsw:search_ef": 100},
+                embedding_function=None,
             )
             self.docs = client.get_or_create_collection(
                 f"{name}_docs", metadata={"hnsw:space": "cosine"}, embedding_function=None

@@ -1,0 +1,60 @@
+"""The gold sets are what the brief asks for, and their evidence is real source text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from despatch.errors import InputError
+from evals.gold import load_gold
+from evals.squad import convert
+from index.reading import read_file
+from tests.conftest import FOUNDING, HANSARD, SQUAD
+
+GOLD = Path(__file__).resolve().parents[2] / "evals" / "gold"
+
+
+def test_founding_gold_set_shape() -> None:
+    cases = load_gold(GOLD / "founding.jsonl")
+    assert len(cases) >= 35
+    assert sum(1 for c in cases if not c.answerable) >= 10
+    assert sum(1 for c in cases if "multi" in c.tags) >= 6
+    assert sum(1 for c in cases if c.history) >= 5
+    assert {"injection", "false-premise"} <= {t for c in cases for t in c.tags}
+    text = read_file(FOUNDING, 10**8)[0].text
+    for c in cases:
+        for ev in c.evidence:
+            assert ev in text, (c.id, ev)
+
+
+def test_hansard_gold_set_shape() -> None:
+    cases = load_gold(GOLD / "hansard.jsonl")
+    assert len(cases) >= 25
+    assert sum(1 for c in cases if {"who", "say"} & set(c.tags)) >= 10
+    texts = " ".join(read_file(p, 10**8)[0].text for p in HANSARD.glob("*.txt"))
+    for c in cases:
+        for ev in c.evidence:
+            assert ev in texts, (c.id, ev)
+
+
+def test_bad_gold_lines_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "g.jsonl"
+    path.write_text(
+        '{"id": "a", "question": "q", "answerable": true, "facts": [["x"]]}\n'
+        '{"id": "b", "question": "q", "answerable": false, "facts": [["x"]]}\n'
+    )
+    with pytest.raises(InputError, match="line 2: an unanswerable case has no facts"):
+        load_gold(path)
+
+
+def test_squad_conversion(tmp_path: Path) -> None:
+    corpus, gold = convert(SQUAD, tmp_path)
+    cases = load_gold(gold)
+    records = [json.loads(line) for line in corpus.read_text().splitlines()]
+    assert len(records) == 294 and len(cases) == 2805
+    assert sum(1 for c in cases if not c.answerable) == 1527
+    urls = {r["url"]: r["text"] for r in records}
+    first = next(c for c in cases if c.answerable)
+    assert first.paragraph in urls and first.facts[0][0] in urls[first.paragraph]

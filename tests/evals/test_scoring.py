@@ -1,0 +1,69 @@
+"""Scoring functions against hand-computed references."""
+
+from __future__ import annotations
+
+from bot.records import Answer, Citation, Passage
+from evals.gold import GoldCase
+from evals.scoring import normalise, score_case, squad_normalise, token_f1
+
+DOC = "For 2015/16, the annual target was raised to 12,000. These targets were split."
+
+
+def _answer(text: str, quote_span: tuple[int, int], refused: bool = False) -> Answer:
+    p = Passage("c1", "d1", DOC, 0, len(DOC), "T", "s")
+    cite = Citation.of(1, p, *quote_span, 1.0)
+    return Answer("q", "q", text, refused, "extractive", [] if refused else [cite], [], {"total": 5.0})
+
+
+def test_normalise_quotes_dashes_thousands() -> None:
+    assert normalise("“Total  support” – 12,000") == '"total support" - 12000'
+    assert squad_normalise("The Normans, in France!") == "normans in france"
+
+
+def test_token_f1_reference() -> None:
+    assert token_f1("the cat sat", "cat sat down") == 2 * (2 / 2 * 2 / 3) / (2 / 2 + 2 / 3)
+    assert token_f1("", "") == 1.0
+
+
+def test_correct_answer_scores_clean() -> None:
+    case = GoldCase("x", "q", True, [["12,000", "12000"]], ["annual target was raised to 12,000"])
+    answer = _answer("For 2015/16, the annual target was raised to 12,000. [1]", (0, 52))
+    score = score_case(case, answer, lambda d: DOC, lambda s, p: True, [("d1", DOC)])
+    assert score.facts_ok and score.evidence_found == 1 and score.invalid_citations == 0
+    assert score.retrieval_hits == [1] and score.citations_supported == 1 and not score.failures
+
+
+def test_wrong_quote_counts_as_invalid() -> None:
+    case = GoldCase("x", "q", True, [["12,000"]], [])
+    answer = _answer("The target was 12,000. [1]", (0, 52))
+    score = score_case(case, answer, lambda d: "something else entirely" * 5, lambda s, p: True, [])
+    assert score.invalid_citations == 1
+    assert any("does not quote" in f for f in score.failures)
+
+
+def test_marker_without_citation_is_invalid() -> None:
+    case = GoldCase("x", "q", True, [["12,000"]], [])
+    answer = _answer("The target was 12,000. [1] It was split. [2]", (0, 52))
+    score = score_case(case, answer, lambda d: DOC, lambda s, p: True, [])
+    assert score.invalid_citations == 1 and "marker [2] names no citation" in score.failures
+
+
+def test_unanswerable_must_be_refused() -> None:
+    case = GoldCase("u", "q", False)
+    answered = score_case(case, _answer("Something. [1]", (0, 52)), lambda d: DOC, lambda s, p: True, [])
+    refused = score_case(case, _answer("No.", (0, 52), refused=True), lambda d: DOC, lambda s, p: True, [])
+    assert answered.failures == ["answered an unanswerable question"] and not refused.failures
+
+
+def test_squad_paragraph_retrieval_rank() -> None:
+    case = GoldCase("s", "q", True, [["12,000"]], [], paragraph="squad://A/1")
+    answer = _answer("For 2015/16, the annual target was raised to 12,000. [1]", (0, 52))
+    score = score_case(
+        case,
+        answer,
+        lambda d: DOC,
+        lambda s, p: True,
+        [("squad://A/0", "x"), ("squad://A/1", DOC)],
+        "squad://A/1",
+    )
+    assert score.retrieval_hits == [2]
