@@ -81,8 +81,7 @@ def run_eval(
     scores = [_score(bot, case, k) for case in cases]
     metrics = aggregate(scores, k)
     limits = {k2: float(v) for k2, v in config.get("metrics", {}).items()}
-    breaches = [_breach(name, metrics, limit_) for name, limit_ in limits.items()]
-    breaches = [b for b in breaches if b]
+    breaches = [b for name, limit_ in limits.items() if (b := _breach(name, metrics, limit_))]
     report = EvalReport(gold_path.name, answerer, metrics, limits, breaches, by_tag(scores), scores)
     if out_dir is not None:
         write_report(report, out_dir)
