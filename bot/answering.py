@@ -254,7 +254,7 @@ class ExtractiveAnswerer:
         parts: list[str] = []
         cites: list[Citation] = []
         for cand in chosen:
-            support = citations.check(cand.text, cand.passage, self.idf)
+            support = citations.check(_attributed(cand), cand.passage, self.idf)
             if not support.ok:
                 continue  # never shown: the check is the last word, for every answerer
             n = len(cites) + 1
@@ -275,11 +275,12 @@ def _answer_elements(info: QuestionInfo, text: str) -> set[str]:
 
 
 def _attributed(cand: Candidate) -> str:
+    text = citations.without_source_notes(cand.text)
     speaker = cand.passage.speaker
     if not speaker:
-        return cand.text
+        return text
     party = f" ({cand.passage.party})" if cand.passage.party else ""
-    return f"{speaker}{party} said: “{cand.text.strip('“”')}”"
+    return f"{speaker}{party} said: “{text.strip('“”')}”"
 
 
 def _overlaps(a: Candidate, b: Candidate) -> bool:

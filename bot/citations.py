@@ -44,6 +44,25 @@ class Support:
         return round(0.7 * self.coverage + 0.3 * self.similarity, 4)
 
 
+_SENTENCE_WITH_MARKERS = re.compile(r"\S.*?(?:\s*\[\d+\])+(?=\s|$)", re.S)
+_SOURCE_NOTE = re.compile(
+    r"\[(?:\d+|citation needed|clarification needed|verification needed|dubious|"
+    r"who\?|when\?|by whom\?|according to whom\?)\]",
+    re.I,
+)
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """An answer's sentences, each ending with its marker group ``[1][2]``."""
+    return [m.group(0).strip() for m in _SENTENCE_WITH_MARKERS.finditer(answer)]
+
+
+def without_source_notes(text: str) -> str:
+    """Quoted text without bracketed notes (``[3]``, ``[citation needed]``) that would look
+    like our markers; the citation itself still quotes the source exactly."""
+    return re.sub(r"\s{2,}", " ", _SOURCE_NOTE.sub("", text)).strip()
+
+
 def claim_text(sentence: str) -> str:
     """The claim of an answer sentence: without markers and without a quoting attribution."""
     text = _MARKER.sub("", sentence).strip()

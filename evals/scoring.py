@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.citations import answer_sentences
 from bot.records import Answer, Passage
 from evals.gold import GoldCase
 
@@ -128,7 +129,7 @@ def _check_citations(
         if text is None or not (0 <= c.start < c.end <= len(text)) or text[c.start : c.end] != c.quote:
             score.invalid_citations += 1
             score.failures.append(f"citation [{c.n}] does not quote its document at {c.start}:{c.end}")
-    for sentence in re.split(r"(?<=\])\s+", answer.answer) if not answer.refused else []:
+    for sentence in answer_sentences(answer.answer) if not answer.refused else []:
         for n in {int(m) for m in _MARKER.findall(sentence)}:
             if n not in cites:
                 score.invalid_citations += 1

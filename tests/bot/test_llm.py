@@ -9,7 +9,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from bot.citations import check
+from bot.citations import answer_sentences, check
 from bot.core import Bot
 from bot.llm import LLMAnswerer
 from bot.records import Answer
@@ -38,7 +38,7 @@ def _assert_only_verified(bot: Bot, answer: Answer) -> None:
             ).answer
         )
         return
-    sentences = re.split(r"(?<=\])\s+", answer.answer)
+    sentences = answer_sentences(answer.answer)
     by_n = {c.n: c for c in answer.citations}
     for sentence in sentences:
         numbers = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
