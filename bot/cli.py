@@ -36,6 +36,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--thresholds", help="thresholds file (default: evals/thresholds/<gold name>.json)")
     p.set_defaults(run=_eval)
 
+    p = sub.add_parser("serve", parents=[common], help="run the chat, widget and JSON API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(run=_serve)
+
     p = sub.add_parser("squad", parents=[common], help="convert SQuAD 2.0 JSON to a corpus and gold cases")
     p.add_argument("squad_json")
     p.add_argument("--out", required=True, help="folder for corpus.jsonl and gold.jsonl")
@@ -87,6 +92,13 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from evals.runner import main_eval
 
     return main_eval(args, settings)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.server import serve
+
+    serve(settings, args.host, args.port)
+    return 0
 
 
 def _squad(args: argparse.Namespace, settings: Settings) -> int:

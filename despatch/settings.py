@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = PROJECT_ROOT / "data" / "corpus"
@@ -46,6 +46,31 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60.0
     llm_max_tokens: int = 300
 
+    # Web
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins that may embed the widget and call the API (CORS, frame-ancestors); "
+        "comma-separated or a JSON list. Empty: only the server's own origin.",
+    )
+    rate_limit_per_minute: int = Field(20, ge=1, description="Questions per client per minute.")
+    max_question_chars: int = Field(500, ge=10, description="Longest question accepted.")
+    concurrency: int = Field(4, ge=1, description="Questions answered at once by the chat.")
+    queue_size: int = Field(64, ge=1, description="Chat requests waiting at most.")
+    feedback_path: Path = Field(Path("data/feedback.jsonl"), description="Thumbs up/down log (JSONL).")
+    publication: str = Field("the newsroom", description="Name shown in the chat and the LLM prompt.")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
+        return value
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_budget(cls, value: int, info: object) -> int:
@@ -69,12 +94,15 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once and apply explicit overrides (from CLI flags)."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from despatch.errors import ConfigError
 
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)  # type: ignore[arg-type]
+    except SettingsError as exc:
+        raise ConfigError(f"Invalid settings: {exc}; check the DESPATCH_ environment variables") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"Invalid settings: {problems}") from exc

@@ -1,0 +1,74 @@
+"""HTML for answers and their sources. Every piece of document text, title, speaker and
+question is escaped here: nothing from a document or a reader ever becomes markup."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html import escape
+
+from bot.records import Answer, Citation
+
+CONTEXT_CHARS = 160
+_MARKER = re.compile(r"\[(\d+)\]")
+
+DocumentText = Callable[[str], str | None]
+
+
+def answer_html(answer: Answer) -> str:
+    """The answer text, escaped, with each marker ``[n]`` styled to match source ``n``."""
+    text = escape(answer.answer)
+    return _MARKER.sub(r'<sup class="despatch-marker">[\1]</sup>', text)
+
+
+def source_html(c: Citation, document_text: DocumentText) -> str:
+    """One numbered source: title, date, speaker, and the quote highlighted in its context."""
+    meta = " · ".join(escape(x) for x in (c.title, c.date or "undated", c.speaker or "") if x)
+    text = document_text(c.doc_id)
+    if text is None or text[c.start : c.end] != c.quote:
+        passage = f"<mark>{escape(c.quote)}</mark>"
+    else:
+        lo = max(0, c.start - CONTEXT_CHARS)
+        hi = min(len(text), c.end + CONTEXT_CHARS)
+        before = ("…" if lo else "") + text[lo : c.start]
+        after = text[c.end : hi] + ("…" if hi < len(text) else "")
+        passage = f"{escape(before)}<mark>{escape(c.quote)}</mark>{escape(after)}"
+    return (
+        f'<li class="despatch-source" id="source-{c.n}"><span class="despatch-n">[{c.n}]</span> '
+        f'<span class="despatch-meta">{meta}</span><blockquote>{passage}</blockquote></li>'
+    )
+
+
+def sources_html(answer: Answer, document_text: DocumentText, collapsible: bool = False) -> str:
+    """The numbered sources (or, for a refusal, the related passages) as an HTML list."""
+    cites = answer.related if answer.refused else answer.citations
+    if not cites:
+        return ""
+    heading = "Related passages (they do not answer the question)" if answer.refused else "Sources"
+    items = "".join(source_html(c, document_text) for c in cites)
+    body = f'<ol class="despatch-sources">{items}</ol>'
+    if collapsible:
+        return f"<details><summary>{heading} ({len(cites)})</summary>{body}</details>"
+    return f"<p><strong>{heading}</strong></p>{body}"
+
+
+def message_html(answer: Answer, document_text: DocumentText, collapsible: bool = False) -> str:
+    """A whole assistant message: refusal badge, answer, sources."""
+    badge = (
+        '<p class="despatch-refused"><strong>Not in the indexed coverage.</strong></p>'
+        if answer.refused
+        else ""
+    )
+    return f"{badge}<p>{answer_html(answer)}</p>{sources_html(answer, document_text, collapsible)}"
+
+
+CSS = """
+.despatch-marker { color: #8a1c1c; font-weight: 600; }
+.despatch-sources { padding-left: 0; list-style: none; }
+.despatch-source { margin: 0.4em 0; }
+.despatch-n { color: #8a1c1c; font-weight: 600; }
+.despatch-meta { color: #555; font-size: 0.9em; }
+.despatch-source blockquote { margin: 0.2em 0 0 1.2em; font-size: 0.92em; }
+.despatch-source mark { background: #fff2a8; }
+.despatch-refused { color: #8a1c1c; }
+"""

@@ -1,0 +1,196 @@
+"""The Gradio chat UI, built by a function of its dependencies; the handlers are plain functions."""
+
+# No `from __future__ import annotations` here: Gradio reads the handlers' type hints
+# (gr.Request, gr.LikeData) at run time to decide what to inject.
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from bot.core import Bot
+from bot.records import Answer
+from bot.render import message_html
+from despatch.errors import DespatchError
+from despatch.settings import Settings
+
+EXAMPLES = [
+    "What target did the Home Office set for voluntary departures in 2015/16?",
+    "Who assured Amber Rudd of total support?",
+    "How were the targets split?",
+    "When did Amber Rudd take over as Home Secretary?",
+]
+
+
+class RateLimiter:
+    """A sliding one-minute window per client; thread-safe."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """0 when ``client`` may ask now (and counts the question), else seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            hits = [t for t in self._hits.get(client, []) if now - t < 60.0]
+            if len(hits) >= self.per_minute:
+                self._hits[client] = hits
+                return max(1, int(60.0 - (now - hits[0])) + 1)
+            hits.append(now)
+            self._hits[client] = hits
+            return 0
+
+    def message(self, wait: int) -> str:
+        return f"Too many questions: the limit is {self.per_minute} a minute. Please try again in {wait} s."
+
+
+class FeedbackLog:
+    """Thumbs up/down, one JSON object per line: question, answer, citations, vote, time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(self, answer: dict[str, Any], vote: str) -> None:
+        row = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "vote": vote,
+            "question": answer.get("question"),
+            "answer": answer.get("answer"),
+            "refused": answer.get("refused"),
+            "citations": answer.get("citations"),
+        }
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class ChatService:
+    """What the UI needs: the bot, the limits, the feedback log, document texts for context."""
+
+    bot: Bot
+    settings: Settings
+    limiter: RateLimiter
+    feedback: FeedbackLog
+    _texts: dict[str, str | None] = field(default_factory=dict)
+
+    def document_text(self, doc_id: str) -> str | None:
+        if doc_id not in self._texts:
+            doc = self.bot.store.document(doc_id)
+            self._texts[doc_id] = doc.text if doc else None
+        return self._texts[doc_id]
+
+    def check_question(self, question: str) -> str | None:
+        """A reader-facing message when the question cannot be taken, else None."""
+        if not question.strip():
+            return "Please type a question."
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            return (
+                f"Your question is {len(question)} characters long; the limit is {limit}. Please shorten it."
+            )
+        return None
+
+    def indexed_line(self) -> str:
+        docs = self.bot.store.documents()
+        titles = ", ".join(escape(d.title) for d in docs[:5]) + (" …" if len(docs) > 5 else "")
+        return f"Answers come only from the {len(docs)} indexed document(s): {titles}"
+
+
+def chat(
+    service: ChatService,
+    message: str,
+    history: list[dict[str, Any]],
+    answers: list[dict[str, Any] | None],
+    client: str,
+    collapsible: bool = False,
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any] | None], str]]:
+    """Answer ``message``; yields (chat history, answer records by message index, textbox)."""
+    history = [*history, {"role": "user", "content": escape(message)}]
+    answers = [*answers, None]
+    problem = service.check_question(message)
+    if problem is None:
+        wait = service.limiter.retry_after(client)
+        problem = service.limiter.message(wait) if wait else None
+    if problem is not None:
+        yield [*history, {"role": "assistant", "content": escape(problem)}], [*answers, None], message
+        return
+    earlier = [str(a["question"]) for a in answers if a]
+    final: Answer | None = None
+    try:
+        shown = ""
+        for event in service.bot.stream(message, earlier):
+            if isinstance(event, Answer):
+                final = event
+            else:
+                shown = f"{shown} {event}".strip()
+                yield [*history, {"role": "assistant", "content": escape(shown)}], [*answers, None], ""
+    except DespatchError as exc:
+        yield [*history, {"role": "assistant", "content": escape(str(exc))}], [*answers, None], ""
+        return
+    assert final is not None
+    content = message_html(final, service.document_text, collapsible)
+    yield [*history, {"role": "assistant", "content": content}], [*answers, final.to_json()], ""
+
+
+def vote(service: ChatService, answers: list[dict[str, Any] | None], index: int, liked: bool) -> None:
+    """Store a thumbs up/down for the answer at chat position ``index``."""
+    if 0 <= index < len(answers) and answers[index] is not None:
+        service.feedback.record(answers[index] or {}, "up" if liked else "down")
+
+
+def build_app(service: ChatService, compact: bool = False) -> Any:
+    """The chat as Gradio Blocks; ``compact`` is the embeddable widget."""
+    import gradio as gr
+
+    title = f"Ask {service.settings.publication}" if not compact else "Ask about this story"
+    with gr.Blocks(title="Despatch", analytics_enabled=False, fill_height=compact) as app:
+        if not compact:
+            gr.Markdown(
+                f"## {escape(title)}\nEvery sentence of an answer cites the passage it comes from; "
+                "if the coverage doesn't say, Despatch says so."
+            )
+        chatbot = gr.Chatbot(
+            label="Despatch",
+            height=420 if compact else 520,
+            sanitize_html=True,
+            feedback_options=("Like", "Dislike"),
+            buttons=["copy"],
+            elem_id="despatch-chat",
+        )
+        answers = gr.State([])
+        box = gr.Textbox(
+            placeholder="Ask a question about the coverage…",
+            show_label=False,
+            max_lines=3,
+            elem_id="despatch-question",
+            submit_btn=True,
+        )
+        with gr.Row():
+            clear = gr.ClearButton([box, chatbot], value="Clear", size="sm")
+        if not compact:
+            gr.Examples(EXAMPLES, inputs=box, label="Try")
+        gr.Markdown(service.indexed_line(), elem_id="despatch-indexed")
+
+        def respond(
+            message: str, history: list[dict[str, Any]], state: list[Any], request: gr.Request
+        ) -> Any:
+            client = request.client.host if request and request.client else "unknown"
+            yield from chat(service, message, history or [], state or [], client, collapsible=compact)
+
+        def on_like(state: list[Any], data: gr.LikeData) -> None:
+            index = data.index[0] if isinstance(data.index, list | tuple) else data.index
+            vote(service, state or [], int(index), bool(data.liked))
+
+        box.submit(respond, [box, chatbot, answers], [chatbot, answers, box], api_name="ask")
+        chatbot.like(on_like, [answers], None)
+        clear.click(lambda: [], None, answers)
+    app.queue(default_concurrency_limit=service.settings.concurrency, max_size=service.settings.queue_size)
+    return app

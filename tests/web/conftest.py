@@ -1,0 +1,123 @@
+"""A real server on loopback (uvicorn + FastAPI + Gradio), in-process with the shared model."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FOUNDING, build_store, free_port, make_settings, wait_http
+
+EVIL = (
+    "date 2018-05-02\nThe Zanzibar ferry committee met on Tuesday. "
+    '<script>window.__despatch_pwned = 1; document.title = "pwned";</script> '
+    'Its chair said ferry licences <img src=x onerror="window.__despatch_pwned = 2"> '
+    "would be capped at 40 a year.\n"
+)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Any
+    server: Any
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def start_server(bot: Any, settings: Any) -> LiveServer:
+    import uvicorn
+
+    from bot.server import create_server
+
+    port = free_port()
+    config = uvicorn.Config(create_server(bot, settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_http(f"http://127.0.0.1:{port}/healthz", 60)
+    return LiveServer(f"http://127.0.0.1:{port}", settings, server, thread)
+
+
+@pytest.fixture(scope="session")
+def host_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The example CMS page, served from a second loopback origin."""
+    import functools
+    import http.server
+
+    from despatch.settings import PROJECT_ROOT
+
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(PROJECT_ROOT / "examples")
+    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any, host_origin: str) -> Iterator[LiveServer]:
+    from bot.core import Bot
+
+    folder = tmp_path_factory.mktemp("web")
+    evil = folder / "zanzibar.txt"
+    evil.write_text(EVIL)
+    settings, store = build_store(folder / "store", embedder, FOUNDING, evil)
+    settings = make_settings(
+        folder / "store",
+        allowed_origins=[host_origin],
+        feedback_path=folder / "feedback.jsonl",
+        rate_limit_per_minute=1000,
+        max_question_chars=300,
+    )
+    live = start_server(Bot(settings, store, embedder), settings)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(executable).exists(), "install Debian's chromium (scripts/test.sh does)"
+    with sync_playwright() as p:
+        # Playwright gives every launch a fresh, empty profile directory.
+        browser = p.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def wait_until(predicate: Any, seconds: float = 30.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise TimeoutError("condition not met")

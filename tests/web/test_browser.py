@@ -1,0 +1,97 @@
+"""End to end in real headless Chromium: the chat page, escaping, and the widget in a host page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from despatch.settings import PROJECT_ROOT
+
+SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+
+
+def _ask(frame: Any, question: str) -> Any:
+    box = frame.locator("#despatch-question textarea")
+    box.wait_for(timeout=30_000)
+    box.fill(question)
+    box.press("Enter")
+    # Attached, not visible: in the widget the sources sit in a collapsed <details>.
+    frame.locator("#despatch-chat .despatch-source").first.wait_for(state="attached", timeout=60_000)
+    return frame.locator("#despatch-chat")
+
+
+def test_chat_page_answers_with_sources(web: Any, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    page.goto(f"{web.url}/", wait_until="load")
+    assert "indexed document" in page.locator("#despatch-indexed").inner_text()
+    chat = _ask(page, "What target did the Home Office set for voluntary departures in 2015/16?")
+    text = chat.inner_text()
+    assert "12,000" in text and "[1]" in text
+    highlighted = chat.locator(".despatch-source mark").all_inner_texts()
+    assert any("12,000" in quote for quote in highlighted)  # the cited quote, shown in its context
+    assert "2018-04-26" in chat.locator(".despatch-meta").first.inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "chat.png"), full_page=True)
+    page.close()
+
+
+def test_document_markup_renders_as_text_and_never_runs(web: Any, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(f"{web.url}/", wait_until="load")
+    chat = _ask(page, "What did the Zanzibar ferry committee chair say about ferry licences?")
+    shown = chat.inner_text()
+    assert "40 a year" in shown
+    assert "<img src=x onerror" in shown or "<script>" in shown  # visible as text
+    assert page.evaluate("window.__despatch_pwned") is None
+    assert page.title() != "pwned"
+    assert chat.locator("img[src='x']").count() == 0 and chat.locator("script").count() == 0
+    page.close()
+
+
+def test_question_markup_is_escaped(web: Any, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(f"{web.url}/", wait_until="load")
+    box = page.locator("#despatch-question textarea")
+    box.fill('<img src=y onerror="window.__despatch_pwned=3"> Who is Soames?')
+    box.press("Enter")
+    page.locator("#despatch-chat .despatch-source").first.wait_for(timeout=60_000)
+    assert page.evaluate("window.__despatch_pwned") is None
+    assert page.locator("#despatch-chat img[src='y']").count() == 0
+    page.close()
+
+
+def test_thumbs_are_stored(web: Any, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(f"{web.url}/", wait_until="load")
+    _ask(page, "Who assured Rudd of total support?")
+    page.get_by_label("Like").last.click()
+    path = Path(web.settings.feedback_path)
+    from tests.web.conftest import wait_until
+
+    wait_until(lambda: path.exists() and path.read_text().strip(), 20)
+    row = json.loads(path.read_text().splitlines()[-1])
+    assert row["vote"] == "up" and "Soames" in row["answer"] and row["citations"] and row["time"]
+    page.close()
+
+
+def test_widget_in_a_host_page_on_another_origin(web: Any, browser: Any, host_origin: str) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{host_origin}/cms-article.html?server={web.url}", wait_until="load")
+    frame = page.frame_locator("iframe.despatch-frame")
+    chat = _ask(frame, "How were the targets split?")
+    assert "19 ICE teams" in chat.inner_text()
+    chat.locator("details summary").last.click()  # sources are collapsible in the widget
+    assert any("19 ICE teams" in q for q in chat.locator(".despatch-source mark").all_inner_texts())
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "widget.png"), full_page=True)
+    page.close()
+
+
+def test_widget_as_web_component(web: Any, browser: Any, host_origin: str) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{host_origin}/cms-article.html?embed=component&server={web.url}", wait_until="load")
+    chat = _ask(page, "Who assured Rudd of total support?")
+    assert "Soames" in chat.inner_text()
+    page.screenshot(path=str(SHOTS / "widget-component.png"), full_page=True)
+    page.close()
