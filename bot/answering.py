@@ -10,7 +10,9 @@ sources never mention, or when the question carries instructions.
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,6 +38,8 @@ _QUOTE_OR_SPEECH = re.compile(r"[“”\"]|\b(?:said|says|told|tells|claimed|arg
 _PERSONISH = re.compile(r"\b(?:MP|Minister|Secretary|Mr|Ms|Mrs|Dr|Sir|Lord|Lady)\b|[A-Z][a-z]+ [A-Z][a-z]+")
 
 _WEAK_VERBS = frozenset(terms("think thought believe feel want do did make made happen get got"))
+
+_CACHE_SIZE = 4096  # sentence vectors kept (about 6 MB)
 
 REFUSAL = "The indexed coverage doesn't answer this question."
 
@@ -70,19 +74,36 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, idf: Idf, threshold: float, max_sentences: int = 3) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        idf: Idf,
+        threshold: float,
+        max_sentences: int = 3,
+        embed_sentences: int = 12,
+    ) -> None:
         self.embedder = embedder
         self.idf = idf
         self.threshold = threshold
         self.max_sentences = max_sentences
+        self.embed_sentences = embed_sentences
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
-    def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Any] = ()) -> Answer:
+    def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Any] = (),
+        query_vector: np.ndarray | None = None,
+    ) -> Answer:
+        """``query_vector``, the question's embedding when retrieval already computed it."""
         began = time.perf_counter()
         info = analyse(question)
         refusal = self._gate(info, passages)
         if refusal:
             return self.refuse(question, passages, refusal, {"select": _ms(began)})
-        candidates = self._candidates(info, passages)
+        candidates = self._candidates(info, passages, query_vector)
         t1 = time.perf_counter()
         ranked = sorted(candidates, key=lambda c: -c.score)
         best = ranked[0] if ranked else None
@@ -145,7 +166,9 @@ class ExtractiveAnswerer:
         return Answer(question, question, text, True, self.name, [], related, timings, meta)
 
     # -- choosing sentences -----------------------------------------------------------------
-    def _candidates(self, info: QuestionInfo, passages: Sequence[Passage]) -> list[Candidate]:
+    def _candidates(
+        self, info: QuestionInfo, passages: Sequence[Passage], query_vector: np.ndarray | None
+    ) -> list[Candidate]:
         q_terms = set(info.content)
         total = sum(self.idf(t) for t in q_terms) or 1.0
         speaker_terms = set(terms(info.speaker)) if info.speaker else set()
@@ -165,9 +188,20 @@ class ExtractiveAnswerer:
                 out.append(Candidate(passage, rank, start, end, text, lexical, bonus, frozenset(s_terms)))
         if not out:
             return out
-        shortlist = sorted(out, key=lambda c: -(0.5 * c.lexical + c.bonus))[:12]
-        vectors = self.embedder.embed([info.text] + [c.text for c in shortlist])
-        sims = np.asarray(vectors[1:]) @ np.asarray(vectors[0])
+        # Embedding sentences is the answerer's one costly step: only the best few by the cheap
+        # features are embedded; the rest keep their passage's similarity to the question.
+        ranked = sorted(out, key=lambda c: -(0.5 * c.lexical + 0.35 * c.passage.dense + c.bonus))
+        shortlist = ranked[: max(self.embed_sentences, 1)]
+        if self.embed_sentences <= 0:
+            return [Candidate(**{**c.__dict__, "dense": c.passage.dense}) for c in shortlist]
+        texts = (
+            [c.text for c in shortlist]
+            if query_vector is not None
+            else [info.text] + [c.text for c in shortlist]
+        )
+        vectors = np.asarray(self.embedder.embed(texts))
+        qvec = np.asarray(query_vector) if query_vector is not None else vectors[0]
+        sims = (vectors if query_vector is not None else vectors[1:]) @ qvec
         return [Candidate(**{**c.__dict__, "dense": float(s)}) for c, s in zip(shortlist, sims, strict=True)]
 
     @staticmethod

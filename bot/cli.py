@@ -41,6 +41,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(run=_serve)
 
+    p = sub.add_parser("bench", help="run the benchmarks (see bench/); arguments pass through")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="e.g. --quick, --runs 3, --sizes 1000,10000")
+    p.set_defaults(run=_bench, store=None, chroma_url=None)
+
     p = sub.add_parser("squad", parents=[common], help="convert SQuAD 2.0 JSON to a corpus and gold cases")
     p.add_argument("squad_json")
     p.add_argument("--out", required=True, help="folder for corpus.jsonl and gold.jsonl")
@@ -99,6 +103,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     serve(settings, args.host, args.port)
     return 0
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from bench.__main__ import main as bench_main
+
+    return bench_main(list(args.bench_args))
 
 
 def _squad(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -30,7 +31,10 @@ class Bot:
         self.store = store
         self.embedder = embedder
         self.retriever = HybridRetriever(store, embedder)
-        self.extractive = ExtractiveAnswerer(embedder, self._idf, settings.refusal_threshold)
+        self._compute = threading.Lock()
+        self.extractive = ExtractiveAnswerer(
+            embedder, self._idf, settings.refusal_threshold, embed_sentences=settings.embed_sentences
+        )
         self.answerer: Answerer = self.extractive
         if (answerer or settings.answerer) == "llm":
             from bot.llm import LLMAnswerer
@@ -83,7 +87,9 @@ class Bot:
         t0 = time.perf_counter()
         retrieval = self.retriever.search(resolved, self.settings.top_k, filters)
         timings = {"resolve": (t0 - began) * 1000, **retrieval.timings_ms}
-        extractive = self.extractive.answer(resolved, retrieval.passages, history or ())
+        extractive = self.extractive.answer(
+            resolved, retrieval.passages, history or (), retrieval.query_vector
+        )
         answer = extractive
         if extractive.refused or self.answerer is self.extractive:
             yield extractive.answer

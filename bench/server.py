@@ -1,0 +1,106 @@
+"""The server under load (8 concurrent clients on /api/ask) and its cold start and memory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.stats import percentile
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(store: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Start `despatch serve` and return (process, url, seconds until /healthz answered)."""
+    import httpx
+
+    port = _free_port()
+    env = {**os.environ, "DESPATCH_RATE_LIMIT_PER_MINUTE": "1000000"}
+    began = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "despatch"), "serve", "--port", str(port), "--store", str(store)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError("despatch serve exited during start-up")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return proc, url, time.perf_counter() - began
+        except httpx.HTTPError:
+            time.sleep(0.1)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+async def _load(url: str, questions: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(offset: int) -> None:
+        nonlocal errors
+        i = offset
+        async with httpx.AsyncClient(timeout=30) as client:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                try:
+                    resp = await client.post(
+                        f"{url}/api/ask", json={"question": questions[i % len(questions)]}
+                    )
+                    if resp.status_code != 200:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append((time.perf_counter() - began) * 1000)
+                i += clients
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(clients)))
+    wall = time.perf_counter() - began
+    return {
+        "clients": clients,
+        "seconds": round(wall, 1),
+        "requests": len(latencies),
+        "errors": errors,
+        "throughput_rps": round(len(latencies) / wall, 2),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+    }
+
+
+def measure(
+    store: Path, questions: list[str], clients: int = 8, seconds: float = 30.0, load: bool = True
+) -> dict[str, Any]:
+    proc, url, cold = start(store)
+    try:
+        result: dict[str, Any] = {"cold_start_s": round(cold, 2), "rss_after_start_mb": peak_rss_mb(proc.pid)}
+        if load:
+            result["load"] = asyncio.run(_load(url, questions, clients, min(seconds, 60.0)))
+        result["peak_rss_mb"] = peak_rss_mb(proc.pid)
+        return result
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
