@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             print(f"latency at {size} chunks…", flush=True)
             results["latency"][str(size)] = latency.measure(size, n_questions, real, pool=not args.quick)
+            save()
     if "server" not in skip:
         results["server"] = {}
         qs = latency.questions(n_questions)
@@ -85,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                 seconds=3.0 if args.quick else args.load_seconds,
                 load=args.quick or size == 10000,
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+            save()
+    save()
     print(table(results))
     return 0
 

@@ -29,9 +29,9 @@ STAGES = ("embed", "dense", "lexical", "fusion", "select", "cite", "total")
 class PoolEmbedder:
     """Chunk vectors from precomputed sentence vectors (see the module docstring)."""
 
-    def __init__(self, real: Any) -> None:
+    def __init__(self, real: Any, pool: Sequence[str] | None = None) -> None:
         self.real = real
-        pool = sentence_pool()
+        pool = tuple(pool) if pool is not None else sentence_pool()
         key = hashlib.sha256("\n".join(pool).encode()).hexdigest()[:12]
         path = CACHE / f"pool-{key}.npy"
         if path.exists():

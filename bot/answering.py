@@ -159,7 +159,7 @@ class ExtractiveAnswerer:
         q_terms = set(terms(question))
         related = []
         for n, passage in enumerate(passages[:3], start=1):
-            start, end, _ = citations._best_span(q_terms, passage, self.idf, "")
+            start, end, _ = citations.best_span(q_terms, passage, self.idf, "")
             related.append(Citation.of(n, passage, start, end, passage.score))
         meta = {"reason": reason, "confidence": round(confidence, 4)}
         text = f"{REFUSAL} The closest passages are listed as related." if related else REFUSAL

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.records import Passage
 from bot.text import STOPWORDS, names, numbers, terms
@@ -85,7 +86,7 @@ def check(sentence: str, passage: Passage, idf: Idf, similarity: Similarity | No
     passage_terms = set(terms(passage.text)) | set(terms(context))
     passage_keys = numbers(passage.text) | names(passage.text) | set(terms(context)) | passage_terms
     missing = tuple(sorted(t for t in required if t not in passage_keys))
-    start, end, coverage = _best_span(claim_terms, passage, idf, context)
+    start, end, coverage = best_span(claim_terms, passage, idf, context)
     quote = passage.text[start - passage.start : end - passage.start]
     verbatim = passage.text.find(claim) if claim else -1
     if verbatim >= 0:
@@ -112,7 +113,7 @@ def _weight(words: set[str], idf: Idf) -> float:
     return sum(idf(w) for w in words)
 
 
-def _best_span(claim_terms: set[str], passage: Passage, idf: Idf, context: str) -> tuple[int, int, float]:
+def best_span(claim_terms: set[str], passage: Passage, idf: Idf, context: str) -> tuple[int, int, float]:
     """The single sentence covering most of the claim; two adjacent ones only if clearly better."""
     spans = passage_sentences(passage) or [(passage.start, passage.end)]
     total = _weight(claim_terms, idf) or 1.0
@@ -130,6 +131,12 @@ def _best_span(claim_terms: set[str], passage: Passage, idf: Idf, context: str) 
         if pair > best[2] + 0.1:
             best = (spans[k][0], spans[k + 1][1], pair)
     return best
+
+
+def similarity(embedder: Any, a: str, b: str) -> float:
+    """Cosine similarity of two texts under ``embedder`` (unit vectors)."""
+    vectors = embedder.embed([a, b])
+    return float(vectors[0] @ vectors[1])
 
 
 def _squash(text: str) -> str:

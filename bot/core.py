@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.answering import Answerer, ExtractiveAnswerer
+from bot.citations import similarity
 from bot.followup import resolve
 from bot.records import Answer
 from bot.retrieval import Filters, HybridRetriever
@@ -53,8 +54,7 @@ class Bot:
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two texts under the embedding model."""
-        vectors = self.embedder.embed([a, b])
-        return float(vectors[0] @ vectors[1])
+        return similarity(self.embedder, a, b)
 
     def _idf(self, term: str) -> float:
         return self.retriever.current().bm25.term_idf(term)

@@ -15,8 +15,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from bot import citations
 from bot.answering import REFUSAL, ExtractiveAnswerer
 from bot.citations import Idf
@@ -199,8 +197,7 @@ class LLMAnswerer:
         yield replace(extractive, answerer=self.name, meta=meta, timings_ms=timings)
 
     def _similarity(self, a: str, b: str) -> float:
-        vectors = self.embedder.embed([a, b])
-        return float(np.dot(vectors[0], vectors[1]))
+        return citations.similarity(self.embedder, a, b)
 
 
 class _Verified:

@@ -150,9 +150,7 @@ class HybridRetriever:
         return [Passage(**{**p.__dict__, "dense": round(dense.get(p.chunk_id, 0.0), 4)}) for p in kept]
 
     def _similarities(self, chunk_ids: list[str], vector: np.ndarray) -> dict[str, float]:
-        got = self.store.chunks.get(ids=chunk_ids, include=["embeddings"])
-        embs = np.asarray(got["embeddings"], dtype=np.float32)
-        return {cid: float(s) for cid, s in zip(got["ids"], embs @ vector, strict=True)}
+        return {cid: float(v @ vector) for cid, v in self.store.vectors(chunk_ids).items()}
 
 
 def _rrf(rankings: list[list[tuple[str, float]]]) -> list[tuple[str, float]]:

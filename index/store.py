@@ -199,6 +199,12 @@ class Store:
                 return
             offset += page
 
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embedding of each chunk, by id."""
+        got = self._call(self.chunks.get, ids=list(chunk_ids), include=["embeddings"])
+        embs = np.asarray(got["embeddings"], dtype=np.float32)
+        return {cid: embs[i] for i, cid in enumerate(got["ids"])}
+
     def chunk_ids(self, doc_id: str) -> list[str]:
         got = self._call(self.chunks.get, where={"doc_id": doc_id}, include=[])
         return list(got["ids"])

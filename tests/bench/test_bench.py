@@ -1,0 +1,46 @@
+"""Every benchmark runs once at its smallest size (no timing is asserted: machines are noisy)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bench.__main__ import main
+from bench.archive import sentence_pool, write_archive
+from bench.latency import PoolEmbedder
+
+
+def test_quick_bench_runs_end_to_end(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "results.json"
+    assert main(["--quick", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    ingest = results["ingest"]
+    assert ingest["chunks"] > 0 and ingest["reingest_s"]["runs"] == 1
+    assert ingest["overhead_ratio"]["median"] > 0 and ingest["speedup_vs_langchain"]["median"] > 0
+    [latency] = results["latency"].values()
+    assert latency["questions"] == 20 and latency["stages_ms"]["total"]["p50"] > 0
+    [server] = results["server"].values()
+    assert server["load"]["requests"] > 0 and server["load"]["errors"] == 0
+    assert server["cold_start_s"] > 0 and server["peak_rss_mb"] > 0
+    assert "latency @" in capsys.readouterr().out
+
+
+def test_archive_is_seeded_and_distinct(tmp_path: Path) -> None:
+    a = write_archive(tmp_path / "a", 30, seed=3, per_file=10)
+    b = write_archive(tmp_path / "b", 30, seed=3, per_file=10)
+    assert len(a) == 3 and [p.read_text() for p in a] == [p.read_text() for p in b]
+    texts = [json.loads(line)["text"] for p in a for line in p.read_text().splitlines()]
+    assert len(set(texts)) == 30
+    assert len(sentence_pool()) > 3000
+
+
+def test_pool_embedder_matches_the_model_on_single_sentences(embedder) -> None:  # type: ignore[no-untyped-def]
+    sentences = sentence_pool()[:40]
+    pool = PoolEmbedder(embedder, sentences)
+    one = sentences[10]
+    assert np.allclose(pool.embed([one])[0], embedder.embed([one])[0], atol=1e-4)
+    two = f"{sentences[3]} {sentences[4]}"
+    mean = embedder.embed([sentences[3], sentences[4]]).mean(axis=0)
+    assert np.allclose(pool.embed([two])[0], mean / np.linalg.norm(mean), atol=1e-4)
