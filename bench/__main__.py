@@ -61,12 +61,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.quick
         else [DATA / "corpus", DATA / "corpora" / "hansard-2010-immigration", _squad_corpus()]
     )
+
+    def save() -> None:  # after every section, so a long run never loses what it measured
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+
     if "ingest" not in skip:
         print("ingest benchmarks…", flush=True)
         results["ingest"] = {
             "corpus": [str(p.relative_to(PROJECT_ROOT)) for p in corpus],
             **ingest.run(corpus, runs),
         }
+        save()
     real = SentenceTransformerEmbedder()
     if "latency" not in skip:
         results["latency"] = {}
