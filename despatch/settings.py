@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         0.32, description="Minimum answer confidence; calibrated in docs/calibration.md."
     )
     embed_sentences: int = Field(
-        6, ge=0, le=50, description="Candidate sentences the extractive answerer embeds (0: none)."
+        4, ge=0, le=50, description="Candidate sentences the extractive answerer embeds (0: none)."
     )
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"

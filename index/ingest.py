@@ -64,10 +64,11 @@ class Indexer:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        encoding = get_encoding(settings.encoding, settings.tiktoken_cache)
-        self._encoding = encoding
+        self._encoding: Any = None  # loaded on first use: an unchanged re-ingest never needs it
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if self._encoding is None:
+            self._encoding = get_encoding(self.settings.encoding, self.settings.tiktoken_cache)
         return [len(ids) for ids in self._encoding.encode_ordinary_batch(list(texts), num_threads=2)]
 
     def limits(self) -> ChunkLimits:
@@ -125,21 +126,30 @@ class Indexer:
             return
         texts = [c.embedding_text() for _, chunks, _ in pending for c in chunks]
         vectors = self.embedder.embed(texts)
+        items = []
         offset = 0
-        for doc, chunks, existed in pending:
-            part = vectors[offset : offset + len(chunks)]
+        for doc, chunks, _ in pending:
+            items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
             offset += len(chunks)
-            try:
-                self.store.write_document(doc, chunks, part)
-            except DespatchError as exc:
-                self._fail(summary, InputError(doc.source, f"not written: {exc}"))
-                continue
+        try:
+            self.store.write_documents(items)
+            written = pending
+        except DespatchError:
+            # Find the document that fails by writing each on its own; the rest still land.
+            written = []
+            for item, entry in zip(items, pending, strict=True):
+                try:
+                    self.store.write_documents([item])
+                    written.append(entry)
+                except DespatchError as exc:
+                    self._fail(summary, InputError(entry[0].source, f"not written: {exc}"))
+        for doc, chunks, existed in written:
             summary.chunks_written += len(chunks)
-            status = "updated" if existed else "added"
             if existed:
                 summary.updated += 1
             else:
                 summary.added += 1
+            status = "updated" if existed else "added"
             summary.documents.append(
                 {"id": doc.id, "source": doc.source, "status": status, "chunks": len(chunks)}
             )

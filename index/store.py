@@ -237,9 +237,22 @@ class Store:
     # -- writing -----------------------------------------------------------------------
     def write_document(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Write ``doc`` and its chunks all-or-nothing, replacing any older version."""
-        if len(chunks) != len(vectors):
-            raise StoreError(f"{doc.source}: {len(chunks)} chunks but {len(vectors)} vectors")
-        self._set_state(dirty=doc.id)
+        self.write_documents([(doc, chunks, vectors)])
+
+    def write_documents(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
+        """Write several documents with one commit: each is all-or-nothing, and so is the group.
+
+        Chunks first (their ids carry the new version, so readers ignore them), then every
+        document record in one upsert (the commit point), then older versions' chunks go.
+        """
+        if not items:
+            return
+        for doc, chunks, vectors in items:
+            if len(chunks) != len(vectors):
+                raise StoreError(f"{doc.source}: {len(chunks)} chunks but {len(vectors)} vectors")
+        self._set_state(dirty=",".join(doc.id for doc, _, _ in items)[:1000])
+        chunks = [c for _, cs, _ in items for c in cs]
+        vectors = np.concatenate([v for _, _, v in items if len(v)]) if chunks else np.zeros((0, 384))
         new_ids = [c.id for c in chunks]
         try:
             for i in range(0, len(chunks), _BATCH):
@@ -251,22 +264,26 @@ class Store:
                     documents=[c.text for c in part],
                     metadatas=[c.metadata for c in part],
                 )
-            mean = vectors.mean(axis=0) if len(vectors) else np.zeros(384, dtype=np.float32)
-            norm = float(np.linalg.norm(mean)) or 1.0
-            meta = dict(doc.metadata())
-            meta["chunks"] = len(chunks)
-            self._call(
-                self.docs.upsert,
-                ids=[doc.id],
-                embeddings=[(mean / norm).tolist()],
-                documents=[doc.text],
-                metadatas=[meta],
-            )
+            for i in range(0, len(items), _BATCH):
+                group = items[i : i + _BATCH]
+                self._call(
+                    self.docs.upsert,
+                    ids=[doc.id for doc, _, _ in group],
+                    embeddings=[_mean(v) for _, _, v in group],
+                    documents=[doc.text for doc, _, _ in group],
+                    metadatas=[{**doc.metadata(), "chunks": len(cs)} for doc, cs, _ in group],
+                )
         except BaseException:
             self._rollback(new_ids)
             raise
         self._call(
-            self.chunks.delete, where={"$and": [{"doc_id": doc.id}, {"version": {"$ne": doc.version}}]}
+            self.chunks.delete,
+            where={
+                "$and": [
+                    {"doc_id": {"$in": [doc.id for doc, _, _ in items]}},
+                    {"version": {"$nin": [doc.version for doc, _, _ in items]}},
+                ]
+            },
         )
         self._set_state(dirty="", generation=self.generation() + 1)
 
@@ -298,6 +315,14 @@ class Store:
         self._rollback(orphans)
         self._set_state(dirty="", generation=self.generation() + 1)
         return len(orphans)
+
+
+def _mean(vectors: np.ndarray) -> list[float]:
+    """A document's vector: the normalised mean of its chunks'."""
+    if not len(vectors):
+        return [0.0] * 384
+    mean = vectors.mean(axis=0)
+    return (mean / (float(np.linalg.norm(mean)) or 1.0)).tolist()
 
 
 def _stored(doc_id: str, meta: dict[str, Any], text: str) -> StoredDocument:

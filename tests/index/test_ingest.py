@@ -78,7 +78,7 @@ def test_bad_files_are_reported_and_the_rest_ingested(
 
 
 class _FailingCollection:
-    """The real chunk collection, except that the second upsert fails like a lost server."""
+    """The real chunk collection, except that every upsert after the first fails like a lost server."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -86,7 +86,7 @@ class _FailingCollection:
 
     def upsert(self, **kwargs: Any) -> Any:
         self.upserts += 1
-        if self.upserts == 2:
+        if self.upserts >= 2:
             raise RuntimeError("connection reset")
         return self.inner.upsert(**kwargs)
 
