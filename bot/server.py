@@ -139,7 +139,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     bot = Bot.from_settings(settings)
-    bot.retriever.lexical()  # build the lexical index before the first reader arrives
+    # Pay the one-off costs before the first reader arrives: the BM25 index, Chroma loading its
+    # HNSW segment, torch's first-inference set-up. Without this the first questions after a
+    # start took seconds each (the benchmark's p99 tail).
+    bot.ask("What does the coverage say?")
     app = create_server(bot, settings)
     print(f"Despatch on http://{host}:{port}/ (widget: /widget, API: /api/ask, docs: /docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
