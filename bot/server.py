@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bot.core import Bot
+from bot.records import Answer
 from bot.web import ChatService, FeedbackLog, RateLimiter, build_app
 from despatch.errors import DespatchError, StoreError
 from despatch.settings import Settings
@@ -20,32 +21,6 @@ class AskRequest(BaseModel):
     history: list[str | dict[str, Any]] = Field(
         default_factory=list, description="Earlier questions (strings or chat turns), oldest first."
     )
-
-
-class CitationModel(BaseModel):
-    n: int
-    doc_id: str
-    title: str
-    date: str | None
-    source: str
-    speaker: str | None
-    chunk_id: str
-    quote: str
-    start: int
-    end: int
-    score: float
-
-
-class AnswerModel(BaseModel):
-    question: str
-    resolved_question: str
-    answer: str = Field(..., description="The answer; each sentence ends with markers like [1].")
-    refused: bool
-    answerer: str
-    citations: list[CitationModel]
-    related: list[CitationModel]
-    timings_ms: dict[str, float]
-    meta: dict[str, Any]
 
 
 class Problem(BaseModel):
@@ -80,7 +55,7 @@ def create_server(bot: Bot, settings: Settings) -> FastAPI:
 
     @app.post(
         "/api/ask",
-        response_model=AnswerModel,
+        response_model=Answer,  # the record itself: the schema cannot drift from `despatch ask --json`
         responses={413: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
     )
     def ask(body: AskRequest, request: Request) -> Any:

