@@ -123,7 +123,7 @@ class ExtractiveAnswerer:
             )
         chosen = self._compose(info, best, ranked)
         t2 = time.perf_counter()
-        answer = self._render(question, chosen)
+        answer = self._render(chosen)
         timings["cite"] = _ms(t2)
         if not answer[1]:
             return self.refuse(question, passages, "no sentence passed the citation check", timings)
@@ -284,16 +284,17 @@ class ExtractiveAnswerer:
                 elements |= new_elements
         return chosen
 
-    def _render(self, question: str, chosen: list[Candidate]) -> tuple[str, list[Citation]]:
+    def _render(self, chosen: list[Candidate]) -> tuple[str, list[Citation]]:
         parts: list[str] = []
         cites: list[Citation] = []
         for cand in chosen:
-            support = citations.check(_attributed(cand), cand.passage, self.idf)
+            sentence = _attributed(cand)
+            support = citations.check(sentence, cand.passage, self.idf)
             if not support.ok:
                 continue  # never shown: the check is the last word, for every answerer
             n = len(cites) + 1
             cites.append(Citation.of(n, cand.passage, support.start, support.end, cand.score))
-            parts.append(f"{_attributed(cand)} [{n}]")
+            parts.append(f"{sentence} [{n}]")
         return " ".join(parts), cites
 
 

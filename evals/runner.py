@@ -101,7 +101,7 @@ def _score(bot: Any, case: GoldCase, k: int) -> CaseScore:
     answer = bot.ask(case.question, case.history)
     lexical = bot.retriever.current()
     retrieved_ids = answer.meta.get("retrieved", [])
-    if len(retrieved_ids) < k or case.paragraph:
+    if len(retrieved_ids) < k:  # the answer's own retrieval went less deep than k
         retrieved_ids = [p.chunk_id for p in bot.retriever.search(answer.resolved_question, k).passages]
     retrieved = [
         (str(lexical.meta[c].get("url") or lexical.meta[c].get("doc_id")), lexical.texts[c])

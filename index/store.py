@@ -141,6 +141,12 @@ class Store:
         state.update(changes)
         self._call(self.meta.upsert, ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
 
+    def _commit(self) -> None:
+        """Clear the dirty flag and bump the generation, in one read and one write."""
+        state = self._state()
+        state.update(dirty="", generation=int(state.get("generation", 0)) + 1)
+        self._call(self.meta.upsert, ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
+
     def generation(self) -> int:
         """A counter that changes whenever any document is written or removed."""
         return int(self._state().get("generation", 0))
@@ -285,7 +291,7 @@ class Store:
                 ]
             },
         )
-        self._set_state(dirty="", generation=self.generation() + 1)
+        self._commit()
 
     def _rollback(self, ids: list[str]) -> None:
         for i in range(0, len(ids), _BATCH):
@@ -298,7 +304,7 @@ class Store:
         self._set_state(dirty=doc_id)
         self._call(self.docs.delete, ids=[doc_id])
         self._call(self.chunks.delete, where={"doc_id": doc_id})
-        self._set_state(dirty="", generation=self.generation() + 1)
+        self._commit()
         return True
 
     def recover(self) -> int:
@@ -313,7 +319,7 @@ class Store:
             if versions.get(str(meta.get("doc_id"))) != meta.get("version")
         ]
         self._rollback(orphans)
-        self._set_state(dirty="", generation=self.generation() + 1)
+        self._commit()
         return len(orphans)
 
 
