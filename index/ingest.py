@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -13,6 +13,7 @@ import numpy as np
 from despatch.errors import DespatchError, InputError
 from despatch.settings import Settings
 from index.chunking import ChunkLimits, chunk_document
+from index.nlp import encode_entities, entities
 from index.reading import discover, read_file
 from index.records import Chunk, Document
 from index.store import Store
@@ -124,6 +125,7 @@ class Indexer:
     def _flush(self, pending: list[tuple[Document, list[Chunk], bool]], summary: IngestSummary) -> None:
         if not pending:
             return
+        pending = _annotated(pending)
         texts = [c.embedding_text() for _, chunks, _ in pending for c in chunks]
         vectors = self.embedder.embed(texts)
         items = []
@@ -158,6 +160,21 @@ class Indexer:
     def _fail(summary: IngestSummary, error: InputError) -> None:
         summary.failed += 1
         summary.errors.append(str(error))
+
+
+def _annotated(
+    pending: list[tuple[Document, list[Chunk], bool]],
+) -> list[tuple[Document, list[Chunk], bool]]:
+    """Chunks with their named entities in ``metadata["entities"]``, so answering never runs the
+    entity recogniser on passages."""
+    found = iter(entities([c.text for _, chunks, _ in pending for c in chunks]))
+    out = []
+    for doc, chunks, existed in pending:
+        annotated = [
+            replace(c, metadata={**c.metadata, "entities": encode_entities(next(found))}) for c in chunks
+        ]
+        out.append((doc, annotated, existed))
+    return out
 
 
 def count_files(paths: Iterable[Path]) -> int:

@@ -194,3 +194,22 @@ def test_store_copy_is_usable(tmp_path: Path, founding_store: Any) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(settings.store, copy)
     assert len(Store.open(make_settings(copy)).documents()) == 1
+
+
+def test_chunks_are_annotated_with_entities(founding_store: Any) -> None:
+    from index.nlp import decode_entities
+
+    _, store = founding_store
+    labels: set[str] = set()
+    for chunk in store.iter_chunks():
+        ents = decode_entities(chunk.metadata.get("entities"))
+        assert ents is not None, "every chunk is annotated at ingest"
+        for e in ents:
+            assert 0 <= e.start < e.end <= len(chunk.text)
+            labels.add(e.label)
+            if e.label == "PERSON":
+                assert chunk.text[e.start : e.end].strip()
+        texts = {chunk.text[e.start : e.end] for e in ents}
+        if "July 2016" in chunk.text:
+            assert "July 2016" in texts
+    assert {"PERSON", "DATE", "CARDINAL", "ORG"} <= labels
