@@ -1,15 +1,15 @@
 """Answerers behind one interface, and the offline extractive answerer.
 
-The extractive answerer picks the retrieved sentences that best answer the question (by
-the question's form, exact names and numbers, the speaker of a transcript turn, lexical
-coverage and embedding similarity), quotes them verbatim, and cites each one. It refuses
-when no sentence is a confident answer, when the question names something the retrieved
-sources never mention, or when the question carries instructions.
+The extractive answerer describes every sentence of the retrieved passages with the features
+of ``bot.answerability`` and asks the fitted model whether it *answers* the question. The
+answer leads with the most probable sentence (the one that holds the answer), adds the
+neighbour that carries the question's focus when the answer sentence alone does not, and
+points at the exact answering span (``short_answer``) for factoid questions. When no sentence
+answers, it refuses, says why, and lists the closest passages as related.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -20,28 +20,31 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot import citations
+from bot.answerability import Model, Sentence, answer_entities, expansion, features
 from bot.citations import Idf
 from bot.questions import QuestionInfo, analyse
-from bot.records import Answer, Citation, Passage
-from bot.text import is_year, numbers, terms
+from bot.records import Answer, Citation, Passage, ShortAnswer
+from bot.text import numbers, terms
 from index.embedding import Embedder
-
-_DATEISH = re.compile(
-    r"\b(?:1[89]|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
-    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
-)
-_YEARISH = re.compile(
-    r"\b(?:1[89]|20)\d\d\b|\b\d{1,2} (?:January|February|March|April|May|June|July|"
-    r"August|September|October|November|December)\b"
-)
-_QUOTE_OR_SPEECH = re.compile(r"[“”\"]|\b(?:said|says|told|tells|claimed|argued|warned|admitted)\b")
-_PERSONISH = re.compile(r"\b(?:MP|Minister|Secretary|Mr|Ms|Mrs|Dr|Sir|Lord|Lady)\b|[A-Z][a-z]+ [A-Z][a-z]+")
-
-_WEAK_VERBS = frozenset(terms("think thought believe feel want do did make made happen get got"))
-
-_CACHE_SIZE = 4096  # sentence vectors kept (about 6 MB)
+from index.nlp import Entity
+from index.nlp import entities as annotate
 
 REFUSAL = "The indexed coverage doesn't answer this question."
+
+_WEAK_VERBS = frozenset(terms("think thought believe feel want do did make made happen get got"))
+_ENTITY_CACHE = 4096  # passages annotated at answer time (stores written before annotation existed)
+_ASKED = {
+    "person": "who it was",
+    "organisation": "which organisation",
+    "place": "where",
+    "date": "when",
+    "number": "the number asked for",
+    "money": "the amount of money",
+    "percent": "the percentage",
+    "reason": "why",
+    "definition": "what it stands for",
+    "vote": "how members voted",
+}
 
 
 class Answerer(Protocol):
@@ -54,19 +57,12 @@ class Answerer(Protocol):
 
 @dataclass(frozen=True)
 class Candidate:
-    passage: Passage
-    rank: int
-    start: int  # document offsets
-    end: int
-    text: str
-    lexical: float
-    bonus: float
-    terms: frozenset[str]
-    dense: float = 0.0
+    """A sentence of a retrieved passage, its features and the model's P(answers)."""
 
-    @property
-    def score(self) -> float:
-        return 0.5 * self.lexical + 0.35 * self.dense + self.bonus
+    passage: Passage
+    sentence: Sentence
+    x: tuple[float, ...]
+    p: float = 0.0
 
 
 class ExtractiveAnswerer:
@@ -78,17 +74,17 @@ class ExtractiveAnswerer:
         self,
         embedder: Embedder,
         idf: Idf,
-        threshold: float,
+        model: Model,
         max_sentences: int = 3,
-        embed_sentences: int = 12,
+        embed_sentences: int = 8,
     ) -> None:
         self.embedder = embedder
         self.idf = idf
-        self.threshold = threshold
+        self.model = model
         self.max_sentences = max_sentences
         self.embed_sentences = embed_sentences
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._entities: OrderedDict[str, tuple[Entity, ...]] = OrderedDict()
+        self._entities_lock = threading.Lock()
 
     def answer(
         self,
@@ -103,32 +99,152 @@ class ExtractiveAnswerer:
         refusal = self._gate(info, passages)
         if refusal:
             return self.refuse(question, passages, refusal, {"select": _ms(began)})
-        candidates = self._candidates(info, passages, query_vector)
+        ranked = self.rank(info, passages, query_vector)
         t1 = time.perf_counter()
-        ranked = sorted(candidates, key=lambda c: -c.score)
-        best = ranked[0] if ranked else None
-        confidence = best.score * self._key_coverage(info, best) if best else 0.0
         timings = {"select": _ms(began, t1)}
-        if best is None or confidence < self.threshold:
-            return self.refuse(
-                question, passages, "no passage answers it confidently", timings, confidence=confidence
-            )
-        if info.form == "why" and not self._premise_holds(info, best):
-            return self.refuse(
-                question,
-                passages,
-                "the sources don't say what the question takes for granted",
-                timings,
-                confidence=confidence,
-            )
+        best = ranked[0] if ranked else None
+        confidence = best.p if best else 0.0
+        if best is None or confidence < self.model.threshold:
+            reason = self._why_not(info, passages)
+            return self.refuse(question, passages, reason, timings, confidence=confidence)
+        if info.atype == "reason" and not self._premise_holds(info, best):
+            reason = "the sources don't say what the question takes for granted"
+            return self.refuse(question, passages, reason, timings, confidence=confidence)
         chosen = self._compose(info, best, ranked)
         t2 = time.perf_counter()
-        answer = self._render(chosen)
+        text, cites, short = self._render(info, chosen)
         timings["cite"] = _ms(t2)
-        if not answer[1]:
+        if not cites:
             return self.refuse(question, passages, "no sentence passed the citation check", timings)
-        meta = {"confidence": round(confidence, 4), "form": info.form}
-        return Answer(question, question, answer[0], False, self.name, answer[1], [], timings, meta)
+        meta = {"confidence": round(confidence, 4), "answer_type": info.atype}
+        return Answer(
+            question=question,
+            resolved_question=question,
+            answer=text,
+            refused=False,
+            answerer=self.name,
+            citations=cites,
+            timings_ms=timings,
+            meta=meta,
+            short_answer=short,
+        )
+
+    # -- scoring sentences --------------------------------------------------------------------
+    def candidates(
+        self, info: QuestionInfo, passages: Sequence[Passage], query_vector: np.ndarray | None = None
+    ) -> list[Candidate]:
+        """Every distinct sentence of ``passages`` with its features (``p`` not yet set)."""
+        q_terms = frozenset(info.content)
+        weight = {t: self.idf(t) for t in q_terms}
+        total = sum(weight.values()) or 1.0
+        rarest = max(weight.values(), default=0.0) or 1.0
+        q_pairs = set(zip(info.content, info.content[1:], strict=False))
+
+        def coverage(have: frozenset[str]) -> float:
+            return sum(weight[t] for t in q_terms & have) / total
+
+        def missing(have: frozenset[str]) -> float:
+            return max((weight[t] for t in q_terms - have), default=0.0) / rarest
+
+        drafts: list[tuple[Passage, Sentence]] = []
+        seen: set[tuple[str, int, int]] = set()
+        for rank, passage in enumerate(passages):
+            ents = self._passage_entities(passage)
+            context = frozenset(terms(f"{passage.speaker or ''} {passage.party or ''}"))
+            spans = citations.passage_sentences(passage)
+            texts = [passage.text[s - passage.start : e - passage.start] for s, e in spans]
+            ordered = [terms(t) for t in texts]
+            sent_terms = [frozenset(t) for t in ordered]
+            title = frozenset(terms(passage.title))
+            for i, (start, end) in enumerate(spans):
+                if (passage.doc_id, start, end) in seen:
+                    continue
+                seen.add((passage.doc_id, start, end))
+                window = sent_terms[i].union(*sent_terms[max(i - 1, 0) : i + 2])
+                own = tuple(
+                    Entity(passage.start + e.start, passage.start + e.end, e.label)
+                    for e in ents
+                    if passage.start + e.start >= start and passage.start + e.end <= end
+                )
+                sentence = Sentence(
+                    start=start,
+                    end=end,
+                    text=texts[i],
+                    terms=sent_terms[i],
+                    window_terms=window,
+                    entities=own,
+                    context_terms=context,
+                    speaker=passage.speaker,
+                    party=passage.party,
+                    rank=rank,
+                    dense=passage.dense,
+                    lexical=coverage(sent_terms[i] | context),
+                    lexical_window=coverage(window | context),
+                    missing=missing(window | context | title),
+                    bigrams=len(q_pairs & set(zip(ordered[i], ordered[i][1:], strict=False))) / len(q_pairs)
+                    if q_pairs
+                    else 0.0,
+                )
+                drafts.append((passage, sentence))
+        drafts = self._embed_shortlist(info, drafts, query_vector)
+        return [Candidate(p, s, tuple(round(v, 4) for v in features(info, s, q_terms))) for p, s in drafts]
+
+    def rank(
+        self, info: QuestionInfo, passages: Sequence[Passage], query_vector: np.ndarray | None = None
+    ) -> list[Candidate]:
+        """Candidates by the model's probability that they answer, best first (ties: source order)."""
+        cands = self.candidates(info, passages, query_vector)
+        probs = self.model.probabilities(np.asarray([c.x for c in cands], dtype=float))
+        scored = [Candidate(c.passage, c.sentence, c.x, float(p)) for c, p in zip(cands, probs, strict=True)]
+        # A year or figure the question names is a constraint, not a hint: a sentence about
+        # 2014/15 does not answer a question about 2015/16, however alike they read.
+        wanted = {k for k in info.keys if k[:1].isdigit()}
+
+        def keeps(c: Candidate) -> bool:
+            return wanted <= numbers(c.sentence.text) | c.sentence.context_terms
+
+        return sorted(scored, key=lambda c: (not keeps(c), -c.p, c.sentence.rank, c.sentence.start))
+
+    def _embed_shortlist(
+        self, info: QuestionInfo, drafts: list[tuple[Passage, Sentence]], query_vector: np.ndarray | None
+    ) -> list[tuple[Passage, Sentence]]:
+        """Embedding sentences is the answerer's one costly step: only the best few by the cheap
+        features are embedded; the rest keep their passage's similarity to the question."""
+        if not drafts or self.embed_sentences <= 0:
+            return drafts
+
+        def cheap(item: tuple[Passage, Sentence]) -> float:
+            s = item[1]
+            typed = bool(answer_entities(info, s))
+            return 0.5 * s.lexical + 0.2 * s.lexical_window + 0.35 * s.dense + 0.2 * typed - 0.02 * s.rank
+
+        order = sorted(range(len(drafts)), key=lambda i: -cheap(drafts[i]))[: self.embed_sentences]
+        texts = [drafts[i][1].text for i in order]
+        if query_vector is None:
+            vectors = np.asarray(self.embedder.embed([info.text, *texts]))
+            qvec, vectors = vectors[0], vectors[1:]
+        else:
+            qvec, vectors = np.asarray(query_vector), np.asarray(self.embedder.embed(texts))
+        out = list(drafts)
+        for i, sim in zip(order, vectors @ qvec, strict=True):
+            p, s = out[i]
+            out[i] = (p, Sentence(**{**s.__dict__, "dense": float(sim)}))
+        return out
+
+    def _passage_entities(self, passage: Passage) -> tuple[Entity, ...]:
+        if passage.entities is not None:
+            return passage.entities
+        with self._entities_lock:
+            cached = self._entities.get(passage.chunk_id)
+            if cached is not None:
+                self._entities.move_to_end(passage.chunk_id)
+                return cached
+        found = annotate([passage.text])[0]
+        with self._entities_lock:
+            self._entities[passage.chunk_id] = found
+            while len(self._entities) > _ENTITY_CACHE:
+                self._entities.popitem(last=False)
+        return found
 
     # -- refusing -----------------------------------------------------------------------
     def _gate(self, info: QuestionInfo, passages: Sequence[Passage]) -> str | None:
@@ -142,10 +258,27 @@ class ExtractiveAnswerer:
         for p in passages:
             vocabulary |= set(terms(f"{p.text} {p.speaker or ''} {p.party or ''} {p.title}"))
             vocabulary |= numbers(p.text)
-        missing = [k for k in info.keys if k not in vocabulary]
+        # Place names are left to the model: the sources may say "the UK" for "Britain".
+        missing = [k for k in info.keys if k not in vocabulary and k not in info.places]
         if missing:
             return f"the sources found never mention {', '.join(missing)}"
         return None
+
+    @staticmethod
+    def _why_not(info: QuestionInfo, passages: Sequence[Passage]) -> str:
+        """Say what the sources have and what they lack: "mention X but not when"."""
+        asked = _ASKED.get(info.atype)
+        if info.head:
+            asked = f"which {info.head}"
+        elif info.atype == "say" and info.speaker:
+            asked = f"what {info.speaker} said about it"
+        elif asked is None:
+            asked = "an answer to it"
+        text = " ".join(f"{p.text} {p.speaker or ''} {p.title}" for p in passages).lower()
+        mentioned = [c for c in info.constraints if c.lower() in text]
+        if mentioned:
+            return f"the sources mention {' and '.join(mentioned)} but not {asked}"
+        return f"no passage says {asked}"
 
     def refuse(
         self,
@@ -160,75 +293,11 @@ class ExtractiveAnswerer:
         related = []
         for n, passage in enumerate(passages[:3], start=1):
             start, end, _ = citations.best_span(q_terms, passage, self.idf, "")
+            start, end = citations.balanced_span(passage, start, end)
             related.append(Citation.of(n, passage, start, end, passage.score))
         meta = {"reason": reason, "confidence": round(confidence, 4)}
         text = f"{REFUSAL} The closest passages are listed as related." if related else REFUSAL
         return Answer(question, question, text, True, self.name, [], related, timings, meta)
-
-    # -- choosing sentences -----------------------------------------------------------------
-    def _candidates(
-        self, info: QuestionInfo, passages: Sequence[Passage], query_vector: np.ndarray | None
-    ) -> list[Candidate]:
-        q_terms = set(info.content)
-        total = sum(self.idf(t) for t in q_terms) or 1.0
-        speaker_terms = set(terms(info.speaker)) if info.speaker else set()
-        out: list[Candidate] = []
-        for rank, passage in enumerate(passages):
-            context = set(terms(f"{passage.speaker or ''} {passage.party or ''}"))
-            speaks = bool(speaker_terms) and speaker_terms <= context
-            for start, end in citations.passage_sentences(passage):
-                text = passage.text[start - passage.start : end - passage.start]
-                s_terms = set(terms(text))
-                covered = q_terms & (s_terms | context)
-                lexical = sum(self.idf(t) for t in covered) / total
-                bonus = self._form_bonus(info, text, passage, speaks) - 0.02 * rank
-                bonus += self._key_bonus(info, s_terms | numbers(text))
-                if len(text) < 25:
-                    bonus -= 0.1  # fragments make poor answers
-                out.append(Candidate(passage, rank, start, end, text, lexical, bonus, frozenset(s_terms)))
-        if not out:
-            return out
-        # Embedding sentences is the answerer's one costly step: only the best few by the cheap
-        # features are embedded; the rest keep their passage's similarity to the question.
-        ranked = sorted(out, key=lambda c: -(0.5 * c.lexical + 0.35 * c.passage.dense + c.bonus))
-        shortlist = ranked[: max(self.embed_sentences, 1)]
-        if self.embed_sentences <= 0:
-            return [Candidate(**{**c.__dict__, "dense": c.passage.dense}) for c in shortlist]
-        texts = (
-            [c.text for c in shortlist]
-            if query_vector is not None
-            else [info.text] + [c.text for c in shortlist]
-        )
-        vectors = np.asarray(self.embedder.embed(texts))
-        qvec = np.asarray(query_vector) if query_vector is not None else vectors[0]
-        sims = (vectors if query_vector is not None else vectors[1:]) @ qvec
-        return [Candidate(**{**c.__dict__, "dense": float(s)}) for c, s in zip(shortlist, sims, strict=True)]
-
-    @staticmethod
-    def _key_bonus(info: QuestionInfo, have: set[str]) -> float:
-        """Exact names and, above all, exact numbers of the question; a sentence with none of
-        the question's numbers is rarely its answer."""
-        numeric = {k for k in info.keys if k[:1].isdigit()}
-        found = set(info.keys) & have
-        bonus = 0.03 * len(found - numeric) + 0.2 * len(found & numeric)
-        if numeric and not found & numeric:
-            bonus -= 0.3
-        return bonus
-
-    @staticmethod
-    def _form_bonus(info: QuestionInfo, text: str, passage: Passage, speaks: bool) -> float:
-        """Reward the kind of thing the question asks for; a sentence without it rarely answers."""
-        if info.form == "number":
-            return 0.12 if _answer_elements(info, text) else -0.15
-        if info.form == "when":
-            if _answer_elements(info, text):
-                return 0.2
-            return 0.0 if _DATEISH.search(text) else -0.15
-        if info.form == "who":
-            return 0.08 if (passage.speaker or _PERSONISH.search(text)) else -0.08
-        if info.form == "say":
-            return (0.25 if speaks else 0.0) + (0.05 if _QUOTE_OR_SPEECH.search(text) else 0.0)
-        return 0.0
 
     def _premise_holds(self, info: QuestionInfo, best: Candidate) -> bool:
         """A "why did X do Y" question presupposes X did Y: the sources must say so together.
@@ -238,92 +307,113 @@ class ExtractiveAnswerer:
         """
         keys = set(info.keys)
         predicate = set(info.content) - keys - _WEAK_VERBS
-        window = self._window(best)
-        p = best.passage
-        here = set(best.terms) | set(terms(f"{p.speaker or ''} {p.title}"))
+        s = best.sentence
+        title = set(terms(best.passage.title))
+        window = set(s.window_terms) | s.context_terms | title | numbers(s.text)
+        here = set(s.terms) | s.context_terms | title
         if not predicate <= window or not keys <= window:
             return False
         return not keys or not predicate or bool(predicate & here)
 
-    def _window(self, best: Candidate) -> set[str]:
-        p = best.passage
-        window = set(best.terms) | set(terms(f"{p.speaker or ''} {p.title}")) | numbers(best.text)
-        for s, e in citations.passage_sentences(p):
-            if abs(s - best.end) < 3 or abs(e - best.start) < 3:  # neighbours
-                window |= set(terms(p.text[s - p.start : e - p.start]))
-        return window
-
-    def _key_coverage(self, info: QuestionInfo, best: Candidate) -> float:
-        """Share of the question's names and numbers found around the best sentence."""
-        if not info.keys:
-            return 1.0
-        window = self._window(best)
-        found = sum(1 for k in info.keys if k in window)
-        return 0.5 + 0.5 * found / len(info.keys)
-
+    # -- composing ------------------------------------------------------------------------
     def _compose(self, info: QuestionInfo, best: Candidate, ranked: list[Candidate]) -> list[Candidate]:
+        """The answering sentence first; then the neighbour carrying the focus it lacks; then
+        other sentences the model rates close to the best."""
         chosen = [best]
-        covered_keys = {k for k in info.keys if k in best.terms or k in numbers(best.text)}
-        covered = set(best.terms)
-        elements = _answer_elements(info, best.text)
-        floor = max(self.threshold, (0.6 if info.multi else 0.8) * best.score)
+        s = best.sentence
+        focus = set(info.focus) | set(info.keys)
+        if focus - (s.terms | s.context_terms):
+            neighbours = [
+                c
+                for c in ranked
+                if c.passage.doc_id == best.passage.doc_id
+                and c is not best
+                and (abs(c.sentence.end - s.start) < 3 or abs(c.sentence.start - s.end) < 3)
+            ]
+            lacking = focus - (s.terms | s.context_terms)
+            helpful = [c for c in neighbours if lacking & c.sentence.terms]
+            if helpful:
+                chosen.append(max(helpful, key=lambda c: len(lacking & c.sentence.terms)))
+        # Other sentences the model also thinks answer (a second phrasing, another part of a
+        # question asking for several things), never a repeat of one already chosen.
+        floor = max(self.model.threshold, (0.4 if info.multi else 0.6) * best.p)
         for cand in ranked[1:]:
-            if len(chosen) >= self.max_sentences:
-                break
-            if cand.score < floor:
+            if len(chosen) >= self.max_sentences or cand.p < floor:
                 break
             if any(_overlaps(cand, c) or _same_text(cand, c) for c in chosen):
                 continue
-            new_keys = {k for k in info.keys if k in cand.terms or k in numbers(cand.text)} - covered_keys
-            new_content = (set(info.content) & cand.terms) - covered
-            new_elements = _answer_elements(info, cand.text) - elements
-            if new_keys or new_elements or (new_content and not info.multi):
-                chosen.append(cand)
-                covered_keys |= new_keys
-                covered |= cand.terms
-                elements |= new_elements
+            chosen.append(cand)
         return chosen
 
-    def _render(self, chosen: list[Candidate]) -> tuple[str, list[Citation]]:
+    def _render(
+        self, info: QuestionInfo, chosen: list[Candidate]
+    ) -> tuple[str, list[Citation], ShortAnswer | None]:
         parts: list[str] = []
         cites: list[Citation] = []
-        for cand in chosen:
-            sentence = _attributed(cand)
-            support = citations.check(sentence, cand.passage, self.idf)
+        short: ShortAnswer | None = None
+        for i, cand in enumerate(chosen):
+            p, s = cand.passage, cand.sentence
+            start, end = citations.balanced_span(p, s.start, s.end)
+            text = p.text[start - p.start : end - p.start]
+            sentence = _attributed(text, p)
+            support = citations.check(sentence, p, self.idf)
             if not support.ok:
                 continue  # never shown: the check is the last word, for every answerer
             n = len(cites) + 1
-            cites.append(Citation.of(n, cand.passage, support.start, support.end, cand.score))
+            cites.append(Citation.of(n, p, support.start, support.end, cand.p))
             parts.append(f"{sentence} [{n}]")
-        return " ".join(parts), cites
+            if i == 0:
+                short = _short_answer(info, s, n, support.start, support.end, p)
+        return " ".join(parts), cites, short
 
 
-def _answer_elements(info: QuestionInfo, text: str) -> set[str]:
-    """What would answer a question of this form: quantities, dates, or people."""
-    if info.form == "number":
-        return {n for n in numbers(text) - set(info.keys) if not is_year(n)}
-    if info.form == "when":
-        return {m.group(0) for m in _YEARISH.finditer(text)} - set(info.keys)
-    if info.form == "who":
-        return {m.group(0) for m in _PERSONISH.finditer(text) if m.group(0).lower() not in info.text.lower()}
-    return set()
+def _short_answer(
+    info: QuestionInfo, s: Sentence, n: int, start: int, end: int, passage: Passage
+) -> ShortAnswer | None:
+    """The exact span of citation ``n`` that answers: the entity of the expected type nearest the
+    words the sentence shares with the question, or an acronym's expansion."""
+    span: tuple[int, int] | None = None
+    if info.atype == "definition":
+        span = expansion(s)
+    else:
+        hits = [e for e in answer_entities(info, s) if start <= e.start and e.end <= end]
+        if hits:
+            anchors = [s.start + m for term in set(info.content) for m in _positions(s.text.lower(), term)]
+            best = min(
+                hits,
+                key=lambda e: (min((abs(e.start - a) for a in anchors), default=0), e.start),
+            )
+            span = (best.start, best.end)
+    if span is None or not (start <= span[0] < span[1] <= end):
+        return None
+    text = passage.text[span[0] - passage.start : span[1] - passage.start]
+    return ShortAnswer(text=text, n=n, start=span[0], end=span[1])
 
 
-def _attributed(cand: Candidate) -> str:
-    text = citations.without_source_notes(cand.text)
-    speaker = cand.passage.speaker
-    if not speaker:
+def _positions(text: str, term: str) -> list[int]:
+    out: list[int] = []
+    i = text.find(term)
+    while i >= 0 and len(out) < 5:
+        out.append(i)
+        i = text.find(term, i + 1)
+    return out
+
+
+def _attributed(text: str, passage: Passage) -> str:
+    text = citations.without_source_notes(text)
+    if not passage.speaker:
         return text
-    party = f" ({cand.passage.party})" if cand.passage.party else ""
-    return f"{speaker}{party} said: “{text.strip('“”')}”"
+    party = f" ({passage.party})" if passage.party else ""
+    return f"{passage.speaker}{party} said: “{text.strip('“”')}”"
 
 
 def _overlaps(a: Candidate, b: Candidate) -> bool:
-    return a.passage.doc_id == b.passage.doc_id and a.start < b.end and b.start < a.end
+    sa, sb = a.sentence, b.sentence
+    return a.passage.doc_id == b.passage.doc_id and sa.start < sb.end and sb.start < sa.end
 
 
 def _same_text(a: Candidate, b: Candidate) -> bool:
-    return " ".join(a.text.lower().split()) == " ".join(b.text.lower().split())
+    return " ".join(a.sentence.text.lower().split()) == " ".join(b.sentence.text.lower().split())
 
 
 def _ms(start: float, end: float | None = None) -> float:

@@ -133,6 +133,58 @@ def best_span(claim_terms: set[str], passage: Passage, idf: Idf, context: str) -
     return best
 
 
+def _unmatched(text: str) -> tuple[list[int], list[int]]:
+    """Positions of quotation marks in ``text`` that open without closing, and close without
+    opening. A mark after a space (or at the start) opens: sources type ``”`` for ``“`` too."""
+    opened: list[int] = []
+    stray: list[int] = []
+    for i, ch in enumerate(text):
+        if ch not in '“”"„':
+            continue
+        opens = ch in "“„" or (i == 0 or text[i - 1].isspace() or text[i - 1] in "([—–-")
+        if opens and not (ch == '"' and opened and text[opened[-1]] == '"'):
+            opened.append(i)
+        elif opened:
+            opened.pop()
+        else:
+            stray.append(i)
+    return opened, stray
+
+
+def balanced_span(passage: Passage, start: int, end: int) -> tuple[int, int]:
+    """``start:end`` (document offsets) with no quotation mark left dangling, offsets exact.
+
+    A mark that opens at the span's start (or closes at its end) and is not matched inside it
+    is trimmed; a quotation that opens inside and closes in the next sentence takes that
+    sentence in; one that never closes nearby is cut off at its mark, keeping the longer side.
+    """
+    base = passage.start
+    for _ in range(4):
+        text = passage.text[start - base : end - base]
+        opened, stray = _unmatched(text)
+        if not opened and not stray:
+            break
+        if opened and opened[-1] == 0 and len(opened) == 1 and not stray:
+            start += 1
+        elif stray and stray[0] == len(text) - 1 and len(stray) == 1 and not opened:
+            end -= 1
+        elif stray:
+            cut = start + stray[-1]
+            start, end = (cut + 1, end) if cut - start < end - cut else (start, cut)
+        else:
+            following = [e for s, e in passage_sentences(passage) if s >= end]
+            if following and not any(_unmatched(passage.text[start - base : following[0] - base])):
+                end = following[0]
+                continue
+            cut = start + opened[0]
+            start, end = (cut + 1, end) if cut - start < end - cut else (start, cut)
+        while start < end and passage.text[start - base].isspace():
+            start += 1
+        while end > start and passage.text[end - 1 - base].isspace():
+            end -= 1
+    return start, end
+
+
 def similarity(embedder: Any, a: str, b: str) -> float:
     """Cosine similarity of two texts under ``embedder`` (unit vectors)."""
     vectors = embedder.embed([a, b])

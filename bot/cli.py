@@ -124,6 +124,8 @@ def _squad(args: argparse.Namespace, settings: Settings) -> int:
 def format_answer(answer: Any) -> str:
     """The answer and its numbered sources, for a terminal."""
     lines = [answer.answer, ""]
+    if answer.short_answer is not None and not answer.refused:
+        lines = [f"Answer: {answer.short_answer.text} [{answer.short_answer.n}]", *lines]
     sources = answer.related if answer.refused else answer.citations
     if sources:
         lines.append("Related passages:" if answer.refused else "Sources:")

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from bot.answerability import Model
 from bot.answering import Answerer, ExtractiveAnswerer
 from bot.citations import similarity
 from bot.followup import resolve
@@ -49,14 +50,17 @@ class Bot:
         store: Store,
         embedder: Embedder,
         answerer: str | None = None,
+        model: Model | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.retriever = HybridRetriever(store, embedder)
         self._compute = FairLock()
+        if model is None:
+            model = Model.load(settings.answer_model) if settings.answer_model else Model.load()
         self.extractive = ExtractiveAnswerer(
-            embedder, self._idf, settings.refusal_threshold, embed_sentences=settings.embed_sentences
+            embedder, self._idf, model, embed_sentences=settings.embed_sentences
         )
         self.answerer: Answerer = self.extractive
         if (answerer or settings.answerer) == "llm":
@@ -81,6 +85,13 @@ class Bot:
     def _idf(self, term: str) -> float:
         return self.retriever.current().bm25.term_idf(term)
 
+    def brief(self, question: str) -> str:
+        """The short answer to a self-contained question (or its answer text); "" when refused."""
+        answer = self.ask(question)
+        if answer.refused:
+            return ""
+        return answer.short_answer.text if answer.short_answer else answer.answer
+
     def ask(
         self, question: str, history: Sequence[Any] | None = None, filters: Filters | None = None
     ) -> Answer:
@@ -98,7 +109,7 @@ class Bot:
         """Yield verified answer text as it grows, then the final ``Answer``."""
         began = time.perf_counter()
         question = question.strip()
-        resolved = resolve(question, history)
+        resolved = resolve(question, history, self.brief)
         condensed = None
         if history and self.answerer is not self.extractive:
             from bot.llm import LLMAnswerer

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from index.nlp import Entity, decode_entities
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -22,6 +24,7 @@ class Passage:
     party: str | None = None
     score: float = 0.0
     dense: float = 0.0  # cosine similarity to the question, when known
+    entities: tuple[Entity, ...] | None = None  # offsets into ``text``; None: not annotated
 
     @staticmethod
     def from_metadata(chunk_id: str, text: str, meta: dict[str, Any], score: float = 0.0) -> Passage:
@@ -37,6 +40,7 @@ class Passage:
             speaker=meta.get("speaker"),
             party=meta.get("party"),
             score=score,
+            entities=decode_entities(meta.get("entities")),
         )
 
 
@@ -78,6 +82,17 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The exact span that answers a factoid question, inside the source of citation ``n``:
+    ``text == document_text[start:end]``."""
+
+    text: str
+    n: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the bot says, JSON-serialisable with ``to_json``."""
 
@@ -90,6 +105,7 @@ class Answer:
     related: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    short_answer: ShortAnswer | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,9 +16,17 @@ DocumentText = Callable[[str], str | None]
 
 
 def answer_html(answer: Answer) -> str:
-    """The answer text, escaped, with each marker ``[n]`` styled to match source ``n``."""
-    text = escape(answer.answer)
-    return _MARKER.sub(r'<sup class="despatch-marker">[\1]</sup>', text)
+    """The answer text, escaped, with each marker ``[n]`` styled to match source ``n``; the short
+    answer (the exact answering span) first, in bold."""
+    text = _MARKER.sub(r'<sup class="despatch-marker">[\1]</sup>', escape(answer.answer))
+    short = answer.short_answer
+    if short is None or answer.refused:
+        return text
+    lead = (
+        f'<strong class="despatch-short">{escape(short.text)}</strong>'
+        f'<sup class="despatch-marker">[{short.n}]</sup>'
+    )
+    return f"{lead}<br>{text}"
 
 
 def source_html(c: Citation, document_text: DocumentText) -> str:
@@ -63,6 +71,7 @@ def message_html(answer: Answer, document_text: DocumentText, collapsible: bool 
 
 
 CSS = """
+.despatch-short { font-size: 1.1em; }
 .despatch-marker { color: #8a1c1c; font-weight: 600; }
 .despatch-sources { padding-left: 0; list-style: none; }
 .despatch-source { margin: 0.4em 0; }

@@ -335,7 +335,7 @@ def numbers(text: str) -> set[str]:
 
 def names(text: str) -> set[str]:
     """Lowercased capitalised words that are not sentence-initial stopwords (likely names)."""
-    found = set()
+    found: set[str] = set()
     toks = words(text)
     for i, word in enumerate(toks):
         if not word[:1].isupper():
@@ -345,7 +345,7 @@ def names(text: str) -> set[str]:
             continue
         if i == 0 and lower in {"in", "on", "the", "a"}:
             continue
-        found.add(stem(lower))
+        found.update(stem(piece) for piece in _pieces(lower))  # "Clifton-Brown" as terms() has it
     return found
 
 

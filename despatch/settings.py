@@ -37,11 +37,13 @@ class Settings(BaseSettings):
     # Bot
     answerer: Literal["extractive", "llm"] = "extractive"
     top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
-    refusal_threshold: float = Field(
-        0.32, description="Minimum answer confidence; calibrated in docs/calibration.md."
+    answer_model: Path | None = Field(
+        None,
+        description="Fitted answerability model (weights and refusal threshold); "
+        "default: bot/answerability.json, written by python -m evals.fit.",
     )
     embed_sentences: int = Field(
-        4, ge=0, le=50, description="Candidate sentences the extractive answerer embeds (0: none)."
+        8, ge=0, le=50, description="Candidate sentences the extractive answerer embeds (0: none)."
     )
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"

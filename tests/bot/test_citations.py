@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.citations import check
+import pytest
+
+from bot.citations import balanced_span, check
 from bot.records import Citation, Passage
 
 TEXT = (
@@ -46,3 +48,53 @@ def test_speaker_counts_as_passage_content() -> None:
     turn = Passage("c2", "d2", "We will cap immigration.", 0, 24, "Cap", "src", speaker="Damian Green")
     assert check("Damian Green said: “We will cap immigration.”", turn, idf).ok
     assert not check("Gerald Kaufman said: “We will cap immigration.”", turn, idf).ok
+
+
+def _passage(text: str) -> Passage:
+    return Passage("c", "d", text, 100, 100 + len(text), "t", "s")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # opens here, closes in a later paragraph: the opening mark is trimmed
+        (
+            "“For 2015/16, the annual target was raised to 12,000.",
+            "For 2015/16, the annual target was raised to 12,000.",
+        ),
+        # closes a quotation opened earlier: the closing mark is trimmed
+        (
+            "These targets were split between the 19 ICE teams across the UK.”",
+            "These targets were split between the 19 ICE teams across the UK.",
+        ),
+        # balanced already, including a source that types ” for “
+        ("Ms Rudd said the Home Office used ”local targets” for “internal performance management”.", None),
+        ("She said “it was wrong.”", None),
+    ],
+)
+def test_balanced_span_trims_dangling_marks(text: str, expected: str | None) -> None:
+    p = _passage(text)
+    start, end = balanced_span(p, p.start, p.end)
+    shown = text[start - p.start : end - p.start]
+    assert shown == (expected or text)
+    assert shown.count("“") + shown.count("”") + shown.count('"') in (0, 2, 4)
+
+
+def test_balanced_span_takes_in_the_closing_sentence() -> None:
+    text = "She said “it was wrong. It was bad.” Then she left."
+    p = _passage(text)
+    first_end = p.start + text.index("wrong.") + len("wrong.")
+    start, end = balanced_span(p, p.start, first_end)
+    assert text[start - p.start : end - p.start] == "She said “it was wrong. It was bad.”"
+
+
+def test_balanced_span_cuts_an_unclosed_quotation() -> None:
+    text = (
+        "The report said: “For 2014/15 the Home Office set a target of 7,200 voluntary departures. "
+        "“For 2015/16 it rose."
+    )
+    p = _passage(text)
+    end = p.start + text.index("departures.") + len("departures.")
+    start, end = balanced_span(p, p.start, end)
+    shown = text[start - p.start : end - p.start]
+    assert shown == "For 2014/15 the Home Office set a target of 7,200 voluntary departures."

@@ -28,6 +28,7 @@ def test_chat_page_answers_with_sources(web: Any, browser: Any) -> None:
     chat = _ask(page, "What target did the Home Office set for voluntary departures in 2015/16?")
     text = chat.inner_text()
     assert "12,000" in text and "[1]" in text
+    assert chat.locator(".despatch-short").first.inner_text() == "12,000"  # the answer first, in bold
     highlighted = chat.locator(".despatch-source mark").all_inner_texts()
     assert any("12,000" in quote for quote in highlighted)  # the cited quote, shown in its context
     assert "2018-04-26" in chat.locator(".despatch-meta").first.inner_text()
@@ -81,6 +82,11 @@ def test_widget_in_a_host_page_on_another_origin(web: Any, browser: Any, host_or
     frame = page.frame_locator("iframe.despatch-frame")
     chat = _ask(frame, "How were the targets split?")
     assert "19 ICE teams" in chat.inner_text()
+    chat = _ask(frame, "What does ICE stand for?")
+    # Fails by timeout unless the second answer leads with the expansion, in bold.
+    chat.locator(".despatch-short", has_text="Immigration Compliance and Enforcement").wait_for(
+        state="attached", timeout=60_000
+    )
     chat.locator("details summary").last.click()  # sources are collapsible in the widget
     assert any("19 ICE teams" in q for q in chat.locator(".despatch-source mark").all_inner_texts())
     SHOTS.mkdir(parents=True, exist_ok=True)
