@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +12,17 @@ _THING_PRONOUN = re.compile(r"\b(it|they|them|their|this|that|these|those)\b", r
 _ELLIPSIS = re.compile(r"^\s*(?:and|what about|how about|and what about|what of)\b\s*(.*?)\??\s*$", re.I)
 _ENTITY = re.compile(r"\b(?:[A-Z][\w’'-]+|of|the|for)(?:\s+(?:[A-Z][\w’'-]+|of|for))*")
 _TOKEN_KINDS = (
-    re.compile(r"\b\d{4}/\d{2}\b"),
+    re.compile(r"\b\d{4}[/-]\d{2}\b"),
     re.compile(r"\b(?:19|20)\d\d\b"),
     re.compile(r"\b\d[\d,]*\b"),
 )
+_RELATIVE_TIME = re.compile(
+    r"\b(?:in |for |during |by |over )?(?P<rel>the following year|the next year|the year after|"
+    r"the previous year|the year before|the preceding year|that year|the same year|that period|"
+    r"the same period|that time|the same time)\b",
+    re.I,
+)
+_YEAR = re.compile(r"\b((?:19|20)\d\d)(?:/(\d\d))?\b")
 _QUESTION_START = {"What", "Who", "When", "Where", "Why", "How", "Which", "Did", "Does", "Is", "Was", "Were"}
 
 
@@ -57,13 +64,27 @@ def entities(text: str) -> list[str]:
     return found
 
 
-def resolve(question: str, history: Sequence[Any] | None) -> str:
-    """The question made self-contained; unchanged when it already is, or without history."""
+_WHO_QUESTION = re.compile(r"^\s*(?:and\s+)?who(?:m)?\b|^\s*which (?:mp|member|minister|politician)\b", re.I)
+
+
+def resolve(
+    question: str, history: Sequence[Any] | None, answer_for: Callable[[str], str] | None = None
+) -> str:
+    """The question made self-contained; unchanged when it already is, or without history.
+
+    "she"/"he" after a "who" question mean the person who answered it: the previous turn's
+    answer names them; when the history holds no answer, ``answer_for(previous question)``
+    supplies one.
+    """
     turns = normalise_history(history)
     if not turns:
         return question.strip()
     previous = turns[-1].question.strip()
-    q = question.strip()
+    q, swapped = _relative_time(question.strip(), turns)
+    if swapped is not None:
+        previous = swapped
+        q = re.sub(r"^\s*and\s+", "", q, flags=re.I)
+        q = q[:1].upper() + q[1:]
     ellipsis = _ELLIPSIS.match(q)
     if ellipsis and ellipsis.group(1):
         return _swap_like(previous, ellipsis.group(1).strip())
@@ -72,7 +93,11 @@ def resolve(question: str, history: Sequence[Any] | None) -> str:
     thing = _THING_PRONOUN.search(q)
     resolved = q
     if person and not own:
-        antecedent = next((e[0] for t in reversed(turns) if (e := entities(t.question))), None)
+        antecedent = None
+        if _WHO_QUESTION.match(previous):
+            answer = turns[-1].answer or (answer_for(previous) if answer_for else "")
+            antecedent = next((e for e in entities(answer) if len(e.split()) > 1), None)
+        antecedent = antecedent or next((e[0] for t in reversed(turns) if (e := entities(t.question))), None)
         if antecedent is not None:
             replacement = antecedent
             if person.group(0).lower() in {"her", "his"} and not _object_position(q, person):
@@ -80,10 +105,35 @@ def resolve(question: str, history: Sequence[Any] | None) -> str:
             resolved = q[: person.start()] + replacement + q[person.end() :]
         else:
             thing = thing or person
-    if thing and not own:
-        # "it"/"they" rarely name their antecedent cleanly; carry the previous question along.
+    if (thing or swapped is not None) and not own:
+        # "it"/"they" rarely name their antecedent cleanly, and "in the same period" names only
+        # the time: carry the previous question (moved to that time) along.
         resolved = f"{resolved} (following: {previous})"
     return resolved
+
+
+def _relative_time(question: str, turns: list[Turn]) -> tuple[str, str | None]:
+    """ "the following year" after a question about 2014/15 -> "in 2015/16"; "that year" -> the
+    year itself. Returns the rewritten question and the previous question moved to that year."""
+    match = _RELATIVE_TIME.search(question)
+    if not match:
+        return question, None
+    for turn in reversed(turns):
+        year = _YEAR.search(turn.question)
+        if year is None:
+            continue
+        rel = match.group("rel").lower()
+        shift = 1 if rel in ("the following year", "the next year", "the year after") else 0
+        if rel in ("the previous year", "the year before", "the preceding year"):
+            shift = -1
+        first = int(year.group(1)) + shift
+        token = str(first)
+        if year.group(2):  # a financial year such as 2014/15
+            token = f"{first}/{(int(year.group(2)) + shift) % 100:02d}"
+        moved = turn.question[: year.start()] + token + turn.question[year.end() :]
+        rewritten = question[: match.start()].rstrip() + f" in {token}" + question[match.end() :]
+        return rewritten.strip(), moved
+    return question, None
 
 
 def _object_position(question: str, pronoun: re.Match[str]) -> bool:
@@ -95,9 +145,11 @@ def _object_position(question: str, pronoun: re.Match[str]) -> bool:
 def _swap_like(previous: str, fragment: str) -> str:
     """ "And for 2015/16?" after a question about 2014/15 swaps the like-for-like token."""
     fragment = re.sub(r"^(?:for|in|of|about)\s+", "", fragment, flags=re.I)
-    for kind in _TOKEN_KINDS:
+    for i, kind in enumerate(_TOKEN_KINDS):
         new = kind.search(fragment)
-        old = kind.search(previous)
+        # A year replaces a year or a year range ("in 2002" after "in 1987-88").
+        olds = _TOKEN_KINDS[:2] if i < 2 else (kind,)
+        old = next((m for k in olds if (m := k.search(previous))), None)
         if new and old:
             return previous[: old.start()] + new.group(0) + previous[old.end() :]
     new_entities = entities(fragment)

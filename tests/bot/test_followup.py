@@ -1,0 +1,63 @@
+"""Rule-based follow-up resolution, on its own (no index needed)."""
+
+from __future__ import annotations
+
+from bot.followup import normalise_history, resolve
+
+
+def test_no_history_leaves_the_question() -> None:
+    assert resolve("  Who is the Home Secretary? ", None) == "Who is the Home Secretary?"
+
+
+def test_person_pronoun_takes_the_last_named_person() -> None:
+    assert resolve("When did she resign?", ["What did Amber Rudd tell the committee?"]) == (
+        "When did Amber Rudd resign?"
+    )
+
+
+def test_possessive_pronoun() -> None:
+    resolved = resolve("What was her department accused of?", ["Who is Amber Rudd?"])
+    assert resolved.startswith("What was Amber Rudd’s department")
+
+
+def test_following_year_moves_a_financial_year_on() -> None:
+    resolved = resolve(
+        "And what was it raised to the following year?",
+        ["What was the voluntary departures target for 2014/15?"],
+    )
+    assert resolved.startswith("What was it raised to in 2015/16?")
+    assert "target for 2015/16" in resolved and "2014/15" not in resolved
+
+
+def test_previous_year_and_that_year() -> None:
+    assert resolve("Who was Home Secretary the year before?", ["Who was Home Secretary in 2016?"]) == (
+        "Who was Home Secretary in 2015?"  # names its own topic: nothing carried along
+    )
+    assert resolve("What happened that year?", ["When was the 2015 report published?"]).startswith(
+        "What happened in 2015?"
+    )
+
+
+def test_same_period_carries_the_topic() -> None:
+    resolved = resolve("How many were there in the same period?", ["How many removals were there in 2010?"])
+    assert resolved.startswith("How many were there in 2010?")
+    assert "removals" in resolved
+
+
+def test_elliptical_swap() -> None:
+    assert (
+        resolve("And for 2015/16?", ["What target was set for 2014/15?"])
+        == "What target was set for 2015/16?"
+    )
+
+
+def test_history_forms() -> None:
+    turns = normalise_history(
+        [
+            "a?",
+            {"question": "b?", "answer": "B"},
+            {"role": "user", "content": "c?"},
+            {"role": "assistant", "content": "C"},
+        ]
+    )
+    assert [(t.question, t.answer) for t in turns] == [("a?", ""), ("b?", "B"), ("c?", "C")]
