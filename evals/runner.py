@@ -59,11 +59,6 @@ def run_eval(
     thresholds: Path | None = None,
 ) -> EvalReport:
     """Score ``gold_path`` against an index of ``corpus`` (default: the thresholds file's)."""
-    from bot.core import Bot
-    from index.embedding import SentenceTransformerEmbedder
-    from index.ingest import Indexer
-    from index.store import Store
-
     config = load_thresholds(thresholds or thresholds_path(gold_path))
     cases = load_gold(gold_path)[:limit]
     if bot is None:
@@ -72,12 +67,7 @@ def run_eval(
             raise ConfigError(
                 f"No corpus for {gold_path.name}: pass --corpus PATH or set it in the thresholds file"
             )
-        store = Store.open(settings, create=True)
-        embedder = SentenceTransformerEmbedder(settings.model_path, settings.device, settings.batch_size)
-        summary = Indexer(settings, store, embedder).ingest(paths)
-        if summary.failed:
-            raise ConfigError(f"The eval corpus has bad files: {'; '.join(summary.errors)}")
-        bot = Bot(settings, store, embedder, answerer)
+        bot = build_bot(settings, paths, answerer)
     scores = [_score(bot, case, k) for case in cases]
     metrics = aggregate(scores, k)
     limits = {k2: float(v) for k2, v in config.get("metrics", {}).items()}
@@ -86,6 +76,29 @@ def run_eval(
     if out_dir is not None:
         write_report(report, out_dir)
     return report
+
+
+def build_bot(
+    settings: Settings,
+    paths: list[Path],
+    answerer: str = "extractive",
+    embedder: Any = None,
+    model: Any = None,
+) -> Any:
+    """A ``Bot`` over an (idempotently) indexed ``paths`` in ``settings.store``."""
+    from bot.core import Bot
+    from index.embedding import SentenceTransformerEmbedder
+    from index.ingest import Indexer
+    from index.store import Store
+
+    store = Store.open(settings, create=True)
+    embedder = embedder or SentenceTransformerEmbedder(
+        settings.model_path, settings.device, settings.batch_size
+    )
+    summary = Indexer(settings, store, embedder).ingest(paths)
+    if summary.failed:
+        raise ConfigError(f"The eval corpus has bad files: {'; '.join(summary.errors)}")
+    return Bot(settings, store, embedder, answerer, model)
 
 
 def _breach(name: str, metrics: dict[str, float], limit: float) -> str | None:
@@ -130,6 +143,8 @@ def aggregate(scores: list[CaseScore], k: int) -> dict[str, float]:
     refused = [s for s in scores if s.refused]
     hits = [h for s in answerable for h in s.retrieval_hits]
     checked = sum(s.citations_checked for s in scores)
+    answered_factoid = [s for s in answerable if s.factoid and not s.refused]
+    shorts = [s for s in answerable if s.short_answer is not None]
     latencies = sorted(s.latency_ms for s in scores)
 
     def share(n: float, d: float) -> float:
@@ -146,8 +161,27 @@ def aggregate(scores: list[CaseScore], k: int) -> dict[str, float]:
         "invalid_citations": float(sum(s.invalid_citations for s in scores)),
         f"retrieval_recall_at_{k}": share(sum(1 for h in hits if h is not None and h <= k), len(hits)),
         "retrieval_mrr": share(sum(1.0 / h for h in hits if h), len(hits)),
+        "fact_recall": share(sum(s.facts_found for s in answerable), sum(s.fact_groups for s in answerable)),
         "refusal_precision": share(sum(1 for s in refused if not s.answerable), len(refused)),
         "refusal_recall": share(sum(1 for s in unanswerable if s.refused), len(unanswerable)),
+        "false_refusal_rate": share(sum(1 for s in answerable if s.refused), len(answerable))
+        if answerable
+        else 0.0,
+        "balanced_refusal_accuracy": round(
+            (
+                (1 - (sum(1 for s in answerable if s.refused) / len(answerable) if answerable else 0.0))
+                + (sum(1 for s in unanswerable if s.refused) / len(unanswerable) if unanswerable else 1.0)
+            )
+            / 2,
+            4,
+        ),
+        "fact_in_first_sentence": share(
+            sum(1 for s in answered_factoid if s.first_ok), len(answered_factoid)
+        ),
+        "short_answer_coverage": share(
+            sum(1 for s in answered_factoid if s.short_answer is not None), len(answered_factoid)
+        ),
+        "short_answer_exact_match": share(sum(1 for s in shorts if s.short_ok), len(shorts)),
         "latency_p50_ms": round(statistics.median(latencies), 1) if latencies else 0.0,
         "latency_p95_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1)
         if latencies

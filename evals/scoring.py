@@ -60,11 +60,34 @@ class CaseScore:
     invalid_citations: int = 0
     retrieval_hits: list[int | None] = field(default_factory=list)  # rank (1-based) or None, per target
     latency_ms: float = 0.0
+    fact_groups: int = 0
+    facts_found: int = 0
+    factoid: bool = False
+    first_ok: bool | None = None  # answered: the first answer sentence holds every fact
+    short_answer: str | None = None
+    short_ok: bool | None = None  # a short answer was given: it matches a gold answer exactly
     failures: list[str] = field(default_factory=list)
     citations: list[dict[str, object]] = field(default_factory=list)
 
 
 Support = Callable[[str, Passage], bool]
+
+# Gold tags of questions whose answer is one short fact (SQuAD cases are tagged at conversion).
+FACTOID_TAGS = frozenset(
+    {
+        "factoid",
+        "number",
+        "date",
+        "who",
+        "name",
+        "person",
+        "place",
+        "organisation",
+        "money",
+        "percent",
+        "definition",
+    }
+)
 
 
 def score_case(
@@ -93,6 +116,17 @@ def score_case(
     text = normalise(answer.answer)
     missing = [g for g in case.facts if not any(normalise(alt) in text for alt in g)]
     score.facts_ok = not missing and not answer.refused
+    score.fact_groups = len(case.facts)
+    score.facts_found = 0 if answer.refused else len(case.facts) - len(missing)
+    score.factoid = bool(FACTOID_TAGS & set(case.tags))
+    sentences = answer_sentences(answer.answer)
+    if not answer.refused and sentences:
+        first = normalise(sentences[0])
+        score.first_ok = all(any(normalise(alt) in first for alt in g) for g in case.facts)
+    if not answer.refused and answer.short_answer is not None:
+        score.short_answer = answer.short_answer.text
+        gold = {squad_normalise(alt) for g in case.facts for alt in g}
+        score.short_ok = squad_normalise(answer.short_answer.text) in gold
     clean = _MARKER.sub("", answer.answer)
     score.f1 = sum(max(token_f1(clean, alt) for alt in g) for g in case.facts) / len(case.facts)
     if answer.refused:

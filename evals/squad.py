@@ -56,7 +56,9 @@ def convert(squad_json: Path, out_dir: Path, every: int = 1, name: str = "squad"
                             answerable=not impossible,
                             facts=[] if impossible else [answers],
                             evidence=[] if impossible else [answers[0]],
-                            tags=["squad", title] + (["unanswerable"] if impossible else []),
+                            tags=["squad", title]
+                            + (["unanswerable"] if impossible else [])
+                            + (["factoid"] if answers and max(len(a.split()) for a in answers) <= 4 else []),
                             paragraph=url,
                         )
                     )

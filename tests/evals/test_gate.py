@@ -1,5 +1,5 @@
-"""The evaluation gate: the founding and Hansard sets must meet their thresholds; SQuAD is
-scored and reported. Reports are kept under artifacts/evals/ for CI."""
+"""The evaluation gate: the founding, Hansard, dev and held-out sets must meet their
+thresholds; SQuAD is scored and reported. Reports are kept under artifacts/evals/ for CI."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.conftest import SQUAD, make_settings
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "evals"
 
 
-@pytest.mark.parametrize("name", ["founding", "hansard"])
+@pytest.mark.parametrize("name", ["founding", "hansard", "dev", "heldout"])
 def test_gold_set_meets_thresholds(name: str, tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "store")
     report = run_eval(settings, PROJECT_ROOT / "evals" / "gold" / f"{name}.jsonl", out_dir=ARTIFACTS / name)

@@ -39,6 +39,28 @@ def test_hansard_gold_set_shape() -> None:
             assert ev in texts, (c.id, ev)
 
 
+@pytest.mark.parametrize("name", ["dev", "heldout"])
+def test_fresh_gold_sets_shape(name: str) -> None:
+    """Written from the sources by a helper that never saw the code; heldout is never tuned on."""
+    cases = load_gold(GOLD / f"{name}.jsonl")
+    assert len(cases) >= 40
+    assert sum(1 for c in cases if not c.answerable) >= 15
+    assert sum(1 for c in cases if c.history) >= 5
+    assert sum(1 for c in cases if "factoid" in c.tags) >= 20
+    texts = read_file(FOUNDING, 10**8)[0].text + " ".join(
+        read_file(p, 10**8)[0].text for p in HANSARD.glob("*.txt")
+    )
+    for c in cases:
+        for ev in c.evidence:
+            assert ev in texts, (c.id, ev)
+
+
+def test_heldout_questions_are_not_in_the_training_sets() -> None:
+    held = {c.question.lower() for c in load_gold(GOLD / "heldout.jsonl")}
+    for name in ("founding", "hansard", "dev"):
+        assert not held & {c.question.lower() for c in load_gold(GOLD / f"{name}.jsonl")}, name
+
+
 def test_bad_gold_lines_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "g.jsonl"
     path.write_text(

@@ -67,3 +67,38 @@ def test_squad_paragraph_retrieval_rank() -> None:
         "squad://A/1",
     )
     assert score.retrieval_hits == [2]
+
+
+def test_first_sentence_and_short_answer_are_scored() -> None:
+    from dataclasses import replace
+
+    from bot.records import ShortAnswer
+    from evals.runner import aggregate
+
+    case = GoldCase("f", "q", True, [["12,000"]], [], tags=["number"])
+    lead = _answer(
+        "These targets were split. [1] For 2015/16, the annual target was raised to 12,000. [1]", (0, 52)
+    )
+    first = score_case(case, lead, lambda d: DOC, lambda s, p: True, [])
+    assert first.facts_ok and first.first_ok is False and first.factoid  # right fact, not first
+    exact = replace(
+        _answer("For 2015/16, the annual target was raised to 12,000. [1]", (0, 52)),
+        short_answer=ShortAnswer("12,000", 1, 45, 51),
+    )
+    good = score_case(case, exact, lambda d: DOC, lambda s, p: True, [])
+    assert good.first_ok is True and good.short_ok is True and good.facts_found == 1
+    wrong = replace(exact, short_answer=ShortAnswer("2015/16", 1, 4, 11))
+    assert score_case(case, wrong, lambda d: DOC, lambda s, p: True, []).short_ok is False
+    refused = score_case(case, _answer("No.", (0, 52), refused=True), lambda d: DOC, lambda s, p: True, [])
+    metrics = aggregate([first, good, refused], 5)
+    assert metrics["fact_in_first_sentence"] == 0.5  # of the two answered factoid cases
+    assert metrics["short_answer_exact_match"] == 1.0 and metrics["short_answer_coverage"] == 0.5
+    assert metrics["false_refusal_rate"] == round(1 / 3, 4) and metrics["fact_recall"] == round(2 / 3, 4)
+
+
+def test_unsupported_citation_is_a_failure() -> None:
+    case = GoldCase("x", "q", True, [["12,000"]], [])
+    answer = _answer("For 2015/16, the annual target was raised to 12,000. [1]", (0, 52))
+    score = score_case(case, answer, lambda d: DOC, lambda s, p: False, [])
+    assert score.citations_supported == 0 and score.citations_checked == 1
+    assert "citation [1] does not support its sentence" in score.failures
