@@ -24,13 +24,14 @@ from bot.answerability import Model, Sentence, answer_entities, expansion, featu
 from bot.citations import Idf
 from bot.questions import QuestionInfo, analyse
 from bot.records import Answer, Citation, Passage, ShortAnswer
-from bot.text import numbers, terms
+from bot.text import is_year, numbers, terms
 from index.embedding import Embedder
 from index.nlp import Entity
 from index.nlp import entities as annotate
 
 REFUSAL = "The indexed coverage doesn't answer this question."
 
+_COUNTRY = frozenset(terms("UK Britain British United Kingdom Great"))
 _WEAK_VERBS = frozenset(terms("think thought believe feel want do did make made happen get got"))
 _ENTITY_CACHE = 4096  # passages annotated at answer time (stores written before annotation existed)
 _ASKED = {
@@ -258,8 +259,10 @@ class ExtractiveAnswerer:
         for p in passages:
             vocabulary |= set(terms(f"{p.text} {p.speaker or ''} {p.party or ''} {p.title}"))
             vocabulary |= numbers(p.text)
-        # Place names are left to the model: the sources may say "the UK" for "Britain".
-        missing = [k for k in info.keys if k not in vocabulary and k not in info.places]
+        # The country goes by several names ("Britain", "the UK"): one of them is enough.
+        if vocabulary & _COUNTRY:
+            vocabulary |= _COUNTRY
+        missing = [k for k in info.keys if k not in vocabulary]
         if missing:
             return f"the sources found never mention {', '.join(missing)}"
         return None
@@ -377,12 +380,20 @@ def _short_answer(
         span = expansion(s)
     else:
         hits = [e for e in answer_entities(info, s) if start <= e.start and e.end <= end]
+        if info.atype in ("number", "money", "percent"):
+            # "2014/15" names a period, not the quantity asked for.
+            hits = [e for e in hits if not is_year(s.text[e.start - s.start : e.end - s.start])]
         if hits:
-            anchors = [s.start + m for term in set(info.content) for m in _positions(s.text.lower(), term)]
-            best = min(
-                hits,
-                key=lambda e: (min((abs(e.start - a) for a in anchors), default=0), e.start),
-            )
+            near = {
+                term: [s.start + m for m in _positions(s.text.lower(), term)] for term in set(info.content)
+            }
+
+            def closeness(e: Entity) -> tuple[int, float, int]:
+                # the entity that the most question words sit close to, then the nearest one
+                dists = [min(abs(e.start - a) for a in spots) for spots in near.values() if spots]
+                return (-sum(1 for d in dists if d <= 40), min(dists, default=0), e.start)
+
+            best = min(hits, key=closeness)
             span = (best.start, best.end)
     if span is None or not (start <= span[0] < span[1] <= end):
         return None

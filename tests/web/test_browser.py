@@ -82,13 +82,13 @@ def test_widget_in_a_host_page_on_another_origin(web: Any, browser: Any, host_or
     frame = page.frame_locator("iframe.despatch-frame")
     chat = _ask(frame, "How were the targets split?")
     assert "19 ICE teams" in chat.inner_text()
+    chat.locator("details summary").last.click()  # sources are collapsible in the widget
+    assert any("19 ICE teams" in q for q in chat.locator(".despatch-source mark").all_inner_texts())
     chat = _ask(frame, "What does ICE stand for?")
     # Fails by timeout unless the second answer leads with the expansion, in bold.
     chat.locator(".despatch-short", has_text="Immigration Compliance and Enforcement").wait_for(
         state="attached", timeout=60_000
     )
-    chat.locator("details summary").last.click()  # sources are collapsible in the widget
-    assert any("19 ICE teams" in q for q in chat.locator(".despatch-source mark").all_inner_texts())
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "widget.png"), full_page=True)
     page.close()
