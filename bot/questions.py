@@ -99,7 +99,6 @@ class QuestionInfo:
     constraints: tuple[str, ...]  # names, places, dates and numbers of the question, as written
     speaker: str | None  # the person in "what did X say"
     head: str | None  # the noun that set the type: "constituency" in "which constituency"
-    places: frozenset[str]  # stems of place and nationality names ("Britain" may be "the UK")
     injection: bool
     multi: bool = False  # asks for two or more things
 
@@ -153,9 +152,6 @@ def analyse(question: str) -> QuestionInfo:
         constraints=constraints,
         speaker=speaker,
         head=head_text,
-        places=frozenset(
-            stem(t.lower_) for e in doc.ents if e.label_ in ("GPE", "LOC", "NORP") for t in e if t.is_alpha
-        ),
         injection=bool(_INJECTION.search(question)),
         multi=bool(_MULTI.search(question)) or sum(1 for k in keys if k[:1].isdigit()) > 1,
     )
