@@ -97,7 +97,7 @@ class ExtractiveAnswerer:
         """``query_vector``, the question's embedding when retrieval already computed it."""
         began = time.perf_counter()
         info = analyse(question)
-        refusal = self._gate(info, passages)
+        refusal = self.gate(info, passages)
         if refusal:
             return self.refuse(question, passages, refusal, {"select": _ms(began)})
         ranked = self.rank(info, passages, query_vector)
@@ -248,7 +248,8 @@ class ExtractiveAnswerer:
         return found
 
     # -- refusing -----------------------------------------------------------------------
-    def _gate(self, info: QuestionInfo, passages: Sequence[Passage]) -> str | None:
+    def gate(self, info: QuestionInfo, passages: Sequence[Passage]) -> str | None:
+        """Why the question is refused before any sentence is scored, or None."""
         if info.injection:
             return "the question contains instructions, which Despatch does not follow"
         if not passages:
@@ -358,7 +359,7 @@ class ExtractiveAnswerer:
             p, s = cand.passage, cand.sentence
             start, end = citations.balanced_span(p, s.start, s.end)
             text = p.text[start - p.start : end - p.start]
-            sentence = _attributed(text, p)
+            sentence = attributed(text, p)
             support = citations.check(sentence, p, self.idf)
             if not support.ok:
                 continue  # never shown: the check is the last word, for every answerer
@@ -410,7 +411,8 @@ def _positions(text: str, term: str) -> list[int]:
     return out
 
 
-def _attributed(text: str, passage: Passage) -> str:
+def attributed(text: str, passage: Passage) -> str:
+    """A sentence as the answer shows it: a transcript's with its speaker ("X (Lab) said: “...”")."""
     text = citations.without_source_notes(text)
     if not passage.speaker:
         return text

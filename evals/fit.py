@@ -61,7 +61,7 @@ class Question:
 
 def extract(bot: Any, cases: list[GoldCase], set_name: str, group: Any) -> list[Question]:
     """Candidate features and labels for every case, exactly as the answerer computes them."""
-    from bot.answering import _attributed
+    from bot.answering import attributed
     from bot.followup import resolve
     from bot.questions import analyse
 
@@ -73,14 +73,14 @@ def extract(bot: Any, cases: list[GoldCase], set_name: str, group: Any) -> list[
         resolved = resolve(case.question, case.history, bot.brief)
         retrieval = bot.retriever.search(resolved, bot.settings.top_k)
         info = analyse(resolved)
-        q = Question(set_name, group(case), case, answerer._gate(info, retrieval.passages) is not None)
+        q = Question(set_name, group(case), case, answerer.gate(info, retrieval.passages) is not None)
         if not q.gated:
             cands = answerer.candidates(info, retrieval.passages, retrieval.query_vector)
             q.x = np.asarray([c.x for c in cands], dtype=float).reshape(len(cands), -1)
             alternatives = [normalise(a) for g in case.facts for a in g] if case.answerable else []
             q.y = np.asarray(
                 [
-                    float(any(a in normalise(_attributed(c.sentence.text, c.passage)) for a in alternatives))
+                    float(any(a in normalise(attributed(c.sentence.text, c.passage)) for a in alternatives))
                     for c in cands
                 ]
             )
