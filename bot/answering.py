@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot import citations
-from bot.answerability import Model, Sentence, answer_entities, expansion, features
+from bot.answerability import FEATURES, Model, Sentence, answer_entities, expansion, features
 from bot.citations import Idf
 from bot.questions import QuestionInfo, analyse
 from bot.records import Answer, Citation, Passage, ShortAnswer
@@ -198,13 +198,10 @@ class ExtractiveAnswerer:
         probs = self.model.probabilities(np.asarray([c.x for c in cands], dtype=float))
         scored = [Candidate(c.passage, c.sentence, c.x, float(p)) for c, p in zip(cands, probs, strict=True)]
         # A year or figure the question names is a constraint, not a hint: a sentence about
-        # 2014/15 does not answer a question about 2015/16, however alike they read.
-        wanted = {k for k in info.keys if k[:1].isdigit()}
-
-        def keeps(c: Candidate) -> bool:
-            return wanted <= numbers(c.sentence.text) | c.sentence.context_terms
-
-        return sorted(scored, key=lambda c: (not keeps(c), -c.p, c.sentence.rank, c.sentence.start))
+        # 2014/15 does not answer a question about 2015/16, however alike they read. The
+        # "numbers" feature already measures it (and the fit ranks by the same test).
+        held = FEATURES.index("numbers")
+        return sorted(scored, key=lambda c: (c.x[held] < 1.0, -c.p, c.sentence.rank, c.sentence.start))
 
     def _embed_shortlist(
         self, info: QuestionInfo, drafts: list[tuple[Passage, Sentence]], query_vector: np.ndarray | None
@@ -325,8 +322,8 @@ class ExtractiveAnswerer:
         other sentences the model rates close to the best."""
         chosen = [best]
         s = best.sentence
-        focus = set(info.focus) | set(info.keys)
-        if focus - (s.terms | s.context_terms):
+        lacking = (set(info.focus) | set(info.keys)) - (s.terms | s.context_terms)
+        if lacking:
             neighbours = [
                 c
                 for c in ranked
@@ -334,7 +331,6 @@ class ExtractiveAnswerer:
                 and c is not best
                 and (abs(c.sentence.end - s.start) < 3 or abs(c.sentence.start - s.end) < 3)
             ]
-            lacking = focus - (s.terms | s.context_terms)
             helpful = [c for c in neighbours if lacking & c.sentence.terms]
             if helpful:
                 chosen.append(max(helpful, key=lambda c: len(lacking & c.sentence.terms)))
