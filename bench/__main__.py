@@ -44,12 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated: ingest,latency,server")
     args = parser.parse_args(argv)
 
-    from despatch.offline import go_offline
+    from bot.assembly import assemble
     from despatch.settings import load_settings
 
-    go_offline(load_settings())
+    parts = assemble(load_settings())
     from bench import ingest, latency, server
-    from index.embedding import SentenceTransformerEmbedder
 
     skip = set(filter(None, args.skip.split(",")))
     runs = 1 if args.quick else args.runs
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             **ingest.run(corpus, runs),
         }
         save()
-    real = SentenceTransformerEmbedder()
+    real = parts.embedder
     if "latency" not in skip:
         results["latency"] = {}
         for size in sizes:

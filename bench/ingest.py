@@ -40,12 +40,11 @@ def cli_ingest(paths: Sequence[Path], store: Path) -> tuple[float, dict[str, Any
 
 def chunk_texts(store_path: Path) -> list[str]:
     """Exactly what ingest embedded: each chunk's embedding text, read back from the store."""
-    from index.records import Chunk
-    from index.store import Store
+    from bot.assembly import assemble
+    from index.records import embedding_text
 
-    store = Store.open(load_settings(store=store_path))
-    chunks = list(store.iter_chunks())
-    return [Chunk(c.id, "", 0, 0, 0, c.text, 0, c.metadata).embedding_text() for c in chunks]
+    store = assemble(load_settings(store=store_path)).store
+    return [embedding_text(c.text, c.meta.speaker, c.meta.party) for c in store.iter_chunks()]
 
 
 def encode_only(texts: list[str], batch_size: int) -> tuple[float, float]:
@@ -103,21 +102,20 @@ def langchain_ingest(paths: Sequence[Path], folder: Path, batch_size: int) -> fl
 
 def inprocess_ingest(paths: Sequence[Path], store_path: Path, embedder: Any) -> float:
     """Despatch's pipeline in a warm process (model loaded), as the LangChain one is timed."""
-    from index.ingest import Indexer
-    from index.store import Store
+    from bot.assembly import assemble
 
     settings = load_settings(store=store_path)
     began = time.perf_counter()
-    Indexer(settings, Store.open(settings, create=True), embedder).ingest(list(paths))
+    assemble(settings, create=True, embedder=embedder).indexer().ingest(list(paths))
     return time.perf_counter() - began
 
 
 def run(paths: Sequence[Path], runs: int, batch_size: int = 64) -> dict[str, Any]:
     """Ingestion overhead ratio, LangChain ratio and re-ingest ratio, each over ``runs`` runs."""
     mb = source_bytes(paths) / 1e6
-    from index.embedding import SentenceTransformerEmbedder
+    from bot.assembly import assemble
 
-    embedder = SentenceTransformerEmbedder(batch_size=batch_size)
+    embedder = assemble(load_settings(batch_size=batch_size)).embedder
     embedder.embed(["warm-up"])
     ours, encode, lc, reingest, loads, warm = [], [], [], [], [], []
     chunks = 0

@@ -73,8 +73,7 @@ def archive_store(chunks: int, real: Any, seed: int = 7, pool: bool = True) -> t
 
     ``pool=False`` embeds every chunk with the real model (fine for small archives).
     """
-    from index.ingest import Indexer
-    from index.store import Store
+    from bot.assembly import assemble
 
     documents = max(1, round(chunks / 4.6))  # about 4.6 chunks per synthetic article
     folder = CACHE / f"archive-{seed}-{documents}{'' if pool else '-real'}"
@@ -82,13 +81,13 @@ def archive_store(chunks: int, real: Any, seed: int = 7, pool: bool = True) -> t
     marker = folder / "built.json"
     if not marker.exists():
         files = write_archive(folder / "docs", documents, seed)
-        store = Store.open(settings, create=True)
         began = time.perf_counter()
-        summary = Indexer(settings, store, PoolEmbedder(real) if pool else real).ingest(files)
+        parts = assemble(settings, create=True, embedder=PoolEmbedder(real) if pool else real)
+        summary = parts.indexer().ingest(files)
         marker.write_text(
             json.dumps({"chunks": summary.chunks_written, "seconds": time.perf_counter() - began})
         )
-    return settings, Store.open(settings)
+    return settings, assemble(settings).store
 
 
 def questions(n: int) -> list[str]:
@@ -116,12 +115,12 @@ def questions(n: int) -> list[str]:
 
 
 def measure(chunks: int, n_questions: int, real: Any, pool: bool = True) -> dict[str, Any]:
-    from bot.core import Bot
+    from bot.assembly import assemble
 
     settings, store = archive_store(chunks, real, pool=pool)
     began = time.perf_counter()
-    bot = Bot(settings, store, real)
-    bot.retriever.lexical()
+    bot = assemble(settings, embedder=real).bot()
+    bot.retriever.view()
     warm = time.perf_counter() - began
     qs = questions(n_questions + 5)
     for q in qs[:5]:  # warm-up questions are not measured (nor cached for the measured ones)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,11 +49,20 @@ _ASKED = {
 
 
 class Answerer(Protocol):
-    """Answers a (resolved) question from retrieved passages."""
+    """The seam ``Bot`` uses: how an answerer rewrites follow-ups and words its answer.
+
+    ``Bot`` always computes the extractive answer first (it gates refusals and is the
+    fallback); ``stream`` turns it into this answerer's answer, yielding text as it grows and
+    then the final ``Answer``.
+    """
 
     name: str
 
-    def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Any] = ()) -> Answer: ...
+    def condense(self, question: str, history: Sequence[Any]) -> str | None: ...
+
+    def stream(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Any], extractive: Answer
+    ) -> Iterator[str | Answer]: ...
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,17 @@ class ExtractiveAnswerer:
         self.embed_sentences = embed_sentences
         self._entities: OrderedDict[str, tuple[Entity, ...]] = OrderedDict()
         self._entities_lock = threading.Lock()
+
+    def condense(self, question: str, history: Sequence[Any]) -> str | None:
+        """Follow-ups are resolved by rules (``bot.followup``) alone: no rewrite here."""
+        return None
+
+    def stream(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Any], extractive: Answer
+    ) -> Iterator[str | Answer]:
+        """The extractive answer is already the final one."""
+        yield extractive.answer
+        yield extractive
 
     def answer(
         self,
@@ -298,7 +318,16 @@ class ExtractiveAnswerer:
             related.append(Citation.of(n, passage, start, end, passage.score))
         meta = {"reason": reason, "confidence": round(confidence, 4)}
         text = f"{REFUSAL} The closest passages are listed as related." if related else REFUSAL
-        return Answer(question, question, text, True, self.name, [], related, timings, meta)
+        return Answer(
+            question=question,
+            resolved_question=question,
+            answer=text,
+            refused=True,
+            answerer=self.name,
+            related=related,
+            timings_ms=timings,
+            meta=meta,
+        )
 
     def _premise_holds(self, info: QuestionInfo, best: Candidate) -> bool:
         """A "why did X do Y" question presupposes X did Y: the sources must say so together.

@@ -24,7 +24,9 @@ MIN_COVERAGE = 0.6  # share of the sentence's content weight the span must conta
 MIN_SIMILARITY = 0.35  # cosine, when coverage alone is not overwhelming
 STRONG_COVERAGE = 0.85
 
-_MARKER = re.compile(r"\s*\[\d+\]")
+# The one pattern of a citation marker ``[n]`` in an answer; group 1 is ``n``.
+MARKER = re.compile(r"\[(\d+)\]")
+_SPACED_MARKER = re.compile(r"\s*" + MARKER.pattern)
 _SPEAKER = re.compile(r"^([^:“\"]{2,80}?)\s+said:")
 _ATTRIBUTION = re.compile(r"^[^:“\"]{2,80}?\bsaid:\s*[“\"]?|[”\"]\s*$")
 
@@ -45,12 +47,17 @@ class Support:
         return round(0.7 * self.coverage + 0.3 * self.similarity, 4)
 
 
-_SENTENCE_WITH_MARKERS = re.compile(r"\S.*?(?:\s*\[\d+\])+(?=\s|$)", re.S)
+_SENTENCE_WITH_MARKERS = re.compile(r"\S.*?(?:\s*" + MARKER.pattern + r")+(?=\s|$)", re.S)
 _SOURCE_NOTE = re.compile(
     r"\[(?:\d+|citation needed|clarification needed|verification needed|dubious|"
     r"who\?|when\?|by whom\?|according to whom\?)\]",
     re.I,
 )
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without its ``[n]`` markers (and the spaces before them)."""
+    return _SPACED_MARKER.sub("", text).strip()
 
 
 def answer_sentences(answer: str) -> list[str]:
@@ -66,7 +73,7 @@ def without_source_notes(text: str) -> str:
 
 def claim_text(sentence: str) -> str:
     """The claim of an answer sentence: without markers and without a quoting attribution."""
-    text = _MARKER.sub("", sentence).strip()
+    text = strip_markers(sentence)
     return _ATTRIBUTION.sub("", text).strip()
 
 
@@ -80,7 +87,7 @@ def check(sentence: str, passage: Passage, idf: Idf, similarity: Similarity | No
     claim = claim_text(sentence)
     claim_terms = set(terms(claim))
     context = _context(passage)
-    attribution = _SPEAKER.match(_MARKER.sub("", sentence).strip())
+    attribution = _SPEAKER.match(strip_markers(sentence))
     who = names(re.sub(r"\(.*?\)", "", attribution.group(1))) if attribution else set()
     required = (numbers(claim) | names(claim) | who) - STOPWORDS
     passage_terms = set(terms(passage.text)) | set(terms(context))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -10,35 +9,13 @@ from typing import Any
 
 from bot.answerability import Model
 from bot.answering import Answerer, ExtractiveAnswerer
-from bot.citations import similarity
+from bot.citations import check, similarity
 from bot.followup import resolve
-from bot.records import Answer
+from bot.records import Answer, Passage
 from bot.retrieval import Filters, HybridRetriever
 from despatch.settings import Settings
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.embedding import Embedder
 from index.store import Store
-
-
-class FairLock:
-    """A lock granted in arrival order: under load no reader's question waits behind later ones
-    (``threading.Lock`` makes no such promise, which showed as a long p99 tail)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._next = 0
-        self._serving = 0
-
-    def __enter__(self) -> None:
-        with self._cond:
-            ticket = self._next
-            self._next += 1
-            while ticket != self._serving:
-                self._cond.wait()
-
-    def __exit__(self, *exc: object) -> None:
-        with self._cond:
-            self._serving += 1
-            self._cond.notify_all()
 
 
 class Bot:
@@ -55,35 +32,45 @@ class Bot:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.retriever = HybridRetriever(store, embedder)
-        self._compute = FairLock()
+        self.retriever = HybridRetriever(
+            store,
+            embedder,
+            exact_max=settings.exact_search_max_chunks,
+            cache=store.view_cache(settings) if settings.save_views else None,
+        )
         if model is None:
             model = Model.load(settings.answer_model) if settings.answer_model else Model.load()
         self.extractive = ExtractiveAnswerer(
-            embedder, self._idf, model, embed_sentences=settings.embed_sentences
+            embedder, self.idf, model, embed_sentences=settings.embed_sentences
         )
         self.answerer: Answerer = self.extractive
         if (answerer or settings.answerer) == "llm":
             from bot.llm import LLMAnswerer
 
-            self.answerer = LLMAnswerer.from_settings(settings, self.extractive, self._idf, embedder)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, answerer: str | None = None) -> Bot:
-        """Open the store and the embedding model the settings name."""
-        from despatch.offline import go_offline
-
-        go_offline(settings)
-        store = Store.open(settings)
-        embedder = SentenceTransformerEmbedder(settings.model_path, settings.device, settings.batch_size)
-        return cls(settings, store, embedder, answerer)
+            self.answerer = LLMAnswerer.from_settings(settings, self.extractive, self.idf, embedder)
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two texts under the embedding model."""
         return similarity(self.embedder, a, b)
 
-    def _idf(self, term: str) -> float:
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term in the current view of the store."""
         return self.retriever.current().bm25.term_idf(term)
+
+    def search(
+        self, question: str, k: int, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> list[Passage]:
+        """The ``k`` passages retrieval finds for ``question`` (mode: hybrid, dense or lexical)."""
+        return self.retriever.search(question, k, filters, mode).passages
+
+    def supports(self, sentence: str, passage: Passage) -> bool:
+        """Whether ``passage`` passes the citation check for ``sentence``."""
+        return check(sentence, passage, self.idf, self.similarity).ok
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The full text of a committed document, or None."""
+        doc = self.store.document(doc_id)
+        return doc.text if doc else None
 
     def brief(self, question: str) -> str:
         """The short answer to a self-contained question (or its answer text); "" when refused."""
@@ -110,13 +97,8 @@ class Bot:
         began = time.perf_counter()
         question = question.strip()
         resolved = resolve(question, history, self.brief)
-        condensed = None
-        if history and self.answerer is not self.extractive:
-            from bot.llm import LLMAnswerer
-
-            assert isinstance(self.answerer, LLMAnswerer)
-            condensed = self.answerer.condense(question, history)
-            resolved = condensed or resolved
+        condensed = self.answerer.condense(question, history) if history else None
+        resolved = condensed or resolved
         t0 = time.perf_counter()
         retrieval = self.retriever.search(resolved, self.settings.top_k, filters)
         timings = {"resolve": (t0 - began) * 1000, **retrieval.timings_ms}
@@ -124,17 +106,11 @@ class Bot:
             resolved, retrieval.passages, history or (), retrieval.query_vector
         )
         answer = extractive
-        if extractive.refused or self.answerer is self.extractive:
-            yield extractive.answer
-        else:
-            from bot.llm import LLMAnswerer
-
-            assert isinstance(self.answerer, LLMAnswerer)
-            for event in self.answerer.stream(resolved, retrieval.passages, history or (), extractive):
-                if isinstance(event, Answer):
-                    answer = event
-                else:
-                    yield event
+        for event in self.answerer.stream(resolved, retrieval.passages, history or (), extractive):
+            if isinstance(event, Answer):
+                answer = event
+            else:
+                yield event
         timings.update(answer.timings_ms)
         timings["total"] = (time.perf_counter() - began) * 1000
         yield replace(
@@ -146,5 +122,6 @@ class Bot:
                 **answer.meta,
                 "resolved_by": "llm" if condensed else "rules",
                 "retrieved": [p.chunk_id for p in retrieval.passages],
+                "index": retrieval.token,
             },
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot import citations
 from bot.answering import REFUSAL, ExtractiveAnswerer
-from bot.citations import Idf
+from bot.citations import MARKER, Idf, strip_markers
 from bot.followup import normalise_history
 from bot.prompts import render
 from bot.questions import analyse
@@ -29,7 +29,6 @@ from index.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
-_MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?”\"\]])\s+(?=[A-Z“\"(\[])")
 
 
@@ -75,7 +74,7 @@ class LLMAnswerer:
             max_retries=1,
             streaming=True,
         )
-        return cls(model, fallback, idf, embedder)
+        return cls(model, fallback, idf, embedder, publication=settings.publication)
 
     # -- follow-ups -------------------------------------------------------------------------
     def condense(self, question: str, history: Sequence[Any]) -> str | None:
@@ -171,15 +170,14 @@ class LLMAnswerer:
         timings = {"llm": round((time.perf_counter() - began) * 1000, 2)}
         meta = {"dropped_sentences": state.dropped, "removed_markers": state.removed, "llm_raw": raw[:2000]}
         yield Answer(
-            question,
-            question,
-            " ".join(state.sentences),
-            False,
-            self.name,
-            state.citations,
-            [],
-            timings,
-            meta,
+            question=question,
+            resolved_question=question,
+            answer=" ".join(state.sentences),
+            refused=False,
+            answerer=self.name,
+            citations=state.citations,
+            timings_ms=timings,
+            meta=meta,
         )
 
     def _fall_back(
@@ -217,10 +215,10 @@ class _Verified:
         sentence = sentence.strip()
         if not sentence or sentence.strip().rstrip(".") == REFUSAL.rstrip("."):
             return None
-        markers = [int(m) for m in _MARKER.findall(sentence)]
+        markers = [int(m) for m in MARKER.findall(sentence)]
         valid = [m for m in dict.fromkeys(markers) if 1 <= m <= len(self.passages)]
         self.removed += len(markers) - len([m for m in markers if 1 <= m <= len(self.passages)])
-        claim = _MARKER.sub("", sentence).strip()
+        claim = strip_markers(sentence)
         claim = re.sub(r"\s+([.,;:!?])", r"\1", claim)
         numbers: list[int] = []
         for m in valid:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from index.nlp import Entity, decode_entities
+from index.records import ChunkMeta, Entity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Passage:
     """A retrieved chunk; ``text`` is ``document_text[start:end]``."""
 
@@ -26,25 +26,30 @@ class Passage:
     dense: float = 0.0  # cosine similarity to the question, when known
     entities: tuple[Entity, ...] | None = None  # offsets into ``text``; None: not annotated
 
+    url: str | None = None
+
     @staticmethod
-    def from_metadata(chunk_id: str, text: str, meta: dict[str, Any], score: float = 0.0) -> Passage:
+    def of(chunk_id: str, text: str, meta: ChunkMeta, score: float = 0.0, dense: float = 0.0) -> Passage:
+        """The passage of a stored chunk."""
         return Passage(
             chunk_id=chunk_id,
-            doc_id=str(meta.get("doc_id", "")),
+            doc_id=meta.doc_id,
             text=text,
-            start=int(meta.get("start", 0)),
-            end=int(meta.get("end", 0)),
-            title=str(meta.get("title", "")),
-            source=str(meta.get("source", "")),
-            date=meta.get("date"),
-            speaker=meta.get("speaker"),
-            party=meta.get("party"),
+            start=meta.start,
+            end=meta.end,
+            title=meta.title,
+            source=meta.source,
+            date=meta.date,
+            speaker=meta.speaker,
+            party=meta.party,
             score=score,
-            entities=decode_entities(meta.get("entities")),
+            dense=dense,
+            entities=meta.entities,
+            url=meta.url,
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Citation:
     """Source ``n`` of an answer: the exact supporting span ``quote == document_text[start:end]``."""
 
@@ -81,7 +86,7 @@ class Citation:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ShortAnswer:
     """The exact span that answers a factoid question, inside the source of citation ``n``:
     ``text == document_text[start:end]``."""
@@ -92,7 +97,7 @@ class ShortAnswer:
     end: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """What the bot says, JSON-serialisable with ``to_json``."""
 

@@ -3,14 +3,13 @@ question is escaped here: nothing from a document or a reader ever becomes marku
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from html import escape
 
+from bot.citations import MARKER
 from bot.records import Answer, Citation
 
 CONTEXT_CHARS = 160
-_MARKER = re.compile(r"\[(\d+)\]")
 
 DocumentText = Callable[[str], str | None]
 
@@ -18,7 +17,7 @@ DocumentText = Callable[[str], str | None]
 def answer_html(answer: Answer) -> str:
     """The answer text, escaped, with each marker ``[n]`` styled to match source ``n``; the short
     answer (the exact answering span) first, in bold."""
-    text = _MARKER.sub(r'<sup class="despatch-marker">[\1]</sup>', escape(answer.answer))
+    text = MARKER.sub(r'<sup class="despatch-marker">[\1]</sup>', escape(answer.answer))
     short = answer.short_answer
     if short is None or answer.refused:
         return text
@@ -81,3 +80,18 @@ CSS = """
 .despatch-source mark { background: #fff2a8; }
 .despatch-refused { color: #8a1c1c; }
 """
+
+
+def text_answer(answer: Answer) -> str:
+    """The answer and its numbered sources, for a terminal."""
+    lines = [answer.answer, ""]
+    if answer.short_answer is not None and not answer.refused:
+        lines = [f"Answer: {answer.short_answer.text} [{answer.short_answer.n}]", *lines]
+    sources = answer.related if answer.refused else answer.citations
+    if sources:
+        lines.append("Related passages:" if answer.refused else "Sources:")
+    for c in sources:
+        who = f" — {c.speaker}" if c.speaker else ""
+        lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}){who}")
+        lines.append(f"    “{c.quote}”")
+    return "\n".join(lines).rstrip()

@@ -1,98 +1,204 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25) rankings fused by reciprocal rank."""
+"""Hybrid retrieval over one consistent view of the store: dense and lexical (BM25) rankings
+fused by reciprocal rank.
+
+An ``IndexView`` is the store as of one commit (its ``token``): the committed chunks' texts and
+typed metadata, their document versions, a BM25 index and, for stores of up to
+``Settings.exact_search_max_chunks`` chunks, every chunk vector for exact (repeatable) dense
+search. Larger stores use Chroma's HNSW index, filtered to the view's committed versions. The
+retriever checks the store's token before each search and swaps in a new view when any
+process has written, so dense and lexical results always come from the same commit. Views are
+saved beside the store (``IndexView.save``) and loaded at the next start instead of rebuilt.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from bot.lexical import BM25
 from bot.records import Passage
+from despatch.errors import StoreError
 from index.embedding import Embedder
+from index.records import ChunkMeta, Filters
 from index.store import Store
 
+__all__ = ["Filters", "HybridRetriever", "IndexView", "Retrieval"]
+
 RRF_K = 60
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Optional restrictions: ISO dates (inclusive) and an exact source."""
-
-    date_from: str | None = None
-    date_to: str | None = None
-    source: str | None = None
-
-    def where(self) -> dict[str, Any] | None:
-        clauses: list[dict[str, Any]] = []
-        if self.date_from:
-            clauses.append({"date_ord": {"$gte": int(self.date_from.replace("-", ""))}})
-        if self.date_to:
-            clauses.append({"date_ord": {"$lte": int(self.date_to.replace("-", ""))}})
-        if self.source:
-            clauses.append({"source": self.source})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def allows(self, meta: dict[str, Any]) -> bool:
-        date_ord = meta.get("date_ord")
-        if self.date_from and (date_ord is None or date_ord < int(self.date_from.replace("-", ""))):
-            return False
-        if self.date_to and (date_ord is None or date_ord > int(self.date_to.replace("-", ""))):
-            return False
-        return not (self.source and meta.get("source") != self.source)
+_VIEW_FORMAT = 1
+_KEEP_VIEWS = 2
 
 
 @dataclass
 class Retrieval:
-    """Passages in fused order, the question's vector, and stage timings."""
+    """Passages in fused order, the question's vector, the view's token, and stage timings."""
 
     passages: list[Passage]
     query_vector: np.ndarray
     timings_ms: dict[str, float] = field(default_factory=dict)
+    token: str = ""
 
 
-class _LexicalIndex:
-    """BM25 plus the chunk texts and metadata it was built from, at one store generation."""
+class IndexView:
+    """The committed chunks of a store at one commit, with BM25 and (small stores) vectors."""
 
-    def __init__(self, store: Store) -> None:
-        self.generation = store.generation()
-        chunks = list(store.iter_chunks())
-        self.texts = {c.id: c.text for c in chunks}
-        self.meta = {c.id: c.metadata for c in chunks}
-        self.versions = store.versions()
-        self.bm25 = BM25((c.id, _lexical_text(c.text, c.metadata)) for c in chunks)
+    def __init__(
+        self,
+        token: str,
+        texts: dict[str, str],
+        meta: dict[str, ChunkMeta],
+        versions: dict[str, str],
+        bm25: BM25,
+        vectors: np.ndarray | None,
+    ) -> None:
+        self.token = token
+        self.texts = texts
+        self.meta = meta
+        self.versions = versions
+        self.bm25 = bm25
+        self.vectors = vectors  # rows follow bm25.ids; None: dense search goes to Chroma
+
+    @classmethod
+    def build(cls, store: Store, exact_max: int) -> IndexView:
+        """Read the store; retried if a writer commits while it is being read."""
+        for _ in range(5):
+            token = store.token()
+            versions = store.versions()
+            chunks = list(store.iter_chunks(versions))
+            ids = [c.id for c in chunks]
+            vectors = None
+            if len(chunks) <= exact_max:
+                found = store.vectors(ids)
+                if len(found) == len(ids):
+                    vectors = np.stack([found[i] for i in ids]) if ids else np.zeros((0, 384), np.float32)
+            if store.token() == token:
+                bm25 = BM25.build((c.id, _lexical_text(c.text, c.meta)) for c in chunks)
+                return cls(
+                    token,
+                    {c.id: c.text for c in chunks},
+                    {c.id: c.meta for c in chunks},
+                    versions,
+                    bm25,
+                    vectors,
+                )
+        raise StoreError(
+            f"The index at {store.where} changed five times while being read; try again when the "
+            "ingest running against it has finished"
+        )
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, root: Path) -> None:
+        """Write the view to ``root/<token>`` (atomically; keeps the newest few views)."""
+        final = root / _safe(self.token)
+        if final.exists():
+            return
+        tmp = root / f".tmp-{os.getpid()}-{threading.get_ident()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            self.bm25.save(tmp)
+            if self.vectors is not None:
+                np.save(tmp / "vectors.npy", self.vectors, allow_pickle=False)
+            rows = [[cid, self.texts[cid], self.meta[cid].to_metadata()] for cid in self.bm25.ids]
+            head = {"format": _VIEW_FORMAT, "token": self.token, "versions": self.versions, "chunks": rows}
+            (tmp / "view.json").write_text(json.dumps(head, ensure_ascii=False), encoding="utf-8")
+            try:
+                tmp.rename(final)
+            except OSError:  # another process saved the same view first
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        old = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_mtime)
+        for stale in old[:-_KEEP_VIEWS]:
+            shutil.rmtree(stale, ignore_errors=True)
+
+    @classmethod
+    def load(cls, root: Path, token: str) -> IndexView | None:
+        """The saved view for ``token``, or None (absent, unreadable or another format)."""
+        folder = root / _safe(token)
+        try:
+            head = json.loads((folder / "view.json").read_text(encoding="utf-8"))
+            if head.get("format") != _VIEW_FORMAT or head.get("token") != token:
+                return None
+            bm25 = BM25.load(folder)
+            vectors = None
+            if (folder / "vectors.npy").exists():
+                vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, KeyError):
+            return None
+        texts = {cid: text for cid, text, _ in head["chunks"]}
+        meta = {cid: ChunkMeta.from_metadata(m) for cid, _, m in head["chunks"]}
+        return cls(token, texts, meta, dict(head["versions"]), bm25, vectors)
 
 
-def _lexical_text(text: str, meta: dict[str, Any]) -> str:
+def _safe(token: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in token)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _lexical_text(text: str, meta: ChunkMeta) -> str:
     # Names of speakers and titles match lexically too ("what did Damian Green say").
-    extra = " ".join(str(meta[k]) for k in ("speaker", "title") if meta.get(k))
+    extra = " ".join(v for v in (meta.speaker, meta.title) if v)
     return f"{extra} {text}" if extra else text
 
 
 class HybridRetriever:
-    """Searches a ``Store``; the lexical index follows the store's generation counter."""
+    """Searches a ``Store`` through an ``IndexView`` that follows the store's commits."""
 
-    def __init__(self, store: Store, embedder: Embedder, candidates: int = 30) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        candidates: int = 30,
+        exact_max: int = 20_000,
+        cache: Path | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
-        self._lexical: _LexicalIndex | None = None
+        self.exact_max = exact_max
+        self.cache = cache
+        self._view: IndexView | None = None
         self._lock = threading.Lock()
 
-    def lexical(self) -> _LexicalIndex:
-        """The BM25 index, rebuilt from the store (never the source files) when it changed."""
+    def view(self) -> IndexView:
+        """The view of the store's latest commit (loaded, or built and saved, when it changed)."""
+        token = self.store.token()
+        current = self._view
+        if current is not None and current.token == token:
+            return current
         with self._lock:
-            if self._lexical is None or self._lexical.generation != self.store.generation():
-                self._lexical = _LexicalIndex(self.store)
-            return self._lexical
+            if self._view is not None and self._view.token == token:
+                return self._view
+            if self._view is not None:
+                self.store.refresh()  # another process wrote: drop the client's stale caches
+            view = IndexView.load(self.cache, token) if self.cache else None
+            if view is None:
+                view = IndexView.build(self.store, self.exact_max)
+                if self.cache is not None:
+                    with contextlib.suppress(OSError):
+                        view.save(self.cache)
+            self._view = view
+            return view
 
-    def current(self) -> _LexicalIndex:
-        """The lexical index as last built, without asking the store whether it changed."""
-        return self._lexical or self.lexical()
+    def current(self) -> IndexView:
+        """The view as last loaded, without asking the store whether it changed."""
+        return self._view or self.view()
 
     def search(
         self, query: str, k: int = 6, filters: Filters | None = None, mode: str = "hybrid"
@@ -104,41 +210,58 @@ class HybridRetriever:
         vector = self.embedder.embed([query])[0]
         t1 = time.perf_counter()
         timings["embed"] = (t1 - t0) * 1000
-        lex = self.lexical()
+        view = self.view()
+        mask = None
+        if not filters.empty:
+            mask = np.fromiter((filters.allows(view.meta[i]) for i in view.bm25.ids), dtype=bool)
         dense: list[tuple[str, float]] = []
         if mode in ("hybrid", "dense"):
-            for chunk, sim in self.store.query(vector, self.candidates, filters.where()):
-                if lex.versions.get(str(chunk.metadata.get("doc_id"))) == chunk.metadata.get("version"):
-                    dense.append((chunk.id, sim))
+            dense = self._dense(view, vector, filters, mask)
         t2 = time.perf_counter()
         timings["dense"] = (t2 - t1) * 1000
         lexical: list[tuple[str, float]] = []
         if mode in ("hybrid", "lexical"):
-            mask = None
-            if filters.where() is not None:
-                mask = np.fromiter((filters.allows(lex.meta[i]) for i in lex.bm25.ids), dtype=bool)
-            lexical = lex.bm25.search(query, self.candidates, mask)
+            lexical = view.bm25.search(query, self.candidates, mask)
         t3 = time.perf_counter()
         timings["lexical"] = (t3 - t2) * 1000
         fused = _rrf([dense, lexical])
-        passages = self._passages(fused, dict(dense), lex, vector, k)
+        passages = self._passages(fused, dict(dense), view, vector, k)
         timings["fusion"] = (time.perf_counter() - t3) * 1000
-        return Retrieval(passages, vector, timings)
+        return Retrieval(passages, vector, timings, view.token)
+
+    def _dense(
+        self, view: IndexView, vector: np.ndarray, filters: Filters, mask: np.ndarray | None
+    ) -> list[tuple[str, float]]:
+        if view.vectors is not None:
+            if not len(view.bm25.ids):
+                return []
+            sims = np.asarray(view.vectors @ vector, dtype=np.float32)
+            if mask is not None:
+                sims = np.where(mask, sims, -np.inf)
+            n = min(self.candidates, int(np.isfinite(sims).sum()))
+            if n <= 0:
+                return []
+            top = np.argpartition(-sims, n - 1)[:n]
+            top = top[np.lexsort((top, -sims[top]))]
+            return [(view.bm25.ids[i], float(sims[i])) for i in top]
+        hits = self.store.query(vector, self.candidates, filters, view.versions)
+        # A chunk committed after the view was taken is left for the next view.
+        return [(chunk.id, sim) for chunk, sim in hits if chunk.id in view.meta]
 
     def _passages(
         self,
         fused: list[tuple[str, float]],
         dense: dict[str, float],
-        lex: _LexicalIndex,
+        view: IndexView,
         vector: np.ndarray,
         k: int,
     ) -> list[Passage]:
         kept: list[Passage] = []
         for chunk_id, score in fused:
-            meta = lex.meta.get(chunk_id)
+            meta = view.meta.get(chunk_id)
             if meta is None:
                 continue
-            passage = Passage.from_metadata(chunk_id, lex.texts[chunk_id], meta, score)
+            passage = Passage.of(chunk_id, view.texts[chunk_id], meta, score)
             if any(_near_duplicate(passage, other) for other in kept):
                 continue
             kept.append(passage)
@@ -146,10 +269,12 @@ class HybridRetriever:
                 break
         missing = [p.chunk_id for p in kept if p.chunk_id not in dense]
         if missing:
-            dense = {**dense, **self._similarities(missing, vector)}
-        return [Passage(**{**p.__dict__, "dense": round(dense.get(p.chunk_id, 0.0), 4)}) for p in kept]
+            dense = {**dense, **self._similarities(view, missing, vector)}
+        return [replace(p, dense=round(dense.get(p.chunk_id, 0.0), 4)) for p in kept]
 
-    def _similarities(self, chunk_ids: list[str], vector: np.ndarray) -> dict[str, float]:
+    def _similarities(self, view: IndexView, chunk_ids: list[str], vector: np.ndarray) -> dict[str, float]:
+        if view.vectors is not None:
+            return {cid: float(view.vectors[view.bm25.position[cid]] @ vector) for cid in chunk_ids}
         return {cid: float(v @ vector) for cid, v in self.store.vectors(chunk_ids).items()}
 
 

@@ -107,17 +107,3 @@ def create_server(bot: Bot, settings: Settings) -> FastAPI:
     gr.mount_gradio_app(app, build_app(service, compact=True), path="/widget", **common)
     gr.mount_gradio_app(app, build_app(service), path="", **common)
     return app
-
-
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Build the bot once and run the server until interrupted."""
-    import uvicorn
-
-    bot = Bot.from_settings(settings)
-    # Pay the one-off costs before the first reader arrives: the BM25 index, Chroma loading its
-    # HNSW segment, torch's first-inference set-up. Without this the first questions after a
-    # start took seconds each (the benchmark's p99 tail).
-    bot.ask("What does the coverage say?")
-    app = create_server(bot, settings)
-    print(f"Despatch on http://{host}:{port}/ (widget: /widget, API: /api/ask, docs: /docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")

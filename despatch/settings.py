@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Embedding device.")
     batch_size: int = Field(64, ge=1, description="Embedding batch size.")
     max_file_mb: float = Field(20.0, gt=0, description="Largest input file accepted, MB.")
+    exact_search_max_chunks: int = Field(
+        20_000,
+        ge=0,
+        description="Up to this many chunks, dense search is exact (numpy over every vector, "
+        "repeatable); above it, Chroma's approximate HNSW index.",
+    )
+    save_views: bool = Field(
+        True, description="Save each retrieval view (BM25, texts) beside the store for fast starts."
+    )
 
     # Bot
     answerer: Literal["extractive", "llm"] = "extractive"

@@ -204,11 +204,11 @@ def cross_validate(questions: list[Question]) -> tuple[list[tuple[str, bool, flo
 def load_training(settings: Settings) -> list[Question]:
     """Index each training corpus (idempotently) and extract every training question."""
     from bot.answerability import Model
+    from bot.assembly import assemble
     from evals.runner import build_bot
     from evals.squad import convert
-    from index.embedding import SentenceTransformerEmbedder
 
-    embedder = SentenceTransformerEmbedder(settings.model_path, settings.device, settings.batch_size)
+    embedder = assemble(settings).embedder
     work = PROJECT_ROOT / "data" / "eval-stores"
     questions: list[Question] = []
     squad_dir = work / "fit-squad"
@@ -290,7 +290,7 @@ def squad_report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from despatch.offline import go_offline
+    from bot.assembly import assemble
     from evals.runner import summary
 
     parser = argparse.ArgumentParser(
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.answerability import MODEL_PATH
 
     settings = load_settings()
-    go_offline(settings)
+    assemble(settings)  # offline set-up before any model loads
     if args.features and args.features.exists():
         with args.features.open("rb") as fh:
             questions = pickle.load(fh)

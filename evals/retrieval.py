@@ -17,15 +17,13 @@ MODES = ("dense", "lexical", "hybrid")
 
 def compare(bot: Any, cases: list[GoldCase], k: int = 5) -> dict[str, dict[str, float]]:
     """For answerable cases: is the gold paragraph (or an evidence string) in the top k?"""
-    lexical = bot.retriever.lexical()
     results: dict[str, dict[str, float]] = {}
     for mode in MODES:
         hits, rr, n = 0, 0.0, 0
         for case in cases:
             if not case.answerable:
                 continue
-            passages = bot.retriever.search(case.question, k, mode=mode).passages
-            rank = _rank(case, passages, lexical)
+            rank = _rank(case, bot.search(case.question, k, mode=mode))
             n += 1
             if rank is not None:
                 hits += 1
@@ -38,10 +36,10 @@ def compare(bot: Any, cases: list[GoldCase], k: int = 5) -> dict[str, dict[str, 
     return results
 
 
-def _rank(case: GoldCase, passages: list[Any], lexical: Any) -> int | None:
+def _rank(case: GoldCase, passages: list[Any]) -> int | None:
     for i, p in enumerate(passages, start=1):
         if case.paragraph is not None:
-            if lexical.meta[p.chunk_id].get("url") == case.paragraph:
+            if p.url == case.paragraph:
                 return i
         elif any(normalise(ev) in normalise(p.text) for ev in case.evidence):
             return i
@@ -57,11 +55,8 @@ def markdown(results: dict[str, dict[str, float]], k: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.core import Bot
     from despatch.settings import load_settings
-    from index.embedding import SentenceTransformerEmbedder
-    from index.ingest import Indexer
-    from index.store import Store
+    from evals.runner import build_bot
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gold", required=True)
@@ -70,13 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=5)
     args = parser.parse_args(argv)
     settings = load_settings(store=Path(args.store))
-    from despatch.offline import go_offline
-
-    go_offline(settings)
-    store = Store.open(settings, create=True)
-    embedder = SentenceTransformerEmbedder(settings.model_path, settings.device, settings.batch_size)
-    Indexer(settings, store, embedder).ingest([Path(p) for p in args.corpus])
-    results = compare(Bot(settings, store, embedder), load_gold(Path(args.gold)), args.k)
+    bot = build_bot(settings, [Path(p) for p in args.corpus])
+    results = compare(bot, load_gold(Path(args.gold)), args.k)
     print(markdown(results, args.k))
     return 0
 

@@ -86,19 +86,13 @@ def build_bot(
     model: Any = None,
 ) -> Any:
     """A ``Bot`` over an (idempotently) indexed ``paths`` in ``settings.store``."""
-    from bot.core import Bot
-    from index.embedding import SentenceTransformerEmbedder
-    from index.ingest import Indexer
-    from index.store import Store
+    from bot.assembly import assemble
 
-    store = Store.open(settings, create=True)
-    embedder = embedder or SentenceTransformerEmbedder(
-        settings.model_path, settings.device, settings.batch_size
-    )
-    summary = Indexer(settings, store, embedder).ingest(paths)
+    parts = assemble(settings, create=True, embedder=embedder)
+    summary = parts.indexer().ingest(paths)
     if summary.failed:
         raise ConfigError(f"The eval corpus has bad files: {'; '.join(summary.errors)}")
-    return Bot(settings, store, embedder, answerer, model)
+    return parts.bot(answerer, model)
 
 
 def _breach(name: str, metrics: dict[str, float], limit: float) -> str | None:
@@ -112,29 +106,16 @@ def _breach(name: str, metrics: dict[str, float], limit: float) -> str | None:
 
 def _score(bot: Any, case: GoldCase, k: int) -> CaseScore:
     answer = bot.ask(case.question, case.history)
-    lexical = bot.retriever.current()
-    retrieved_ids = answer.meta.get("retrieved", [])
-    if len(retrieved_ids) < k:  # the answer's own retrieval went less deep than k
-        retrieved_ids = [p.chunk_id for p in bot.retriever.search(answer.resolved_question, k).passages]
-    retrieved = [
-        (str(lexical.meta[c].get("url") or lexical.meta[c].get("doc_id")), lexical.texts[c])
-        for c in retrieved_ids[:k]
-        if c in lexical.meta
-    ]
+    # Retrieval is prefix-stable: the first k of the answer's own retrieval are these k.
+    retrieved = [(p.url or p.doc_id, p.text) for p in bot.search(answer.resolved_question, k)]
     texts: dict[str, str | None] = {}
 
     def document_text(doc_id: str) -> str | None:
         if doc_id not in texts:
-            doc = bot.store.document(doc_id)
-            texts[doc_id] = doc.text if doc else None
+            texts[doc_id] = bot.document_text(doc_id)
         return texts[doc_id]
 
-    from bot.citations import check
-
-    def supports(sentence: str, passage: Any) -> bool:
-        return check(sentence, passage, bot._idf, bot.similarity).ok
-
-    return score_case(case, answer, document_text, supports, retrieved, case.paragraph)
+    return score_case(case, answer, document_text, bot.supports, retrieved, case.paragraph)
 
 
 def aggregate(scores: list[CaseScore], k: int) -> dict[str, float]:

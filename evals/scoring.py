@@ -8,11 +8,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.citations import answer_sentences
+from bot.citations import MARKER, answer_sentences
 from bot.records import Answer, Passage
 from evals.gold import GoldCase
 
-_MARKER = re.compile(r"\[(\d+)\]")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "‐": "-"})
 
 
@@ -127,7 +126,7 @@ def score_case(
         score.short_answer = answer.short_answer.text
         gold = {squad_normalise(alt) for g in case.facts for alt in g}
         score.short_ok = squad_normalise(answer.short_answer.text) in gold
-    clean = _MARKER.sub("", answer.answer)
+    clean = MARKER.sub("", answer.answer)
     score.f1 = sum(max(token_f1(clean, alt) for alt in g) for g in case.facts) / len(case.facts)
     if answer.refused:
         score.f1 = 0.0
@@ -164,14 +163,22 @@ def _check_citations(
             score.invalid_citations += 1
             score.failures.append(f"citation [{c.n}] does not quote its document at {c.start}:{c.end}")
     for sentence in answer_sentences(answer.answer) if not answer.refused else []:
-        for n in {int(m) for m in _MARKER.findall(sentence)}:
+        for n in {int(m) for m in MARKER.findall(sentence)}:
             if n not in cites:
                 score.invalid_citations += 1
                 score.failures.append(f"marker [{n}] names no citation")
                 continue
             c = cites[n]
             passage = Passage(
-                c.chunk_id, c.doc_id, c.quote, c.start, c.end, c.title, c.source, c.date, c.speaker
+                chunk_id=c.chunk_id,
+                doc_id=c.doc_id,
+                text=c.quote,
+                start=c.start,
+                end=c.end,
+                title=c.title,
+                source=c.source,
+                date=c.date,
+                speaker=c.speaker,
             )
             score.citations_checked += 1
             if supports(sentence, passage):

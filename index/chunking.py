@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from index.reading import stable_id
-from index.records import Chunk, Document, Section
+from index.records import Chunk, ChunkMeta, Document, Section, embedding_text
 from index.sentences import sentences
 
 # Counts tokens of many texts at once (tiktoken for the budget, wordpieces for the model).
@@ -42,8 +42,7 @@ _Unit = tuple[int, int, int, int]  # start, end, tiktoken tokens, wordpieces (no
 def _prefix_wordpieces(section: Section, count_wordpieces: Counter) -> int:
     if not section.speaker:
         return 0
-    probe = Chunk("", "", 0, 0, 0, "", 0, {"speaker": section.speaker, "party": section.party or ""})
-    return count_wordpieces([probe.embedding_text()])[0]
+    return count_wordpieces([embedding_text("", section.speaker, section.party)])[0]
 
 
 def _units(
@@ -121,21 +120,24 @@ def _pack(text: str, units: list[_Unit], limits: ChunkLimits, prefix: int) -> li
 
 
 def _make_chunk(doc: Document, section: Section, ordinal: int, start: int, end: int, tokens: int) -> Chunk:
-    meta: dict[str, str | int] = dict(doc.metadata())
-    meta.update({"doc_id": doc.id, "ordinal": ordinal, "start": start, "end": end, "tokens": tokens})
-    if section.speaker:
-        meta["speaker"] = section.speaker
-    if section.party:
-        meta["party"] = section.party
-    if section.speech is not None:
-        meta["speech"] = section.speech
-    return Chunk(
-        id=stable_id(doc.id, doc.version, str(ordinal), f"{start}:{end}"),
+    meta = ChunkMeta(
         doc_id=doc.id,
+        version=doc.version,
         ordinal=ordinal,
         start=start,
         end=end,
-        text=doc.text[start:end],
         tokens=tokens,
-        metadata=meta,
+        title=doc.title,
+        source=doc.source,
+        kind=doc.kind,
+        date=doc.date,
+        url=doc.url,
+        speaker=section.speaker,
+        party=section.party,
+        speech=section.speech,
+    )
+    return Chunk(
+        id=stable_id(doc.id, doc.version, str(ordinal), f"{start}:{end}"),
+        text=doc.text[start:end],
+        meta=meta,
     )

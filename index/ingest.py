@@ -13,7 +13,7 @@ import numpy as np
 from despatch.errors import DespatchError, InputError
 from despatch.settings import Settings
 from index.chunking import ChunkLimits, chunk_document
-from index.nlp import encode_entities, entities
+from index.nlp import entities
 from index.reading import discover, read_file
 from index.records import Chunk, Document
 from index.store import Store
@@ -165,14 +165,12 @@ class Indexer:
 def _annotated(
     pending: list[tuple[Document, list[Chunk], bool]],
 ) -> list[tuple[Document, list[Chunk], bool]]:
-    """Chunks with their named entities in ``metadata["entities"]``, so answering never runs the
+    """Chunks with their named entities in ``meta.entities``, so answering never runs the
     entity recogniser on passages."""
     found = iter(entities([c.text for _, chunks, _ in pending for c in chunks]))
     out = []
     for doc, chunks, existed in pending:
-        annotated = [
-            replace(c, metadata={**c.metadata, "entities": encode_entities(next(found))}) for c in chunks
-        ]
+        annotated = [replace(c, meta=c.meta.with_entities(next(found))) for c in chunks]
         out.append((doc, annotated, existed))
     return out
 

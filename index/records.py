@@ -1,8 +1,48 @@
-"""Typed records that cross module boundaries in the index stage."""
+"""Typed records that cross module boundaries in the index stage.
+
+``ChunkMeta`` is the only place that knows the keys of a chunk's metadata in Chroma
+(``to_metadata`` / ``from_metadata``); ``Document.to_metadata`` and ``DocumentMeta`` are the
+same for documents. Everything else reads typed fields.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+Scalar = str | int
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A named entity of a text: ``text[start:end]`` with spaCy's label (PERSON, DATE...)."""
+
+    start: int
+    end: int
+    label: str
+
+
+def encode_entities(ents: Sequence[Entity]) -> str:
+    """Compact form for chunk metadata (Chroma stores scalars only): ``start,end,LABEL;...``."""
+    return ";".join(f"{e.start},{e.end},{e.label}" for e in ents)
+
+
+def decode_entities(value: object) -> tuple[Entity, ...] | None:
+    """The inverse of ``encode_entities``; ``None`` when a chunk was never annotated."""
+    if not isinstance(value, str):
+        return None
+    out = []
+    for item in value.split(";"):
+        if item:
+            start, end, label = item.split(",", 2)
+            out.append(Entity(int(start), int(end), label))
+    return tuple(out)
+
+
+def date_ord(date: str | None) -> int | None:
+    """``2018-04-26`` as the integer 20180426 (Chroma compares numbers, not strings)."""
+    return int(date.replace("-", "")) if date else None
 
 
 @dataclass(frozen=True)
@@ -16,7 +56,7 @@ class Section:
     speech: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Document:
     """A cleaned source document; chunk offsets refer to ``text``."""
 
@@ -30,44 +70,202 @@ class Document:
     sections: tuple[Section, ...] = ()
     version: str = ""  # content hash; changes whenever text or metadata change
 
-    def metadata(self) -> dict[str, str | int]:
-        """Flat metadata for the store (Chroma accepts str/int/float/bool only)."""
-        meta: dict[str, str | int] = {
+    def to_metadata(self, chunks: int) -> dict[str, Scalar]:
+        """The document record's metadata in the store."""
+        return DocumentMeta(
+            title=self.title,
+            source=self.source,
+            kind=self.kind,
+            version=self.version,
+            date=self.date,
+            url=self.url,
+            chunks=chunks,
+        ).to_metadata()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentMeta:
+    """A document's metadata as the store holds it."""
+
+    title: str
+    source: str
+    version: str
+    kind: str = "article"
+    date: str | None = None
+    url: str | None = None
+    chunks: int = 0
+
+    def to_metadata(self) -> dict[str, Scalar]:
+        meta: dict[str, Scalar] = {
             "title": self.title,
             "source": self.source,
             "kind": self.kind,
             "version": self.version,
+            "chunks": self.chunks,
         }
         if self.date:
             meta["date"] = self.date
-            meta["date_ord"] = int(self.date.replace("-", ""))
+            meta["date_ord"] = date_ord(self.date) or 0
         if self.url:
             meta["url"] = self.url
         return meta
 
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any] | None) -> DocumentMeta:
+        meta = meta or {}
+        return cls(
+            title=str(meta.get("title", "")),
+            source=str(meta.get("source", "")),
+            version=str(meta.get("version", "")),
+            kind=str(meta.get("kind", "article")),
+            date=_opt(meta.get("date")),
+            url=_opt(meta.get("url")),
+            chunks=int(meta.get("chunks", 0) or 0),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChunkMeta:
+    """Everything the store keeps about a chunk besides its text and vector."""
+
+    doc_id: str
+    version: str  # the document version this chunk belongs to
+    ordinal: int
+    start: int  # offsets into the document's text
+    end: int
+    tokens: int
+    title: str
+    source: str
+    kind: str = "article"
+    date: str | None = None
+    url: str | None = None
+    speaker: str | None = None
+    party: str | None = None
+    speech: int | None = None
+    entities: tuple[Entity, ...] | None = None  # offsets into the chunk text; None: not annotated
+
+    @property
+    def date_ord(self) -> int | None:
+        return date_ord(self.date)
+
+    def to_metadata(self) -> dict[str, Scalar]:
+        """Flat metadata for Chroma (str/int/float/bool only; absent fields are left out)."""
+        meta: dict[str, Scalar] = {
+            "doc_id": self.doc_id,
+            "version": self.version,
+            "ordinal": self.ordinal,
+            "start": self.start,
+            "end": self.end,
+            "tokens": self.tokens,
+            "title": self.title,
+            "source": self.source,
+            "kind": self.kind,
+        }
+        optional: dict[str, Scalar | None] = {
+            "date": self.date,
+            "date_ord": self.date_ord,
+            "url": self.url,
+            "speaker": self.speaker,
+            "party": self.party,
+            "speech": self.speech,
+        }
+        meta.update({k: v for k, v in optional.items() if v is not None and v != ""})
+        if self.entities is not None:
+            meta["entities"] = encode_entities(self.entities)
+        return meta
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any] | None) -> ChunkMeta:
+        """Read back ``to_metadata``; a missing metadata record reads as an empty one."""
+        meta = meta or {}
+        speech = meta.get("speech")
+        return cls(
+            doc_id=str(meta.get("doc_id", "")),
+            version=str(meta.get("version", "")),
+            ordinal=int(meta.get("ordinal", 0) or 0),
+            start=int(meta.get("start", 0) or 0),
+            end=int(meta.get("end", 0) or 0),
+            tokens=int(meta.get("tokens", 0) or 0),
+            title=str(meta.get("title", "")),
+            source=str(meta.get("source", "")),
+            kind=str(meta.get("kind", "article")),
+            date=_opt(meta.get("date")),
+            url=_opt(meta.get("url")),
+            speaker=_opt(meta.get("speaker")),
+            party=_opt(meta.get("party")),
+            speech=int(speech) if speech is not None else None,
+            entities=decode_entities(meta.get("entities")),
+        )
+
+    def with_entities(self, ents: Sequence[Entity]) -> ChunkMeta:
+        return replace(self, entities=tuple(ents))
+
+
+def _opt(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional restrictions on what is retrieved: ISO dates (inclusive) and an exact source."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    source: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.date_from or self.date_to or self.source)
+
+    def allows(self, meta: ChunkMeta) -> bool:
+        d = meta.date_ord
+        if self.date_from and (d is None or d < (date_ord(self.date_from) or 0)):
+            return False
+        if self.date_to and (d is None or d > (date_ord(self.date_to) or 0)):
+            return False
+        return not (self.source and meta.source != self.source)
+
 
 @dataclass(frozen=True)
 class Chunk:
-    """A retrievable piece of a document: ``text == document.text[start:end]``."""
+    """A retrievable piece of a document: ``text == document.text[meta.start:meta.end]``."""
 
     id: str
-    doc_id: str
-    ordinal: int
-    start: int
-    end: int
     text: str
-    tokens: int
-    metadata: dict[str, str | int] = field(default_factory=dict, compare=False)
+    meta: ChunkMeta = field(compare=False)
+
+    @property
+    def doc_id(self) -> str:
+        return self.meta.doc_id
+
+    @property
+    def ordinal(self) -> int:
+        return self.meta.ordinal
+
+    @property
+    def start(self) -> int:
+        return self.meta.start
+
+    @property
+    def end(self) -> int:
+        return self.meta.end
+
+    @property
+    def tokens(self) -> int:
+        return self.meta.tokens
 
     @property
     def speaker(self) -> str | None:
-        value = self.metadata.get("speaker")
-        return str(value) if value else None
+        return self.meta.speaker
 
     def embedding_text(self) -> str:
         """What the embedding model sees: the text, prefixed by the speaker when known."""
-        if self.speaker:
-            party = self.metadata.get("party")
-            who = f"{self.speaker} ({party})" if party else self.speaker
-            return f"{who}: {self.text}"
-        return self.text
+        return embedding_text(self.text, self.meta.speaker, self.meta.party)
+
+
+def embedding_text(text: str, speaker: str | None, party: str | None) -> str:
+    """A chunk's text as embedded: ``Speaker (Party): text`` for transcript turns."""
+    if speaker:
+        who = f"{speaker} ({party})" if party else speaker
+        return f"{who}: {text}"
+    return text

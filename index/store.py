@@ -14,6 +14,7 @@ matches their document's committed version.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 
 from despatch.errors import StoreError
 from despatch.settings import Settings
-from index.records import Chunk, Document
+from index.records import Chunk, ChunkMeta, Document, DocumentMeta, Filters, date_ord
 
 _BATCH = 2000
 _META_ID = "state"
@@ -60,7 +61,7 @@ class StoredChunk:
 
     id: str
     text: str
-    metadata: dict[str, Any]
+    meta: ChunkMeta
 
 
 def _client(settings: Settings, create: bool) -> Any:
@@ -105,23 +106,28 @@ def _client(settings: Settings, create: bool) -> Any:
 class Store:
     """Documents and chunks in Chroma; the only module that talks to chromadb."""
 
-    def __init__(self, client: Any, name: str, where: str) -> None:
+    def __init__(self, client: Any, name: str, where: str, reopen: Any = None) -> None:
         self.where = where
+        self.name = name
+        self._reopen = reopen
+        self._bind(client)
+
+    def _bind(self, client: Any) -> None:
         try:
             # One HNSW build thread: parallel inserts make the graph, and so the ranking of
             # near-ties, differ from run to run; evaluations must be repeatable.
             self.chunks = client.get_or_create_collection(
-                f"{name}_chunks",
+                f"{self.name}_chunks",
                 metadata={"hnsw:space": "cosine", "hnsw:num_threads": 1, "hnsw:search_ef": 100},
                 embedding_function=None,
             )
             self.docs = client.get_or_create_collection(
-                f"{name}_docs", metadata={"hnsw:space": "cosine"}, embedding_function=None
+                f"{self.name}_docs", metadata={"hnsw:space": "cosine"}, embedding_function=None
             )
-            self.meta = client.get_or_create_collection(f"{name}_meta", embedding_function=None)
+            self.meta = client.get_or_create_collection(f"{self.name}_meta", embedding_function=None)
         except Exception as exc:
             raise StoreError(
-                f"Cannot open the index at {where} ({exc}). If it is corrupt, move it aside and "
+                f"Cannot open the index at {self.where} ({exc}). If it is corrupt, move it aside and "
                 "rebuild it with: despatch ingest ARTICLES..."
             ) from exc
 
@@ -129,7 +135,30 @@ class Store:
     def open(cls, settings: Settings, create: bool = False) -> Store:
         """Open (or with ``create``, create) the store the settings name."""
         where = settings.chroma_url or str(settings.store)
-        return cls(_client(settings, create), settings.collection, where)
+
+        def reopen() -> Any:
+            if not settings.chroma_url:
+                # An embedded client caches segments per process; another process's writes
+                # are only seen by a fresh one.
+                from chromadb.api.client import SharedSystemClient
+
+                SharedSystemClient.clear_system_cache()
+            return _client(settings, create)
+
+        return cls(_client(settings, create), settings.collection, where, reopen)
+
+    def refresh(self) -> None:
+        """Reconnect, so that writes made by other processes are visible."""
+        if self._reopen is not None:
+            self._bind(self._reopen())
+
+    def view_cache(self, settings: Settings) -> Path:
+        """Where retrieval views of this store are saved: beside an embedded store, or under
+        the store folder for a Chroma server (one folder per server and collection)."""
+        if settings.chroma_url:
+            tag = "".join(ch if ch.isalnum() else "_" for ch in settings.chroma_url)
+            return Path(settings.store) / "views" / f"{tag}-{self.name}"
+        return Path(settings.store) / "views" / self.name
 
     # -- state -------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -142,14 +171,23 @@ class Store:
         self._call(self.meta.upsert, ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
 
     def _commit(self) -> None:
-        """Clear the dirty flag and bump the generation, in one read and one write."""
+        """Clear the dirty flag, bump the generation and draw a new commit token."""
         state = self._state()
-        state.update(dirty="", generation=int(state.get("generation", 0)) + 1)
+        state.update(dirty="", generation=int(state.get("generation", 0)) + 1, token=uuid.uuid4().hex)
         self._call(self.meta.upsert, ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
 
     def generation(self) -> int:
         """A counter that changes whenever any document is written or removed."""
         return int(self._state().get("generation", 0))
+
+    def token(self) -> str:
+        """Names the store's current commit: differs after any write, by any process.
+
+        It combines the chunk collection's id (new when a store is rebuilt) with a random token
+        drawn at each commit (two writers can never make the same one, unlike the generation).
+        """
+        state = self._state()
+        return f"{self.chunks.id}-{state.get('generation', 0)}-{state.get('token', '')}"
 
     def _call(self, method: Any, **kwargs: Any) -> Any:
         try:
@@ -163,7 +201,10 @@ class Store:
     def versions(self) -> dict[str, str]:
         """Committed version of every document, by id."""
         got = self._call(self.docs.get, include=["metadatas"])
-        return {i: str(m.get("version", "")) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        return {
+            i: DocumentMeta.from_metadata(m).version
+            for i, m in zip(got["ids"], got["metadatas"], strict=True)
+        }
 
     def documents(self) -> list[StoredDocument]:
         """Every committed document, without its text, sorted by date then title."""
@@ -192,53 +233,65 @@ class Store:
     def count_chunks(self) -> int:
         return int(self._call(self.chunks.count))
 
-    def iter_chunks(self, page: int = 5000) -> Iterator[StoredChunk]:
+    def iter_chunks(self, versions: dict[str, str] | None = None, page: int = 5000) -> Iterator[StoredChunk]:
         """Every chunk whose version is its document's committed version."""
-        versions = self.versions()
+        versions = self.versions() if versions is None else versions
         offset = 0
         while True:
             got = self._call(self.chunks.get, include=["metadatas", "documents"], limit=page, offset=offset)
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                if versions.get(str(meta.get("doc_id"))) == meta.get("version"):
-                    yield StoredChunk(cid, text or "", dict(meta))
+                chunk = StoredChunk(cid, text or "", ChunkMeta.from_metadata(meta))
+                if versions.get(chunk.meta.doc_id) == chunk.meta.version:
+                    yield chunk
             if len(got["ids"]) < page:
                 return
             offset += page
 
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embedding of each chunk, by id."""
-        got = self._call(self.chunks.get, ids=list(chunk_ids), include=["embeddings"])
-        embs = np.asarray(got["embeddings"], dtype=np.float32)
-        return {cid: embs[i] for i, cid in enumerate(got["ids"])}
+        out: dict[str, np.ndarray] = {}
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), _BATCH):
+            got = self._call(self.chunks.get, ids=ids[i : i + _BATCH], include=["embeddings"])
+            embs = np.asarray(got["embeddings"], dtype=np.float32)
+            out.update({cid: embs[j] for j, cid in enumerate(got["ids"])})
+        return out
 
     def chunk_ids(self, doc_id: str) -> list[str]:
         got = self._call(self.chunks.get, where={"doc_id": doc_id}, include=[])
         return list(got["ids"])
 
     def query(
-        self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
+        self,
+        vector: np.ndarray,
+        n: int,
+        filters: Filters | None = None,
+        versions: dict[str, str] | None = None,
     ) -> list[tuple[StoredChunk, float]]:
-        """Nearest chunks to ``vector`` with cosine similarity."""
+        """Nearest committed chunks to ``vector`` with cosine similarity.
+
+        Only chunks of a document's committed version count (``versions``, default the store's
+        now): a chunk written by an unfinished or superseded write is never returned.
+        """
         total = self.count_chunks()
-        if total == 0:
+        if total == 0 or n <= 0:
             return []
+        versions = self.versions() if versions is None else versions
         got = self._call(
             self.chunks.query,
             query_embeddings=[vector.tolist()],
             n_results=min(n, total),
-            where=where or None,
+            where=_where(filters),
             include=["metadatas", "documents", "distances"],
         )
-        return [
-            (StoredChunk(cid, text or "", dict(meta)), 1.0 - float(dist))
-            for cid, text, meta, dist in zip(
-                got["ids"][0],
-                got["documents"][0],
-                got["metadatas"][0],
-                got["distances"][0],
-                strict=True,
-            )
-        ]
+        out = []
+        for cid, text, meta, dist in zip(
+            got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
+        ):
+            chunk = StoredChunk(cid, text or "", ChunkMeta.from_metadata(meta))
+            if versions.get(chunk.meta.doc_id) == chunk.meta.version:
+                out.append((chunk, 1.0 - float(dist)))
+        return out
 
     # -- writing -----------------------------------------------------------------------
     def write_document(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -268,7 +321,7 @@ class Store:
                     ids=[c.id for c in part],
                     embeddings=vectors[i : i + _BATCH].tolist(),
                     documents=[c.text for c in part],
-                    metadatas=[c.metadata for c in part],
+                    metadatas=[c.meta.to_metadata() for c in part],
                 )
             for i in range(0, len(items), _BATCH):
                 group = items[i : i + _BATCH]
@@ -277,7 +330,7 @@ class Store:
                     ids=[doc.id for doc, _, _ in group],
                     embeddings=[_mean(v) for _, _, v in group],
                     documents=[doc.text for doc, _, _ in group],
-                    metadatas=[{**doc.metadata(), "chunks": len(cs)} for doc, cs, _ in group],
+                    metadatas=[doc.to_metadata(len(cs)) for doc, cs, _ in group],
                 )
         except BaseException:
             self._rollback(new_ids)
@@ -316,7 +369,7 @@ class Store:
         orphans = [
             cid
             for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
-            if versions.get(str(meta.get("doc_id"))) != meta.get("version")
+            if versions.get((m := ChunkMeta.from_metadata(meta)).doc_id) != m.version
         ]
         self._rollback(orphans)
         self._commit()
@@ -331,15 +384,32 @@ def _mean(vectors: np.ndarray) -> list[float]:
     return (mean / (float(np.linalg.norm(mean)) or 1.0)).tolist()
 
 
-def _stored(doc_id: str, meta: dict[str, Any], text: str) -> StoredDocument:
+def _stored(doc_id: str, meta: dict[str, Any] | None, text: str) -> StoredDocument:
+    m = DocumentMeta.from_metadata(meta)
     return StoredDocument(
         id=doc_id,
-        title=str(meta.get("title", "")),
-        source=str(meta.get("source", "")),
-        date=meta.get("date"),
-        url=meta.get("url"),
-        kind=str(meta.get("kind", "article")),
-        version=str(meta.get("version", "")),
-        chunks=int(meta.get("chunks", 0)),
+        title=m.title,
+        source=m.source,
+        date=m.date,
+        url=m.url,
+        kind=m.kind,
+        version=m.version,
+        chunks=m.chunks,
         text=text,
     )
+
+
+def _where(filters: Filters | None) -> dict[str, Any] | None:
+    """Chroma's ``where`` clause for ``filters`` (the metadata keys are ``ChunkMeta``'s)."""
+    if filters is None:
+        return None
+    clauses: list[dict[str, Any]] = []
+    if filters.date_from:
+        clauses.append({"date_ord": {"$gte": date_ord(filters.date_from)}})
+    if filters.date_to:
+        clauses.append({"date_ord": {"$lte": date_ord(filters.date_to)}})
+    if filters.source:
+        clauses.append({"source": filters.source})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

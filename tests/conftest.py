@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from despatch.offline import go_offline
 from despatch.settings import PROJECT_ROOT, Settings, load_settings
 
 DATA = PROJECT_ROOT / "data"
@@ -30,18 +29,19 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_settings(store: Path, **overrides: object) -> Settings:
+    from bot.assembly import assemble
+
     settings = load_settings(store=store, **overrides)
-    go_offline(settings)
+    assemble(settings)  # offline set-up, as every entry point does
     return settings
 
 
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
     """The real all-MiniLM-L6-v2, loaded once for the whole session."""
-    from index.embedding import SentenceTransformerEmbedder
+    from bot.assembly import assemble
 
-    go_offline(load_settings())
-    return SentenceTransformerEmbedder()
+    return assemble(load_settings()).embedder
 
 
 class CountingEmbedder:
@@ -64,14 +64,13 @@ class CountingEmbedder:
 
 
 def build_store(path: Path, embedder, *paths: Path):  # type: ignore[no-untyped-def]
-    from index.ingest import Indexer
-    from index.store import Store
+    from bot.assembly import assemble
 
     settings = make_settings(path)
-    store = Store.open(settings, create=True)
-    summary = Indexer(settings, store, embedder).ingest(list(paths))
+    parts = assemble(settings, create=True, embedder=embedder)
+    summary = parts.indexer().ingest(list(paths))
     assert summary.failed == 0, summary.errors
-    return settings, store
+    return settings, parts.store
 
 
 @pytest.fixture(scope="session")

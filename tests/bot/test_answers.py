@@ -145,7 +145,7 @@ def test_new_documents_reach_lexical_search_without_source_files(tmp_path: Path,
     extra.unlink()  # the lexical index is rebuilt from the store, never from the files
     answer = _ask(bot, "What did the Zanzibar committee conclude about ferry licences?")
     assert not answer.refused and "40 a year" in answer.answer
-    assert bot.retriever.lexical().generation == store.generation()
+    assert bot.retriever.current().token == store.token()
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,9 @@ TEXT = (
     "The report said the Home Office set a target of 7,200 voluntary departures. "
     "For 2015/16, the annual target was raised to 12,000. Nicholas Soames offered support."
 )
-PASSAGE = Passage("c1", "d1", TEXT, 100, 100 + len(TEXT), "Title", "src")
+PASSAGE = Passage(
+    chunk_id="c1", doc_id="d1", text=TEXT, start=100, end=100 + len(TEXT), title="Title", source="src"
+)
 
 
 def idf(term: str) -> float:
@@ -45,13 +47,22 @@ def test_unrelated_claim_fails() -> None:
 
 
 def test_speaker_counts_as_passage_content() -> None:
-    turn = Passage("c2", "d2", "We will cap immigration.", 0, 24, "Cap", "src", speaker="Damian Green")
+    turn = Passage(
+        chunk_id="c2",
+        doc_id="d2",
+        text="We will cap immigration.",
+        start=0,
+        end=24,
+        title="Cap",
+        source="src",
+        speaker="Damian Green",
+    )
     assert check("Damian Green said: “We will cap immigration.”", turn, idf).ok
     assert not check("Gerald Kaufman said: “We will cap immigration.”", turn, idf).ok
 
 
 def _passage(text: str) -> Passage:
-    return Passage("c", "d", text, 100, 100 + len(text), "t", "s")
+    return Passage(chunk_id="c", doc_id="d", text=text, start=100, end=100 + len(text), title="t", source="s")
 
 
 @pytest.mark.parametrize(

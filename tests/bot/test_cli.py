@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from despatch.cli import main
+from entry.cli import main
 
 
 def test_ask_prints_answer_and_sources(founding_store: Any, capsys: pytest.CaptureFixture[str]) -> None:

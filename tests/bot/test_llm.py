@@ -45,7 +45,7 @@ def _assert_only_verified(bot: Bot, answer: Answer) -> None:
         assert numbers, sentence
         passages = bot.retriever.search(answer.resolved_question, 6).passages
         cited = [p for p in passages if p.chunk_id in {by_n[n].chunk_id for n in numbers}]
-        assert any(check(sentence, p, bot._idf, bot.answerer._similarity).ok for p in cited)  # type: ignore[attr-defined]
+        assert any(check(sentence, p, bot.idf, bot.answerer._similarity).ok for p in cited)  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow
@@ -103,7 +103,7 @@ def test_llm_needs_an_endpoint(founding_store: Any, embedder: Any) -> None:
 
 def _fake(founding_bot: Any, reply: str) -> LLMAnswerer:
     model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
-    return LLMAnswerer(model, founding_bot.extractive, founding_bot._idf, founding_bot.embedder)
+    return LLMAnswerer(model, founding_bot.extractive, founding_bot.idf, founding_bot.embedder)
 
 
 QUESTION = "What target did the Home Office set for voluntary departures in 2015/16?"

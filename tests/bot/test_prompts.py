@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from bot.prompts import PROMPTS_DIR, render
+from bot.prompts import prompts_dir, render
 from bot.records import Passage
 from despatch.errors import ConfigError
 
-PASSAGE = Passage("c", "d", "The target was 12,000.", 0, 22, "Rudd", "s", "2018-04-26", "Amber Rudd", "Con")
+PASSAGE = Passage(
+    chunk_id="c",
+    doc_id="d",
+    text="The target was 12,000.",
+    start=0,
+    end=22,
+    title="Rudd",
+    source="s",
+    date="2018-04-26",
+    speaker="Amber Rudd",
+    party="Con",
+)
 
 VARIABLES = {
     "answer_system": {"publication": "P", "max_sentences": 3, "n_passages": 2, "refusal": "No."},
@@ -18,7 +29,7 @@ VARIABLES = {
 
 
 def test_every_template_is_covered() -> None:
-    assert {p.stem for p in PROMPTS_DIR.glob("*.j2")} == set(VARIABLES)
+    assert {p.stem for p in prompts_dir().glob("*.j2")} == set(VARIABLES)
 
 
 @pytest.mark.parametrize("name", sorted(VARIABLES))

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from despatch.cli import main
 from despatch.settings import PROJECT_ROOT
+from entry.cli import main
 from evals.runner import run_eval, summary
 from evals.squad import convert
 from tests.conftest import SQUAD, make_settings

@@ -10,9 +10,17 @@ DOC = "For 2015/16, the annual target was raised to 12,000. These targets were s
 
 
 def _answer(text: str, quote_span: tuple[int, int], refused: bool = False) -> Answer:
-    p = Passage("c1", "d1", DOC, 0, len(DOC), "T", "s")
+    p = Passage(chunk_id="c1", doc_id="d1", text=DOC, start=0, end=len(DOC), title="T", source="s")
     cite = Citation.of(1, p, *quote_span, 1.0)
-    return Answer("q", "q", text, refused, "extractive", [] if refused else [cite], [], {"total": 5.0})
+    return Answer(
+        question="q",
+        resolved_question="q",
+        answer=text,
+        refused=refused,
+        answerer="extractive",
+        citations=[] if refused else [cite],
+        timings_ms={"total": 5.0},
+    )
 
 
 def test_normalise_quotes_dashes_thousands() -> None:
@@ -83,11 +91,11 @@ def test_first_sentence_and_short_answer_are_scored() -> None:
     assert first.facts_ok and first.first_ok is False and first.factoid  # right fact, not first
     exact = replace(
         _answer("For 2015/16, the annual target was raised to 12,000. [1]", (0, 52)),
-        short_answer=ShortAnswer("12,000", 1, 45, 51),
+        short_answer=ShortAnswer(text="12,000", n=1, start=45, end=51),
     )
     good = score_case(case, exact, lambda d: DOC, lambda s, p: True, [])
     assert good.first_ok is True and good.short_ok is True and good.facts_found == 1
-    wrong = replace(exact, short_answer=ShortAnswer("2015/16", 1, 4, 11))
+    wrong = replace(exact, short_answer=ShortAnswer(text="2015/16", n=1, start=4, end=11))
     assert score_case(case, wrong, lambda d: DOC, lambda s, p: True, []).short_ok is False
     refused = score_case(case, _answer("No.", (0, 52), refused=True), lambda d: DOC, lambda s, p: True, [])
     metrics = aggregate([first, good, refused], 5)

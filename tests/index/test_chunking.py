@@ -51,7 +51,7 @@ def test_transcript_chunks_never_straddle_speakers(path: Path, embedder, count_t
     for chunk in chunks:
         owners = [s for s in doc.sections if s.start <= chunk.start and chunk.end <= s.end]
         assert len(owners) == 1
-        assert chunk.metadata["speaker"] == owners[0].speaker
+        assert chunk.meta.speaker == owners[0].speaker
 
 
 def test_chunks_end_on_sentence_boundaries_and_overlap(embedder, count_tokens) -> None:  # type: ignore[no-untyped-def]

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from despatch.cli import main
 from despatch.errors import StoreError
+from entry.cli import main
 from index.ingest import Indexer
 from index.store import Store
 from tests.conftest import FOUNDING, HANSARD, CountingEmbedder, make_settings
@@ -147,7 +147,7 @@ def test_documents_list_and_remove(tmp_path: Path, embedder: Any) -> None:
     assert all(d.chunks > 0 for d in docs)
     assert store.remove(docs[0].id)
     assert [d.id for d in store.documents()] == [docs[1].id]
-    assert all(c.metadata["doc_id"] == docs[1].id for c in store.iter_chunks())
+    assert all(c.meta.doc_id == docs[1].id for c in store.iter_chunks())
     assert not store.remove("no-such-id")
 
 
@@ -197,12 +197,10 @@ def test_store_copy_is_usable(tmp_path: Path, founding_store: Any) -> None:
 
 
 def test_chunks_are_annotated_with_entities(founding_store: Any) -> None:
-    from index.nlp import decode_entities
-
     _, store = founding_store
     labels: set[str] = set()
     for chunk in store.iter_chunks():
-        ents = decode_entities(chunk.metadata.get("entities"))
+        ents = chunk.meta.entities
         assert ents is not None, "every chunk is annotated at ingest"
         for e in ents:
             assert 0 <= e.start < e.end <= len(chunk.text)

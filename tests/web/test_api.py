@@ -17,7 +17,7 @@ from tests.web.conftest import start_server
 
 
 def test_ask_returns_the_cli_json(web: Any, founding_store: Any, capsys: Any) -> None:
-    from despatch.cli import main
+    from entry.cli import main
 
     question = "What target did the Home Office set for voluntary departures in 2015/16?"
     resp = httpx.post(f"{web.url}/api/ask", json={"question": question, "history": []}, timeout=30)

@@ -1,18 +1,61 @@
-"""CLI commands of the bot stage: ask (eval and serve register here too)."""
+"""The ``despatch`` command line: ingest, docs, remove, ask, eval, serve, bench, squad.
+
+Every command gets its parts from ``bot.assembly.assemble``; heavy modules are imported inside
+the command that needs them, so ``despatch docs`` never loads a model.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from despatch.errors import DespatchError
-from despatch.settings import Settings
+from despatch.settings import Settings, load_settings
 
 
-def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Register the bot's subcommands on the ``despatch`` parser."""
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(store=args.store, chroma_url=getattr(args, "chroma_url", None))
+        return int(args.run(args, settings))
+    except DespatchError as exc:
+        print(f"despatch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("despatch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `despatch ask ... | head`
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", type=Path, help="index folder (default ./data/store; DESPATCH_STORE)")
+    common.add_argument("--chroma-url", help="use a Chroma server, http://HOST:PORT (DESPATCH_CHROMA_URL)")
+
+    parser = argparse.ArgumentParser(
+        prog="despatch", description="Answers about parliamentary debate coverage, every claim cited."
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", parents=[common], help="index articles and transcripts")
+    p.add_argument("paths", nargs="+", type=Path, help="files or folders (searched recursively)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(run=_ingest)
+
+    p = sub.add_parser("docs", parents=[common], help="list indexed documents")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(run=_docs)
+
+    p = sub.add_parser("remove", parents=[common], help="delete one document from the index")
+    p.add_argument("doc_id")
+    p.set_defaults(run=_remove)
+
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited sources")
     p.add_argument("question", nargs="?", help="the question (omit with --jsonl)")
     mode = p.add_mutually_exclusive_group()
@@ -50,23 +93,68 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder for corpus.jsonl and gold.jsonl")
     p.add_argument("--every", type=int, default=1, help="keep every N-th question (a stable sample)")
     p.set_defaults(run=_squad)
+    return parser
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.assembly import assemble
+    from index.ingest import count_files
+
+    indexer = assemble(settings, create=True).indexer()
+    bar: Any = None
+    if not args.json and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=count_files(args.paths), unit="file", desc="ingest", file=sys.stderr)
+    summary = indexer.ingest(args.paths, progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    if args.json:
+        print(json.dumps(summary.to_json()))
+    else:
+        for error in summary.errors:
+            print(f"despatch: skipped {error}", file=sys.stderr)
+        print(summary.line())
+    return 1 if summary.failed else 0
+
+
+def _docs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.assembly import assemble
+
+    docs = assemble(settings).store.documents()
+    if args.json:
+        print(json.dumps([d.summary() for d in docs], ensure_ascii=False))
+        return 0
+    if not docs:
+        print("The index is empty. Add documents with: despatch ingest ARTICLES...")
+    for d in docs:
+        print(f"{d.id}  {d.date or '----------'}  {d.chunks:4d} chunks  {d.title}  ({d.source})")
+    return 0
+
+
+def _remove(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.assembly import assemble
+
+    if assemble(settings).store.remove(args.doc_id):
+        print(f"removed {args.doc_id}")
+        return 0
+    print(f"despatch: error: no document {args.doc_id}; list them with: despatch docs", file=sys.stderr)
+    return 1
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.core import Bot
-    from bot.retrieval import Filters
+    from bot.assembly import assemble
+    from bot.render import text_answer
+    from index.records import Filters
 
     if not args.jsonl and not args.question:
         print("despatch: error: give a question, or --jsonl to read them from stdin", file=sys.stderr)
         return 2
-    bot = Bot.from_settings(settings, args.answerer)
+    bot = assemble(settings).bot(args.answerer)
     filters = Filters(args.date_from, args.date_to, args.source)
     if not args.jsonl:
         answer = bot.ask(args.question, filters=filters)
-        if args.json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False))
-        else:
-            print(format_answer(answer))
+        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else text_answer(answer))
         return 0
     failures = 0
     for lineno, line in enumerate(sys.stdin, start=1):
@@ -99,7 +187,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.server import serve
+    from entry.serve import serve
 
     serve(settings, args.host, args.port)
     return 0
@@ -112,8 +200,6 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _squad(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from evals.squad import convert
 
     corpus, gold = convert(Path(args.squad_json), Path(args.out), args.every)
@@ -121,16 +207,5 @@ def _squad(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def format_answer(answer: Any) -> str:
-    """The answer and its numbered sources, for a terminal."""
-    lines = [answer.answer, ""]
-    if answer.short_answer is not None and not answer.refused:
-        lines = [f"Answer: {answer.short_answer.text} [{answer.short_answer.n}]", *lines]
-    sources = answer.related if answer.refused else answer.citations
-    if sources:
-        lines.append("Related passages:" if answer.refused else "Sources:")
-    for c in sources:
-        who = f" — {c.speaker}" if c.speaker else ""
-        lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}){who}")
-        lines.append(f"    “{c.quote}”")
-    return "\n".join(lines).rstrip()
+if __name__ == "__main__":
+    raise SystemExit(main())

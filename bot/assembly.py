@@ -1,0 +1,67 @@
+"""The one place that builds Despatch's parts from ``Settings``.
+
+Entry points (the CLI, the server start-up), the evaluations and the benchmarks all get their
+store, embedding model, indexer and ``Bot`` from ``assemble``; it is also the only caller of
+``go_offline``, which must run before any model or tokenizer is loaded.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from despatch.offline import go_offline
+from despatch.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.answerability import Model
+    from bot.core import Bot
+    from index.embedding import Embedder, SentenceTransformerEmbedder
+    from index.ingest import Indexer
+    from index.store import Store
+
+
+class Parts:
+    """The parts of one Despatch process over one store; each is built on first use."""
+
+    def __init__(self, settings: Settings, create: bool, embedder: Embedder | None) -> None:
+        self.settings = settings
+        self._create = create
+        self._embedder = embedder
+
+    @cached_property
+    def store(self) -> Store:
+        from index.store import Store
+
+        return Store.open(self.settings, create=self._create)
+
+    @cached_property
+    def embedder(self) -> Embedder | SentenceTransformerEmbedder:
+        if self._embedder is not None:
+            return self._embedder
+        from index.embedding import SentenceTransformerEmbedder
+
+        s = self.settings
+        return SentenceTransformerEmbedder(s.model_path, s.device, s.batch_size)
+
+    def indexer(self) -> Indexer:
+        """An ``Indexer`` writing into the store with the embedding model."""
+        from index.ingest import Indexer
+
+        return Indexer(self.settings, self.store, self.embedder)  # type: ignore[arg-type]
+
+    def bot(self, answerer: str | None = None, model: Model | None = None) -> Bot:
+        """A ``Bot`` over the store (``answerer`` overrides ``Settings.answerer``)."""
+        from bot.core import Bot
+
+        return Bot(self.settings, self.store, self.embedder, answerer, model)
+
+
+def assemble(settings: Settings, *, create: bool = False, embedder: Embedder | None = None) -> Parts:
+    """Set the process up to stay offline and return its parts, built lazily.
+
+    ``create`` makes an empty store when there is none; ``embedder`` replaces the model named
+    by the settings (the benchmarks pass a cheaper one).
+    """
+    go_offline(settings)
+    return Parts(settings, create, embedder)

@@ -1,0 +1,22 @@
+"""Server start-up: assemble the bot, warm it, and run the web app under uvicorn."""
+
+from __future__ import annotations
+
+from despatch.settings import Settings
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Build the bot once and run the server until interrupted."""
+    import uvicorn
+
+    from bot.assembly import assemble
+    from bot.server import create_server
+
+    bot = assemble(settings).bot()
+    # Pay the one-off costs before the first reader arrives: the retrieval view, Chroma loading
+    # its HNSW segment, torch's first-inference set-up. Without this the first questions after
+    # a start took seconds each (the benchmark's p99 tail).
+    bot.ask("What does the coverage say?")
+    app = create_server(bot, settings)
+    print(f"Despatch on http://{host}:{port}/ (widget: /widget, API: /api/ask, docs: /docs)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

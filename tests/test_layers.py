@@ -1,0 +1,102 @@
+"""The import graph points down only: despatch <- index <- bot <- evals <- bench <- entry.
+
+Every import counts, including those inside functions (imported lazily is still a dependency).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from despatch.settings import PROJECT_ROOT
+
+LAYERS = ["despatch", "index", "bot", "evals", "bench", "entry"]
+DATA_PACKAGES = {"prompts"}  # templates only; importable by any layer
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def upward_imports() -> list[str]:
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    bad = []
+    for layer in LAYERS:
+        for path in sorted((PROJECT_ROOT / layer).rglob("*.py")):
+            for lineno, module in _imports(path):
+                top = module.split(".")[0]
+                if top in rank and rank[top] > rank[layer]:
+                    bad.append(f"{path.relative_to(PROJECT_ROOT)}:{lineno} imports {module}")
+    return bad
+
+
+def test_no_import_points_up_the_layers() -> None:
+    assert upward_imports() == []
+
+
+def test_the_check_sees_an_upward_import(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The check itself can fail: a copy of the tree with one upward import is caught."""
+    import shutil
+
+    for layer in LAYERS:
+        shutil.copytree(PROJECT_ROOT / layer, tmp_path / layer, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "index" / "bad.py").write_text("def f():\n    from bot.core import Bot\n    return Bot\n")
+    monkeypatch.setattr(f"{__name__}.PROJECT_ROOT", tmp_path)
+    assert upward_imports() == ["index/bad.py:2 imports bot.core"]
+
+
+def test_despatch_holds_only_the_foundation() -> None:
+    modules = {p.stem for p in (PROJECT_ROOT / "despatch").glob("*.py")}
+    assert modules == {"__init__", "settings", "errors", "offline"}
+
+
+def test_only_the_assembly_goes_offline() -> None:
+    callers = []
+    for layer in [*LAYERS, "tests"]:
+        for path in sorted((PROJECT_ROOT / layer).rglob("*.py")):
+            if path.name == "test_layers.py":
+                continue
+            for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if "go_offline(" in line and not line.lstrip().startswith("def "):
+                    callers.append(f"{path.relative_to(PROJECT_ROOT)}:{lineno}")
+    assert callers == ["bot/assembly.py:" + str(_line_of("bot/assembly.py", "go_offline(settings)"))]
+
+
+def _line_of(rel: str, needle: str) -> int:
+    lines = (PROJECT_ROOT / rel).read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if needle in line)
+
+
+def test_a_wheel_ships_the_prompts_and_the_fitted_model(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            ".",
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("despatch-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    prompts = {p.name for p in (PROJECT_ROOT / "prompts").glob("*.j2")}
+    assert prompts and {f"prompts/{p}" for p in prompts} <= names
+    assert {"bot/answerability.json", "entry/cli.py", "bot/assembly.py"} <= names
