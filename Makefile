@@ -1,6 +1,6 @@
 .PHONY: setup run test lint
 setup:
-	./scripts/setup.sh
+	./scripts/setup.sh all
 run:
 	./scripts/run.sh
 test:

@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# Set up, index the founding article and start the chat app.
+# Set up the app (no test or benchmark extras), index the founding article and start the chat.
+# Arguments pass to `despatch serve` (for example --host 0.0.0.0 --port 8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh app
 .venv/bin/despatch ingest data/corpus
-if .venv/bin/despatch serve --help >/dev/null 2>&1; then
-  exec .venv/bin/despatch serve "$@"
-fi
-exec .venv/bin/despatch ask "What target did the Home Office set for voluntary departures in 2015/16?"
+exec .venv/bin/despatch serve "$@"

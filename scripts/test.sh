@@ -2,7 +2,7 @@
 # Set up and run the whole suite: lint, types, tests, and the evaluation gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh all
 if ! command -v chromium >/dev/null 2>&1; then
   # The browser tests drive Debian's Chromium (no browser download at test time).
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
