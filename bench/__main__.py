@@ -41,14 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--load-seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--skip", default="", help="comma-separated: ingest,latency,server")
+    parser.add_argument("--skip", default="", help="comma-separated: ingest,startup,latency,server")
     args = parser.parse_args(argv)
 
     from bot.assembly import assemble
     from despatch.settings import load_settings
 
     parts = assemble(load_settings())
-    from bench import ingest, latency, server
+    from bench import ingest, latency, server, startup
 
     skip = set(filter(None, args.skip.split(",")))
     runs = 1 if args.quick else args.runs
@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             "corpus": [str(p.relative_to(PROJECT_ROOT)) for p in corpus],
             **ingest.run(corpus, runs),
         }
+        save()
+    if "startup" not in skip:
+        print("start-up…", flush=True)
+        results["startup"] = startup.run(runs)
         save()
     real = parts.embedder
     if "latency" not in skip:
@@ -124,6 +128,13 @@ def table(r: dict[str, Any]) -> str:
             f"  re-ingest unchanged                 {i['reingest_s']['median']} s  "
             f"-> {i['reingest_speedup']['median']}x faster",
         ]
+    if "startup" in r:
+        s = r["startup"]
+        lines.append(
+            f"start-up (fresh process, median): docs {s['docs_s']['median']} s, unchanged re-ingest "
+            f"{s['reingest_unchanged_s']['median']} s, "
+            f"ask to first answer {s['ask_first_answer_s']['median']} s"
+        )
     for lat in r.get("latency", {}).values():
         st = lat["stages_ms"]
         lines.append(
@@ -134,7 +145,10 @@ def table(r: dict[str, Any]) -> str:
             + ")"
         )
     for size, srv in r.get("server", {}).items():
-        line = f"server @ {size}: cold start {srv['cold_start_s']} s, peak RSS {srv['peak_rss_mb']} MB"
+        line = (
+            f"server @ {size}: cold start {srv['cold_start_s']} s with the saved view "
+            f"({srv.get('cold_start_rebuild_view_s')} s building it), peak RSS {srv['peak_rss_mb']} MB"
+        )
         if "load" in srv:
             ld = srv["load"]
             line += (

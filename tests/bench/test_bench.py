@@ -23,7 +23,11 @@ def test_quick_bench_runs_end_to_end(tmp_path: Path, capsys) -> None:  # type: i
     assert latency["questions"] == 20 and latency["stages_ms"]["total"]["p50"] > 0
     [server] = results["server"].values()
     assert server["load"]["requests"] > 0 and server["load"]["errors"] == 0
-    assert server["cold_start_s"] > 0 and server["peak_rss_mb"] > 0
+    assert (
+        server["cold_start_s"] > 0 and server["cold_start_rebuild_view_s"] > 0 and server["peak_rss_mb"] > 0
+    )
+    startup = results["startup"]
+    assert all(startup[k]["median"] > 0 for k in ("docs_s", "reingest_unchanged_s", "ask_first_answer_s"))
     assert "latency @" in capsys.readouterr().out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from bot.lexical import BM25
 from bot.retrieval import Filters, _rrf
 
@@ -62,3 +64,68 @@ def test_bm25_matches_a_reference_computation() -> None:
 def test_rrf_rewards_agreement() -> None:
     fused = _rrf([[("x", 1.0), ("y", 0.9)], [("y", 5.0), ("z", 4.0)]])
     assert fused[0][0] == "y"
+
+
+def test_saved_view_is_loaded_and_answers_the_same(hansard_store: Any, embedder: Any) -> None:
+    """A second bot over the same store loads the view the first one saved, not a rebuild."""
+    from bot.core import Bot
+    from bot.retrieval import IndexView
+
+    settings, store = hansard_store
+    first = Bot(settings, store, embedder)
+    view = first.retriever.view()
+    folder = store.view_cache(settings)
+    loaded = IndexView.load(folder, view.token)
+    assert loaded is not None and loaded.bm25.ids == view.bm25.ids
+    assert loaded.vectors is not None and np.allclose(loaded.vectors, view.vectors)
+
+    def boom(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the view was rebuilt instead of loaded")
+
+    second = Bot(settings, store, embedder)
+    original = IndexView.build
+    IndexView.build = boom  # type: ignore[method-assign]
+    try:
+        q = "How many student visas were issued in 2009?"
+        a = [p.chunk_id for p in first.search(q, 6)]
+        b = [p.chunk_id for p in second.search(q, 6)]
+    finally:
+        IndexView.build = original  # type: ignore[method-assign]
+    assert a == b and a
+
+
+def test_exact_dense_search_matches_chroma_and_repeats(hansard_store: Any, embedder: Any) -> None:
+    """Below the size threshold, dense search is exact: the same every time, and Chroma's HNSW
+    (the large-store path) finds the same top passages on this small store."""
+    from bot.core import Bot
+
+    settings, store = hansard_store
+    exact = Bot(settings, store, embedder)
+    hnsw = Bot(
+        settings.model_copy(update={"exact_search_max_chunks": 0, "save_views": False}), store, embedder
+    )
+    assert exact.retriever.view().vectors is not None and hnsw.retriever.view().vectors is None
+    for q in ("points-based system for migrants", "trafficking of women", "the cap on non-EU workers"):
+        runs = {tuple(p.chunk_id for p in exact.search(q, 6, mode="dense")) for _ in range(3)}
+        assert len(runs) == 1
+        (ids,) = runs
+        assert ids[:3] == tuple(p.chunk_id for p in hnsw.search(q, 6, mode="dense"))[:3]
+
+
+def test_view_follows_a_write_by_another_store_handle(tmp_path: Any, embedder: Any) -> None:
+    """A write through another handle (as another process would) gives a new token, and the
+    next search sees the new document in both the dense and the lexical ranking."""
+    from bot.assembly import assemble
+    from tests.conftest import FOUNDING, make_settings
+
+    settings = make_settings(tmp_path / "store")
+    assemble(settings, create=True, embedder=embedder).indexer().ingest([FOUNDING])
+    bot = assemble(settings, embedder=embedder).bot()
+    before = bot.retriever.view().token
+    extra = tmp_path / "ferry.txt"
+    extra.write_text("title Ferries\n\nThe Zanzibar committee capped ferry licences at 40 a year.\n")
+    assemble(settings, embedder=embedder).indexer().ingest([extra])
+    dense = bot.search("Zanzibar ferry licences", 1, mode="dense")
+    lexical = bot.search("Zanzibar ferry licences", 1, mode="lexical")
+    assert bot.retriever.current().token != before
+    assert "Zanzibar" in dense[0].text and "Zanzibar" in lexical[0].text
