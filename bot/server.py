@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,15 +12,17 @@ from pydantic import BaseModel, Field
 
 from bot.core import Bot
 from bot.records import Answer
-from bot.web import ChatService, FeedbackLog, RateLimiter, build_app
-from despatch.errors import DespatchError, StoreError
+from bot.web import ChatService, RateLimiter, build_app
+from despatch.errors import DespatchError, RequestError, StoreError
 from despatch.settings import Settings
 
 
 class AskRequest(BaseModel):
     question: str = Field(..., description="The reader's question.")
     history: list[str | dict[str, Any]] = Field(
-        default_factory=list, description="Earlier questions (strings or chat turns), oldest first."
+        default_factory=list,
+        description="Earlier turns, oldest first: questions as strings, or objects "
+        '{"question", "answer"} or chat turns {"role", "content"} (limits: see README).',
     )
 
 
@@ -27,14 +30,80 @@ class Problem(BaseModel):
     detail: str
 
 
-def create_server(bot: Bot, settings: Settings) -> FastAPI:
+# Gradio routes that take or serve files: the chat needs none, so nobody may upload or fetch.
+_FILE_ROUTES = ("/gradio_api/upload", "/gradio_api/upload_progress", "/gradio_api/file=", "/gradio_api/file/")
+
+
+class Guard:
+    """Pure ASGI middleware in front of everything: refuses a body over ``max_bytes`` before
+    reading it (by Content-Length, and by counting a chunked body as it arrives) and refuses
+    Gradio's upload and file routes, all without touching the app behind it."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if any(route in path for route in _FILE_ROUTES):
+            await _problem(send, 403, "File uploads and downloads are disabled on this server.")
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await _problem(send, 413, f"The request body is over the {self.max_bytes // 1024} KB limit.")
+            return
+        seen = 0
+        too_big = False
+
+        async def counted() -> Any:
+            nonlocal seen, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    too_big = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            if too_big and not started:
+                started = True
+                await _problem(send, 413, f"The request body is over the {self.max_bytes // 1024} KB limit.")
+                return
+            if too_big:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, sending)
+        if too_big and not started:
+            await _problem(send, 413, f"The request body is over the {self.max_bytes // 1024} KB limit.")
+
+
+async def _problem(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_server(bot: Bot, settings: Settings) -> Any:
     """The whole web surface, ready for uvicorn."""
     import gradio as gr
+    from fastapi.exceptions import RequestValidationError
 
+    from bot.feedback import Feedback, feedback_path
     from bot.render import CSS
 
     limiter = RateLimiter(settings.rate_limit_per_minute)
-    service = ChatService(bot, settings, limiter, FeedbackLog(settings.feedback_path))
+    feedback = Feedback(feedback_path(settings), settings.feedback_max_rows)
+    service = ChatService(bot, settings, limiter, feedback)
     app = FastAPI(title="Despatch", description="Answers about parliamentary coverage, every claim cited.")
     app.add_middleware(
         CORSMiddleware,
@@ -44,6 +113,15 @@ def create_server(bot: Bot, settings: Settings) -> FastAPI:
         allow_credentials=False,
     )
     ancestors = " ".join(["'self'", *settings.allowed_origins])
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Any:
+        """Say which field is wrong and why, without echoing the (possibly huge) input."""
+        problems = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:200], "type": e.get("type")}
+            for e in exc.errors()[:10]
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
@@ -60,10 +138,10 @@ def create_server(bot: Bot, settings: Settings) -> FastAPI:
     )
     def ask(body: AskRequest, request: Request) -> Any:
         """Answer a question; the same JSON as ``despatch ask --json``."""
-        problem = service.check_question(body.question)
-        if problem is not None:
-            status = 413 if body.question.strip() else 422
-            return JSONResponse({"detail": problem}, status_code=status)
+        try:
+            question, history = service.check_request(body.question, body.history)
+        except RequestError as exc:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status)
         client = request.client.host if request.client else "unknown"
         wait = limiter.retry_after(client)
         if wait:
@@ -71,7 +149,7 @@ def create_server(bot: Bot, settings: Settings) -> FastAPI:
                 {"detail": limiter.message(wait)}, status_code=429, headers={"Retry-After": str(wait)}
             )
         try:
-            return bot.ask(body.question, body.history).to_json()
+            return bot.ask(question, history).to_json()
         except DespatchError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=503)
 
@@ -104,6 +182,7 @@ def create_server(bot: Bot, settings: Settings) -> FastAPI:
         font=["system-ui", "-apple-system", "Segoe UI", "sans-serif"], font_mono=["ui-monospace", "monospace"]
     )
     common: dict[str, Any] = {"theme": theme, "css": CSS, "footer_links": [], "ssr_mode": False}
+    common["max_file_size"] = 0  # no uploads (the Guard refuses the routes before Gradio sees them)
     gr.mount_gradio_app(app, build_app(service, compact=True), path="/widget", **common)
     gr.mount_gradio_app(app, build_app(service), path="", **common)
-    return app
+    return Guard(app, settings.max_body_kb * 1024)

@@ -2,19 +2,19 @@
 
 # No `from __future__ import annotations` here: Gradio reads the handlers' type hints
 # (gr.Request, gr.LikeData) at run time to decide what to inject.
-import json
+import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from bot.core import Bot
+from bot.feedback import Feedback
 from bot.records import Answer
 from bot.render import message_html
-from despatch.errors import DespatchError
+from despatch.errors import DespatchError, RequestError
 from despatch.settings import Settings
 
 EXAMPLES = [
@@ -49,26 +49,12 @@ class RateLimiter:
         return f"Too many questions: the limit is {self.per_minute} a minute. Please try again in {wait} s."
 
 
-class FeedbackLog:
-    """Thumbs up/down, one JSON object per line: question, answer, citations, vote, time."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
 
-    def record(self, answer: dict[str, Any], vote: str) -> None:
-        row = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "vote": vote,
-            "question": answer.get("question"),
-            "answer": answer.get("answer"),
-            "refused": answer.get("refused"),
-            "citations": answer.get("citations"),
-        }
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+def clean_input(text: str) -> str:
+    """A reader's text without control characters (NUL included); tabs and newlines stay."""
+    return _CONTROL.sub("", text)
 
 
 @dataclass
@@ -78,18 +64,15 @@ class ChatService:
     bot: Bot
     settings: Settings
     limiter: RateLimiter
-    feedback: FeedbackLog
-    _texts: dict[str, str | None] = field(default_factory=dict)
+    feedback: Feedback
 
     def document_text(self, doc_id: str) -> str | None:
-        if doc_id not in self._texts:
-            doc = self.bot.store.document(doc_id)
-            self._texts[doc_id] = doc.text if doc else None
-        return self._texts[doc_id]
+        """The document's current text (never cached: documents change while the server runs)."""
+        return self.bot.document_text(doc_id)
 
     def check_question(self, question: str) -> str | None:
         """A reader-facing message when the question cannot be taken, else None."""
-        if not question.strip():
+        if not clean_input(question).strip():
             return "Please type a question."
         limit = self.settings.max_question_chars
         if len(question) > limit:
@@ -97,6 +80,40 @@ class ChatService:
                 f"Your question is {len(question)} characters long; the limit is {limit}. Please shorten it."
             )
         return None
+
+    def check_request(self, question: str, history: list[Any]) -> tuple[str, list[Any]]:
+        """The question and history cleaned of control characters, or ``RequestError`` (413 when
+        something is over a limit, 422 when malformed); messages never repeat the input."""
+        problem = self.check_question(question)
+        if problem is not None:
+            raise RequestError(413 if clean_input(question).strip() else 422, problem)
+        s = self.settings
+        if len(history) > s.max_history_turns:
+            raise RequestError(
+                413, f"The history has {len(history)} turns; the limit is {s.max_history_turns}."
+            )
+        cleaned: list[Any] = []
+        for i, item in enumerate(history, start=1):
+            if isinstance(item, str):
+                texts = {"question": item}
+            elif isinstance(item, dict):
+                texts = {k: v for k, v in item.items() if k in ("question", "answer", "content")}
+                if not all(isinstance(v, str) for v in texts.values()):
+                    raise RequestError(422, f"History turn {i}: question, answer and content must be text.")
+            else:
+                raise RequestError(422, f"History turn {i} must be text or an object.")
+            for key, value in texts.items():
+                is_answer = key == "answer" or (key == "content" and item.get("role") == "assistant")
+                limit = s.max_history_answer_chars if is_answer else s.max_question_chars
+                if len(value) > limit:
+                    raise RequestError(
+                        413, f"History turn {i}: {key} is {len(value)} characters; the limit is {limit}."
+                    )
+            if isinstance(item, str):
+                cleaned.append(clean_input(item))
+            else:
+                cleaned.append({k: clean_input(v) if isinstance(v, str) else v for k, v in item.items()})
+        return clean_input(question), cleaned
 
     def indexed_line(self) -> str:
         docs = self.bot.store.documents()
@@ -122,7 +139,9 @@ def chat(
     if problem is not None:
         yield [*history, {"role": "assistant", "content": escape(problem)}], [*answers, None], message
         return
-    earlier = [str(a["question"]) for a in answers if a]
+    message = clean_input(message)
+    limit = service.settings.max_history_turns
+    earlier = [str(a["question"]) for a in answers if a][-limit:] if limit else []
     final: Answer | None = None
     try:
         shown = ""
@@ -140,10 +159,23 @@ def chat(
     yield [*history, {"role": "assistant", "content": content}], [*answers, final.to_json()], ""
 
 
-def vote(service: ChatService, answers: list[dict[str, Any] | None], index: int, liked: bool) -> None:
-    """Store a thumbs up/down for the answer at chat position ``index``."""
-    if 0 <= index < len(answers) and answers[index] is not None:
-        service.feedback.record(answers[index] or {}, "up" if liked else "down")
+def vote(
+    service: ChatService,
+    answers: list[dict[str, Any] | None],
+    index: int,
+    liked: bool,
+    session: str,
+    client: str,
+) -> bool:
+    """Store a thumbs up/down for the answer at chat position ``index`` of ``session``; the last
+    vote on an answer counts. Votes share the client's rate limit with its questions; a vote
+    over the limit is dropped (False)."""
+    if not (0 <= index < len(answers)) or answers[index] is None:
+        return False
+    if service.limiter.retry_after(client):
+        return False
+    service.feedback.record(session, index, answers[index] or {}, "up" if liked else "down")
+    return True
 
 
 def build_app(service: ChatService, compact: bool = False) -> Any:
@@ -185,9 +217,11 @@ def build_app(service: ChatService, compact: bool = False) -> Any:
             client = request.client.host if request and request.client else "unknown"
             yield from chat(service, message, history or [], state or [], client, collapsible=compact)
 
-        def on_like(state: list[Any], data: gr.LikeData) -> None:
+        def on_like(state: list[Any], data: gr.LikeData, request: gr.Request) -> None:
             index = data.index[0] if isinstance(data.index, list | tuple) else data.index
-            vote(service, state or [], int(index), bool(data.liked))
+            client = request.client.host if request and request.client else "unknown"
+            session = (request.session_hash if request else None) or client
+            vote(service, state or [], int(index), bool(data.liked), session, client)
 
         box.submit(respond, [box, chatbot, answers], [chatbot, answers, box], api_name="ask")
         chatbot.like(on_like, [answers], None)

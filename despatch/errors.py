@@ -5,7 +5,8 @@
     │   └── OfflineResourceError   a model or encoding file is not installed
     ├── InputError                 one input file cannot be read (reported, skipped)
     ├── StoreError                 the index is missing, corrupt or unreachable
-    └── AnswerError                an answerer (LLM endpoint) failed
+    ├── AnswerError                an answerer (LLM endpoint) failed
+    └── RequestError               a reader's request is over a limit or malformed (HTTP 4xx)
 
 Foreign exceptions (chromadb, sentence-transformers, LangChain, HTTP) are wrapped where
 they enter the code, with ``raise ... from exc``. Anything else is a bug.
@@ -43,3 +44,12 @@ class StoreError(DespatchError):
 
 class AnswerError(DespatchError):
     """An answerer failed (for example the LLM endpoint is unreachable)."""
+
+
+class RequestError(DespatchError):
+    """A reader's request cannot be taken; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(detail)

@@ -66,11 +66,25 @@ class Settings(BaseSettings):
         description="Origins that may embed the widget and call the API (CORS, frame-ancestors); "
         "comma-separated or a JSON list. Empty: only the server's own origin.",
     )
-    rate_limit_per_minute: int = Field(20, ge=1, description="Questions per client per minute.")
-    max_question_chars: int = Field(500, ge=10, description="Longest question accepted.")
+    rate_limit_per_minute: int = Field(
+        20, ge=1, description="Questions (and feedback votes) per client per minute."
+    )
+    max_question_chars: int = Field(
+        500, ge=10, description="Longest question accepted, and longest question in a history."
+    )
+    max_history_turns: int = Field(10, ge=0, description="Most earlier turns a request may carry.")
+    max_history_answer_chars: int = Field(
+        4000, ge=0, description="Longest earlier answer a history turn may carry."
+    )
+    max_body_kb: int = Field(512, ge=1, description="Largest request body, KB; refused before it is read.")
     concurrency: int = Field(4, ge=1, description="Questions answered at once by the chat.")
     queue_size: int = Field(64, ge=1, description="Chat requests waiting at most.")
-    feedback_path: Path = Field(Path("data/feedback.jsonl"), description="Thumbs up/down log (JSONL).")
+    feedback_path: Path | None = Field(
+        None, description="Feedback database (SQLite); default: feedback.sqlite3 in the store folder."
+    )
+    feedback_max_rows: int = Field(
+        100_000, ge=100, description="Votes kept; beyond it the oldest tenth moves to an archive file."
+    )
     publication: str = Field("the newsroom", description="Name shown in the chat and the LLM prompt.")
 
     @field_validator("allowed_origins", mode="before")

@@ -1,4 +1,4 @@
-"""The ``despatch`` command line: ingest, docs, remove, ask, eval, serve, bench, squad.
+"""The ``despatch`` command line: ingest, docs, remove, ask, eval, serve, feedback, bench, squad.
 
 Every command gets its parts from ``bot.assembly.assemble``; heavy modules are imported inside
 the command that needs them, so ``despatch docs`` never loads a model.
@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(run=_serve)
+
+    p = sub.add_parser("feedback", parents=[common], help="export readers' votes for editors")
+    p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    p.add_argument("--out", type=Path, help="write to this file instead of standard output")
+    p.set_defaults(run=_feedback)
 
     p = sub.add_parser("bench", help="run the benchmarks (see bench/); arguments pass through")
     p.add_argument("bench_args", nargs=argparse.REMAINDER, help="e.g. --quick, --runs 3, --sizes 1000,10000")
@@ -190,6 +195,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from entry.serve import serve
 
     serve(settings, args.host, args.port)
+    return 0
+
+
+def _feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.feedback import Feedback, feedback_path
+
+    path = feedback_path(settings)
+    text = Feedback(path).export(args.format)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {text.count(chr(10)) - (args.format == 'csv')} votes to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if not path.exists():
+        print(f"despatch: no votes yet ({path} does not exist)", file=sys.stderr)
     return 0
 
 

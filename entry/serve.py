@@ -7,16 +7,27 @@ from despatch.settings import Settings
 
 def serve(settings: Settings, host: str, port: int) -> None:
     """Build the bot once and run the server until interrupted."""
-    import uvicorn
+    import os
+    import shutil
+    import tempfile
 
-    from bot.assembly import assemble
-    from bot.server import create_server
+    # Gradio's scratch folder, private to this process and removed when it stops (uploads are
+    # refused, so nothing should land there); set before Gradio is imported.
+    scratch = tempfile.mkdtemp(prefix="despatch-gradio-")
+    os.environ["GRADIO_TEMP_DIR"] = scratch
+    try:
+        import uvicorn
 
-    bot = assemble(settings).bot()
-    # Pay the one-off costs before the first reader arrives: the retrieval view, Chroma loading
-    # its HNSW segment, torch's first-inference set-up. Without this the first questions after
-    # a start took seconds each (the benchmark's p99 tail).
-    bot.ask("What does the coverage say?")
-    app = create_server(bot, settings)
-    print(f"Despatch on http://{host}:{port}/ (widget: /widget, API: /api/ask, docs: /docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+        from bot.assembly import assemble
+        from bot.server import create_server
+
+        bot = assemble(settings).bot()
+        # Pay the one-off costs before the first reader arrives: the retrieval view, Chroma
+        # loading its HNSW segment, torch's first-inference set-up. Without this the first
+        # questions after a start took seconds each (the benchmark's p99 tail).
+        bot.ask("What does the coverage say?")
+        app = create_server(bot, settings)
+        print(f"Despatch on http://{host}:{port}/ (widget: /widget, API: /api/ask, docs: /docs)", flush=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -76,7 +76,6 @@ def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any, host_origin: st
     settings = make_settings(
         folder / "store",
         allowed_origins=[host_origin],
-        feedback_path=folder / "feedback.jsonl",
         rate_limit_per_minute=1000,
         max_question_chars=300,
     )

@@ -93,7 +93,7 @@ def test_framing_is_limited_to_the_allowlist(web: Any, host_origin: str) -> None
 
 def test_rate_limit_gives_a_clear_429(tmp_path: Path, founding_store: Any, embedder: Any) -> None:
     settings, store = founding_store
-    limited = make_settings(settings.store, rate_limit_per_minute=3, feedback_path=tmp_path / "f.jsonl")
+    limited = make_settings(settings.store, rate_limit_per_minute=3, feedback_path=tmp_path / "f.sqlite3")
     live = start_server(Bot(limited, store, embedder), limited)
     try:
         codes = [
@@ -156,3 +156,73 @@ def test_answers_have_valid_citations_through_http(web: Any, founding_store: Any
         }
     )
     assert_citations_valid(answer, store)
+
+
+def test_history_is_bounded_and_never_echoed(web: Any) -> None:
+    many = httpx.post(f"{web.url}/api/ask", json={"question": "Who?", "history": ["Who is Rudd?"] * 11})
+    assert many.status_code == 413 and "the limit is 10" in many.json()["detail"]
+    long_turn = httpx.post(f"{web.url}/api/ask", json={"question": "Who?", "history": ["x" * 301]})
+    assert long_turn.status_code == 413 and "the limit is 300" in long_turn.json()["detail"]
+    assert len(long_turn.content) < 500
+    answer = {"question": "Who?", "answer": "y" * 4001}
+    assert httpx.post(f"{web.url}/api/ask", json={"question": "Who?", "history": [answer]}).status_code == 413
+
+
+def test_oversized_bodies_are_refused_before_they_are_read(web: Any) -> None:
+    import socket
+    from urllib.parse import urlparse
+
+    huge = httpx.post(f"{web.url}/api/ask", json={"question": "Who?", "history": ["x" * 10_000_000]})
+    assert huge.status_code == 413 and "512 KB" in huge.json()["detail"] and len(huge.content) < 200
+
+    def chunks() -> Any:
+        for _ in range(100):
+            yield b"x" * 100_000
+
+    chunked = httpx.post(f"{web.url}/api/ask", content=chunks(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+
+    # A client that announces 50 MB and sends nothing gets its answer at once: the server
+    # never waits for (or reads) the body.
+    url = urlparse(web.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 50000000\r\n\r\n"
+        )
+        reply = sock.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 413")
+
+
+def test_validation_errors_do_not_echo_the_input(web: Any) -> None:
+    bad = httpx.post(
+        f"{web.url}/api/ask", json={"question": "Who?", "history": [12345] * 5 + ["z" * 200_000]}
+    )
+    assert bad.status_code in (413, 422)
+    assert "zzzz" not in bad.text and len(bad.content) < 5000
+    wrong_type = httpx.post(f"{web.url}/api/ask", json={"question": ["z" * 300_000]})
+    assert wrong_type.status_code == 422 and "zzzz" not in wrong_type.text and len(wrong_type.content) < 5000
+
+
+@pytest.mark.parametrize("question", ["\x00\x00\x00", "\x00 \x07\x1b", " \u0085 "])
+def test_control_characters_are_not_a_question(web: Any, question: str) -> None:
+    resp = httpx.post(f"{web.url}/api/ask", json={"question": question})
+    assert resp.status_code == 422 and "Please type a question" in resp.json()["detail"]
+
+
+def test_control_characters_are_stripped_from_questions(web: Any) -> None:
+    resp = httpx.post(
+        f"{web.url}/api/ask",
+        json={"question": "What target did the Home Office set for voluntary\x00 departures in 2015/16?\x07"},
+        timeout=30,
+    )
+    assert resp.status_code == 200 and "\x00" not in resp.json()["question"] and "12,000" in resp.text
+
+
+def test_uploads_and_file_routes_are_refused(web: Any, tmp_path: Path) -> None:
+    for prefix in ("", "/widget"):
+        up = httpx.post(f"{web.url}{prefix}/gradio_api/upload", files={"files": ("a.txt", b"hello" * 1000)})
+        assert up.status_code == 403
+        assert httpx.get(f"{web.url}{prefix}/gradio_api/file=/etc/hostname").status_code == 403
+        assert httpx.get(f"{web.url}{prefix}/gradio_api/upload_progress?upload_id=x").status_code == 403
+    assert httpx.get(f"{web.url}/").status_code == 200  # the app itself is unaffected

@@ -62,17 +62,22 @@ def test_question_markup_is_escaped(web: Any, browser: Any) -> None:
     page.close()
 
 
-def test_thumbs_are_stored(web: Any, browser: Any) -> None:
+def test_thumbs_are_stored_beside_the_store_and_the_last_vote_counts(web: Any, browser: Any) -> None:
+    from bot.feedback import Feedback
+    from tests.web.conftest import wait_until
+
+    feedback = Feedback(Path(web.settings.store) / "feedback.sqlite3")
+    before = len(list(feedback.rows()))
     page = browser.new_page()
     page.goto(f"{web.url}/", wait_until="load")
     _ask(page, "Who assured Rudd of total support?")
     page.get_by_label("Like").last.click()
-    path = Path(web.settings.feedback_path)
-    from tests.web.conftest import wait_until
-
-    wait_until(lambda: path.exists() and path.read_text().strip(), 20)
-    row = json.loads(path.read_text().splitlines()[-1])
-    assert row["vote"] == "up" and "Soames" in row["answer"] and row["citations"] and row["time"]
+    wait_until(lambda: len(list(feedback.rows())) == before + 1, 20)
+    row = list(feedback.rows())[-1]
+    assert row["vote"] == "up" and "Soames" in row["text"] and json.loads(row["citations"]) and row["time"]
+    page.get_by_label("Dislike").last.click()
+    wait_until(lambda: list(feedback.rows())[-1]["vote"] == "down", 20)
+    assert len(list(feedback.rows())) == before + 1  # one vote per answer per session
     page.close()
 
 
