@@ -95,13 +95,16 @@ class Indexer:
             if isinstance(item, InputError):
                 self._fail(summary, item)
                 continue
+            problems: list[InputError] = []
             try:
-                docs = read_file(item, max_bytes)
+                docs = read_file(item, max_bytes, problems)
             except InputError as exc:
                 self._fail(summary, exc)
                 if progress:
                     progress(1)
                 continue
+            for problem in problems:  # bad records of a JSON/JSONL file; its good ones go on
+                self._fail(summary, problem)
             for doc in docs:
                 if doc.id in seen:
                     continue

@@ -41,6 +41,12 @@ def source_name(path: Path) -> str:
         return resolved.as_posix()
 
 
+def canonical(path: Path) -> str:
+    """A file's identity: its absolute path with symbolic links resolved, whatever the working
+    directory was when it was ingested."""
+    return path.resolve().as_posix()
+
+
 def discover(paths: Iterable[Path]) -> Iterator[Path | InputError]:
     """Files under the given paths in a stable order; problems come back as errors."""
     for path in paths:
@@ -60,14 +66,23 @@ def discover(paths: Iterable[Path]) -> Iterator[Path | InputError]:
             yield path
 
 
-def read_file(path: Path, max_bytes: int) -> list[Document]:
-    """Read one file into documents; raise ``InputError`` with the reason when it is bad."""
+def read_file(path: Path, max_bytes: int, problems: list[InputError] | None = None) -> list[Document]:
+    """Read one file into documents; raise ``InputError`` with the reason when it is bad.
+
+    In JSON and JSONL files each record is its own document: a bad record is appended to
+    ``problems`` (with its line or record number) and skipped, and the good ones are returned;
+    without ``problems`` the first bad record raises. A file with no good record raises.
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise InputError(
             path, f"unsupported file type {suffix or '(none)'}; use one of {', '.join(sorted(SUPPORTED))}"
         )
     try:
+        if path.is_symlink() and not path.exists():
+            raise InputError(path, "a symbolic link to a file that does not exist")
+        if not path.exists():
+            raise InputError(path, "no longer exists (deleted or moved while the ingest ran)")
         if not path.is_file():
             raise InputError(path, "not a regular file; pass text files or folders")
         size = path.stat().st_size
@@ -84,14 +99,21 @@ def read_file(path: Path, max_bytes: int) -> list[Document]:
         raise InputError(path, f"cannot read file ({exc.strerror or exc})") from exc
     if not data.strip():
         raise InputError(path, "file is empty")
-    if looks_binary(data):
+    if looks_binary(data) and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(path, "file looks binary, not text")
-    text = clean_text(decode(data))
+    try:
+        text = clean_text(decode(data))
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            path,
+            f"not UTF-8, UTF-16 or Windows-1252 text (a byte at offset {exc.start} cannot be "
+            "decoded); save the file as UTF-8",
+        ) from exc
     if not text.strip():
         raise InputError(path, "file holds no text after cleaning")
     source = source_name(path)
     if suffix in {".json", ".jsonl"}:
-        return _read_records(path, source, text, suffix)
+        return _read_records(path, source, text, suffix, problems)
     if suffix in {".html", ".htm"}:
         return [_read_html(path, source, text)]
     if _TURN.search(text) and _HEADER_LINE.search(text):
@@ -103,6 +125,7 @@ def make_document(
     *,
     key: str,
     text: str,
+    legacy_key: str | None = None,
     title: str,
     source: str,
     date: str | None = None,
@@ -110,13 +133,20 @@ def make_document(
     kind: str = "article",
     sections: tuple[Section, ...] = (),
 ) -> Document:
-    """Build a document whose id comes from its source and whose version from its content."""
+    """Build a document whose id comes from ``key`` and whose version from its content.
+
+    ``legacy_key`` is what earlier versions of Despatch derived the id from (the path relative
+    to the working directory); a document under that id is replaced when this one is written.
+    """
     if not sections:
         body_start = len(text) - len(text.lstrip())
         sections = (Section(body_start, len(text.rstrip())),)
     version = stable_id(text, title, source, date or "", url or "", kind)
+    doc_id = stable_id(key)
+    legacy = stable_id(legacy_key) if legacy_key is not None else doc_id
     return Document(
-        id=stable_id(key),
+        id=doc_id,
+        replaces=(legacy,) if legacy != doc_id else (),
         text=text,
         title=title,
         source=source,
@@ -166,7 +196,12 @@ def _read_article(path: Path, source: str, text: str) -> Document:
     if not text:
         raise InputError(path, "file has a header but no body text")
     return make_document(
-        key=source, text=text, title=title or _title_from_name(path), source=source, date=date
+        key=canonical(path),
+        legacy_key=source,
+        text=text,
+        title=title or _title_from_name(path),
+        source=source,
+        date=date,
     )
 
 
@@ -195,7 +230,8 @@ def _read_transcript(path: Path, source: str, text: str) -> Document:
     agenda = headers.get("agenda", "")
     title = re.sub(r"\s*\[.*\]\s*$", "", agenda) or _title_from_name(path)
     return make_document(
-        key=source,
+        key=canonical(path),
+        legacy_key=source,
         text=text,
         title=title,
         source=source,
@@ -260,11 +296,19 @@ def _read_html(path: Path, source: str, text: str) -> Document:
     if not body:
         raise InputError(path, "HTML page has no main text")
     return make_document(
-        key=source, text=body, title=title or _title_from_name(path), source=source, date=date
+        key=canonical(path),
+        legacy_key=source,
+        text=body,
+        title=title or _title_from_name(path),
+        source=source,
+        date=date,
     )
 
 
-def _read_records(path: Path, source: str, text: str, suffix: str) -> list[Document]:
+def _read_records(
+    path: Path, source: str, text: str, suffix: str, problems: list[InputError] | None
+) -> list[Document]:
+    bad: list[InputError] = []
     records: list[tuple[int, object]] = []
     if suffix == ".jsonl":
         for lineno, line in enumerate(text.split("\n"), start=1):
@@ -273,7 +317,7 @@ def _read_records(path: Path, source: str, text: str, suffix: str) -> list[Docum
             try:
                 records.append((lineno, json.loads(line)))
             except json.JSONDecodeError as exc:
-                raise InputError(path, f"line {lineno}: malformed JSON ({exc.msg})") from exc
+                bad.append(InputError(path, f"line {lineno}: malformed JSON ({exc.msg}); record skipped"))
     else:
         try:
             data = json.loads(text)
@@ -287,15 +331,25 @@ def _read_records(path: Path, source: str, text: str, suffix: str) -> list[Docum
     for lineno, record in records:
         where = f"line {lineno}" if suffix == ".jsonl" else f"record {lineno}"
         if not isinstance(record, dict):
-            raise InputError(path, f'{where}: expected an object with a "text" field')
+            bad.append(InputError(path, f'{where}: expected an object with a "text" field; record skipped'))
+            continue
         body = record.get("text")
-        if not isinstance(body, str) or not body.strip():
-            raise InputError(path, f'{where}: missing or empty "text" field')
+        if not isinstance(body, str) or not clean_text(body).strip():
+            bad.append(InputError(path, f'{where}: missing or empty "text" field; record skipped'))
+            continue
         body = clean_text(body).strip()
-        key = f"{source}#{record.get('id') or record.get('url') or lineno}"
+        # The caller's id (or url) is the record's identity wherever the file lives; without
+        # either, the file's canonical path and the record's position.
+        if record.get("id"):
+            key = f"id:{record['id']}"
+        elif record.get("url"):
+            key = f"url:{record['url']}"
+        else:
+            key = f"{canonical(path)}#{lineno}"
         docs.append(
             make_document(
                 key=key,
+                legacy_key=f"{source}#{record.get('id') or record.get('url') or lineno}",
                 text=body,
                 title=str(record.get("title") or f"{_title_from_name(path)} {lineno}"),
                 source=str(record.get("source") or source),
@@ -304,5 +358,11 @@ def _read_records(path: Path, source: str, text: str, suffix: str) -> list[Docum
             )
         )
     if not docs:
+        if bad:
+            raise InputError(path, f"no good records ({len(bad)} bad; first: {bad[0].reason})")
         raise InputError(path, "no records found")
+    if bad and problems is None:
+        raise bad[0]
+    if problems is not None:
+        problems.extend(bad)
     return docs

@@ -69,6 +69,7 @@ class Document:
     kind: str = "article"  # "article" or "transcript"
     sections: tuple[Section, ...] = ()
     version: str = ""  # content hash; changes whenever text or metadata change
+    replaces: tuple[str, ...] = ()  # ids of earlier versions' records of this same source
 
     def to_metadata(self, chunks: int) -> dict[str, Scalar]:
         """The document record's metadata in the store."""

@@ -344,6 +344,13 @@ class Store:
                 ]
             },
         )
+        # Records of the same sources made by earlier versions (another id scheme) go in the
+        # same commit, so the old and the new copy are never both answered from.
+        written = {doc.id for doc, _, _ in items}
+        replaced = sorted({old for doc, _, _ in items for old in doc.replaces} - written)
+        if replaced:
+            self._call(self.docs.delete, ids=replaced)
+            self._call(self.chunks.delete, where={"doc_id": {"$in": replaced}})
         self._commit()
 
     def _rollback(self, ids: list[str]) -> None:

@@ -65,7 +65,8 @@ def test_bad_files_are_reported_and_the_rest_ingested(
     (corpus_copy / "broken.jsonl").write_text('{"text": "fine"}\n{oops\n')
     indexer, store, _ = _indexer(tmp_path / "s", embedder)
     summary = indexer.ingest([corpus_copy, tmp_path / "missing-folder"])
-    assert summary.added == 1 and summary.failed == 4
+    # The founding article and the good record of broken.jsonl; its bad line is reported alone.
+    assert summary.added == 2 and summary.failed == 4
     joined = "\n".join(summary.errors)
     for expected in (
         "empty.txt: file is empty",
@@ -74,7 +75,8 @@ def test_bad_files_are_reported_and_the_rest_ingested(
         "missing-folder: no such file",
     ):
         assert expected in joined
-    assert len(store.documents()) == 1
+    assert sorted(d.title for d in store.documents())[0].startswith(("Broken", "broken"))
+    assert len(store.documents()) == 2
 
 
 class _FailingCollection:
@@ -211,3 +213,103 @@ def test_chunks_are_annotated_with_entities(founding_store: Any) -> None:
         if "July 2016" in chunk.text:
             assert "July 2016" in texts
     assert {"PERSON", "DATE", "CARDINAL", "ORG"} <= labels
+
+
+def test_jsonl_records_are_independent(tmp_path: Path, embedder: Any) -> None:
+    records = tmp_path / "export.jsonl"
+    records.write_text(
+        '{"id": "a1", "title": "One", "text": "The committee met on Monday."}\n'
+        "not json at all\n"
+        '{"id": "a2", "title": "Two"}\n'
+        '["a list"]\n'
+        '{"id": "a3", "title": "Three", "text": "The vote was 301 to 231."}\n'
+    )
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    summary = indexer.ingest([records])
+    assert summary.added == 2 and summary.failed == 3
+    joined = "\n".join(summary.errors)
+    assert "line 2: malformed JSON" in joined and 'line 3: missing or empty "text"' in joined
+    assert "line 4: expected an object" in joined and "record skipped" in joined
+    assert sorted(d.title for d in store.documents()) == ["One", "Three"]
+
+
+def test_identity_does_not_depend_on_the_working_directory(
+    tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    story = tmp_path / "news" / "story.txt"
+    story.parent.mkdir()
+    story.write_text("date 2018-04-26\nRudd\n\nThe target was 12,000 departures.\n")
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    monkeypatch.chdir(tmp_path)
+    indexer.ingest([Path("news/story.txt")])
+    monkeypatch.chdir(story.parent)
+    story.write_text("date 2018-04-26\nRudd\n\nThe target was raised to 15,000 departures.\n")
+    summary = indexer.ingest([Path("story.txt")])
+    assert summary.updated == 1 and summary.added == 0
+    (doc,) = store.documents()
+    assert "15,000" in (store.document(doc.id).text or "")
+
+
+def test_a_store_from_an_earlier_version_is_migrated_on_reingest(
+    tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Earlier versions keyed a file by its path relative to the working directory; re-ingesting
+    it from that directory replaces the old record in the same commit."""
+    from dataclasses import replace
+
+    from index.reading import read_file, stable_id
+
+    story = tmp_path / "story.txt"
+    story.write_text("Rudd\n\nThe target was 12,000 departures.\n")
+    monkeypatch.chdir(tmp_path)
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    (doc,) = read_file(Path("story.txt"), 10**6)
+    legacy = replace(doc, id=stable_id("story.txt"), replaces=())
+    chunks = indexer.chunk(legacy)
+    store.write_document(legacy, chunks, embedder.embed([c.embedding_text() for c in chunks]))
+    assert [d.id for d in store.documents()] == [legacy.id]
+    indexer.ingest([Path("story.txt")])
+    assert [d.id for d in store.documents()] == [doc.id] and doc.id != legacy.id
+    assert all(c.meta.doc_id == doc.id for c in store.iter_chunks())
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"caf\xe9 \x81 closed", "byte at offset 5 cannot be decoded"),
+    ],
+)
+def test_undecodable_text_is_reported(tmp_path: Path, embedder: Any, data: bytes, expected: str) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(data)
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    summary = indexer.ingest([bad])
+    assert (
+        summary.failed == 1
+        and expected in summary.errors[0]
+        and "save the file as UTF-8" in summary.errors[0]
+    )
+    assert store.documents() == []
+
+
+def test_legacy_encodings_decode_by_the_stated_rule(tmp_path: Path) -> None:
+    from index.reading import read_file
+
+    cp1252 = tmp_path / "a.txt"
+    cp1252.write_bytes("Title\n\nThe minister\u2019s caf\u00e9 reply.\n".encode("cp1252"))
+    utf16 = tmp_path / "b.txt"
+    utf16.write_bytes("Title\n\nA UTF-16 caf\u00e9 file.\n".encode("utf-16"))
+    controls = tmp_path / "c.txt"
+    controls.write_bytes("Title\n\nBell\x07 and C1\u0085 gone.\n".encode())
+    assert "minister\u2019s caf\u00e9" in read_file(cp1252, 10**6)[0].text
+    assert "UTF-16 caf\u00e9" in read_file(utf16, 10**6)[0].text
+    text = read_file(controls, 10**6)[0].text
+    assert "\x07" not in text and "\u0085" not in text and "Bell and C1 gone." in text
+
+
+def test_a_file_deleted_mid_run_says_so(tmp_path: Path) -> None:
+    from despatch.errors import InputError
+    from index.reading import read_file
+
+    with pytest.raises(InputError, match="no longer exists"):
+        read_file(tmp_path / "gone.txt", 10**6)

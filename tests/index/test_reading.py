@@ -150,5 +150,5 @@ def test_file_over_the_limit(tmp_path: Path) -> None:
 def test_unreadable_path(tmp_path: Path) -> None:
     link = tmp_path / "dangling.txt"
     link.symlink_to(tmp_path / "gone.txt")
-    with pytest.raises(InputError, match="not a regular file"):
+    with pytest.raises(InputError, match="symbolic link to a file that does not exist"):
         read_file(link, MB)
