@@ -4,7 +4,6 @@ on one `chroma run` server shared by two server processes and on an embedded sto
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
