@@ -68,17 +68,24 @@ class IndexView:
 
     @classmethod
     def build(cls, store: Store, exact_max: int) -> IndexView:
-        """Read the store; retried if a writer commits while it is being read."""
-        for _ in range(5):
+        """Read the store; retried if a writer commits (or deletes) while it is being read."""
+        for attempt in range(5):
             token = store.token()
-            versions = store.versions()
-            chunks = list(store.iter_chunks(versions))
-            ids = [c.id for c in chunks]
-            vectors = None
-            if len(chunks) <= exact_max:
-                found = store.vectors(ids)
-                if len(found) == len(ids):
-                    vectors = np.stack([found[i] for i in ids]) if ids else np.zeros((0, 384), np.float32)
+            try:
+                versions = store.versions()
+                chunks = list(store.iter_chunks(versions))
+                ids = [c.id for c in chunks]
+                vectors = None
+                if len(chunks) <= exact_max:
+                    found = store.vectors(ids)
+                    if len(found) == len(ids):
+                        vectors = np.stack([found[i] for i in ids]) if ids else np.zeros((0, 384), np.float32)
+            except StoreError:
+                # A writer in another process deleted what was being read ("Error finding id"):
+                # reconnect and read the new commit.
+                time.sleep(0.05 * (attempt + 1))
+                store.refresh()
+                continue
             if store.token() == token:
                 bm25 = BM25.build((c.id, _lexical_text(c.text, c.meta)) for c in chunks)
                 return cls(
@@ -244,7 +251,11 @@ class HybridRetriever:
             top = np.argpartition(-sims, n - 1)[:n]
             top = top[np.lexsort((top, -sims[top]))]
             return [(view.bm25.ids[i], float(sims[i])) for i in top]
-        hits = self.store.query(vector, self.candidates, filters, view.versions)
+        try:
+            hits = self.store.query(vector, self.candidates, filters, view.versions)
+        except StoreError:  # the HNSW segment changed under this client: reconnect, once
+            self.store.refresh()
+            hits = self.store.query(vector, self.candidates, filters, view.versions)
         # A chunk committed after the view was taken is left for the next view.
         return [(chunk.id, sim) for chunk, sim in hits if chunk.id in view.meta]
 
@@ -275,7 +286,11 @@ class HybridRetriever:
     def _similarities(self, view: IndexView, chunk_ids: list[str], vector: np.ndarray) -> dict[str, float]:
         if view.vectors is not None:
             return {cid: float(view.vectors[view.bm25.position[cid]] @ vector) for cid in chunk_ids}
-        return {cid: float(v @ vector) for cid, v in self.store.vectors(chunk_ids).items()}
+        try:
+            found = self.store.vectors(chunk_ids)
+        except StoreError:  # removed by another process since the view was taken: unknown
+            return {}
+        return {cid: float(v @ vector) for cid, v in found.items()}
 
 
 def _rrf(rankings: list[list[tuple[str, float]]]) -> list[tuple[str, float]]:

@@ -14,8 +14,10 @@ matches their document's committed version.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,7 @@ class Store:
         self.where = where
         self.name = name
         self._reopen = reopen
+        self._gate = _Gate()
         self._bind(client)
 
     def _bind(self, client: Any) -> None:
@@ -148,9 +151,11 @@ class Store:
         return cls(_client(settings, create), settings.collection, where, reopen)
 
     def refresh(self) -> None:
-        """Reconnect, so that writes made by other processes are visible."""
+        """Reconnect, so that writes made by other processes are visible. Waits for operations
+        in flight on the old client, and holds new ones back until the new client is bound."""
         if self._reopen is not None:
-            self._bind(self._reopen())
+            with self._gate.exclusive():
+                self._bind(self._reopen())
 
     def view_cache(self, settings: Settings) -> Path:
         """Where retrieval views of this store are saved: beside an embedded store, or under
@@ -162,19 +167,19 @@ class Store:
 
     # -- state -------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        got = self._call(self.meta.get, ids=[_META_ID], include=["metadatas"])
+        got = self._call("meta", "get", ids=[_META_ID], include=["metadatas"])
         return dict(got["metadatas"][0]) if got["ids"] else {"generation": 0, "dirty": ""}
 
     def _set_state(self, **changes: Any) -> None:
         state = self._state()
         state.update(changes)
-        self._call(self.meta.upsert, ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
+        self._call("meta", "upsert", ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
 
     def _commit(self) -> None:
         """Clear the dirty flag, bump the generation and draw a new commit token."""
         state = self._state()
         state.update(dirty="", generation=int(state.get("generation", 0)) + 1, token=uuid.uuid4().hex)
-        self._call(self.meta.upsert, ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
+        self._call("meta", "upsert", ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
 
     def generation(self) -> int:
         """A counter that changes whenever any document is written or removed."""
@@ -189,9 +194,11 @@ class Store:
         state = self._state()
         return f"{self.chunks.id}-{state.get('generation', 0)}-{state.get('token', '')}"
 
-    def _call(self, method: Any, **kwargs: Any) -> Any:
+    def _call(self, collection: str, op: str, **kwargs: Any) -> Any:
+        """Run one Chroma operation, never while ``refresh`` swaps the client underneath."""
         try:
-            return method(**kwargs)
+            with self._gate.shared():
+                return getattr(getattr(self, collection), op)(**kwargs)
         except StoreError:
             raise
         except Exception as exc:
@@ -200,7 +207,7 @@ class Store:
     # -- reading -----------------------------------------------------------------------
     def versions(self) -> dict[str, str]:
         """Committed version of every document, by id."""
-        got = self._call(self.docs.get, include=["metadatas"])
+        got = self._call("docs", "get", include=["metadatas"])
         return {
             i: DocumentMeta.from_metadata(m).version
             for i, m in zip(got["ids"], got["metadatas"], strict=True)
@@ -208,13 +215,13 @@ class Store:
 
     def documents(self) -> list[StoredDocument]:
         """Every committed document, without its text, sorted by date then title."""
-        got = self._call(self.docs.get, include=["metadatas"])
+        got = self._call("docs", "get", include=["metadatas"])
         docs = [_stored(i, m, "") for i, m in zip(got["ids"], got["metadatas"], strict=True)]
         return sorted(docs, key=lambda d: (d.date or "", d.title, d.id))
 
     def document(self, doc_id: str) -> StoredDocument | None:
         """One document with its full text, or None."""
-        got = self._call(self.docs.get, ids=[doc_id], include=["metadatas", "documents"])
+        got = self._call("docs", "get", ids=[doc_id], include=["metadatas", "documents"])
         if not got["ids"]:
             return None
         return _stored(doc_id, got["metadatas"][0], got["documents"][0] or "")
@@ -224,21 +231,21 @@ class Store:
         ids = sorted(set(doc_ids))
         if not ids:
             return {}
-        got = self._call(self.docs.get, ids=ids, include=["metadatas", "documents"])
+        got = self._call("docs", "get", ids=ids, include=["metadatas", "documents"])
         return {
             i: _stored(i, m, t or "")
             for i, m, t in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
         }
 
     def count_chunks(self) -> int:
-        return int(self._call(self.chunks.count))
+        return int(self._call("chunks", "count"))
 
     def iter_chunks(self, versions: dict[str, str] | None = None, page: int = 5000) -> Iterator[StoredChunk]:
         """Every chunk whose version is its document's committed version."""
         versions = self.versions() if versions is None else versions
         offset = 0
         while True:
-            got = self._call(self.chunks.get, include=["metadatas", "documents"], limit=page, offset=offset)
+            got = self._call("chunks", "get", include=["metadatas", "documents"], limit=page, offset=offset)
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 chunk = StoredChunk(cid, text or "", ChunkMeta.from_metadata(meta))
                 if versions.get(chunk.meta.doc_id) == chunk.meta.version:
@@ -252,13 +259,13 @@ class Store:
         out: dict[str, np.ndarray] = {}
         ids = list(chunk_ids)
         for i in range(0, len(ids), _BATCH):
-            got = self._call(self.chunks.get, ids=ids[i : i + _BATCH], include=["embeddings"])
+            got = self._call("chunks", "get", ids=ids[i : i + _BATCH], include=["embeddings"])
             embs = np.asarray(got["embeddings"], dtype=np.float32)
             out.update({cid: embs[j] for j, cid in enumerate(got["ids"])})
         return out
 
     def chunk_ids(self, doc_id: str) -> list[str]:
-        got = self._call(self.chunks.get, where={"doc_id": doc_id}, include=[])
+        got = self._call("chunks", "get", where={"doc_id": doc_id}, include=[])
         return list(got["ids"])
 
     def query(
@@ -278,7 +285,8 @@ class Store:
             return []
         versions = self.versions() if versions is None else versions
         got = self._call(
-            self.chunks.query,
+            "chunks",
+            "query",
             query_embeddings=[vector.tolist()],
             n_results=min(n, total),
             where=_where(filters),
@@ -317,7 +325,8 @@ class Store:
             for i in range(0, len(chunks), _BATCH):
                 part = chunks[i : i + _BATCH]
                 self._call(
-                    self.chunks.upsert,
+                    "chunks",
+                    "upsert",
                     ids=[c.id for c in part],
                     embeddings=vectors[i : i + _BATCH].tolist(),
                     documents=[c.text for c in part],
@@ -326,7 +335,8 @@ class Store:
             for i in range(0, len(items), _BATCH):
                 group = items[i : i + _BATCH]
                 self._call(
-                    self.docs.upsert,
+                    "docs",
+                    "upsert",
                     ids=[doc.id for doc, _, _ in group],
                     embeddings=[_mean(v) for _, _, v in group],
                     documents=[doc.text for doc, _, _ in group],
@@ -336,7 +346,8 @@ class Store:
             self._rollback(new_ids)
             raise
         self._call(
-            self.chunks.delete,
+            "chunks",
+            "delete",
             where={
                 "$and": [
                     {"doc_id": {"$in": [doc.id for doc, _, _ in items]}},
@@ -349,21 +360,21 @@ class Store:
         written = {doc.id for doc, _, _ in items}
         replaced = sorted({old for doc, _, _ in items for old in doc.replaces} - written)
         if replaced:
-            self._call(self.docs.delete, ids=replaced)
-            self._call(self.chunks.delete, where={"doc_id": {"$in": replaced}})
+            self._call("docs", "delete", ids=replaced)
+            self._call("chunks", "delete", where={"doc_id": {"$in": replaced}})
         self._commit()
 
     def _rollback(self, ids: list[str]) -> None:
         for i in range(0, len(ids), _BATCH):
-            self._call(self.chunks.delete, ids=ids[i : i + _BATCH])
+            self._call("chunks", "delete", ids=ids[i : i + _BATCH])
 
     def remove(self, doc_id: str) -> bool:
         """Delete a document and its chunks; False when there was none."""
         if self.document(doc_id) is None:
             return False
         self._set_state(dirty=doc_id)
-        self._call(self.docs.delete, ids=[doc_id])
-        self._call(self.chunks.delete, where={"doc_id": doc_id})
+        self._call("docs", "delete", ids=[doc_id])
+        self._call("chunks", "delete", where={"doc_id": doc_id})
         self._commit()
         return True
 
@@ -372,7 +383,7 @@ class Store:
         if not self._state().get("dirty"):
             return 0
         versions = self.versions()
-        got = self._call(self.chunks.get, include=["metadatas"])
+        got = self._call("chunks", "get", include=["metadatas"])
         orphans = [
             cid
             for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
@@ -381,6 +392,43 @@ class Store:
         self._rollback(orphans)
         self._commit()
         return len(orphans)
+
+
+class _Gate:
+    """A readers-writer lock: many operations at once, or one reconnect alone."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._exclusive = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._exclusive = True
+            while self._active:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
 
 
 def _mean(vectors: np.ndarray) -> list[float]:
