@@ -294,11 +294,16 @@ class HybridRetriever:
 
 
 def _rrf(rankings: list[list[tuple[str, float]]]) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion. Ties break by the best single rank, then by the earlier ranking
+    (dense before lexical), never by chunk id: ids change with a document's path or version,
+    and the order of passages must not."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    best: dict[str, tuple[int, int]] = {}
+    for which, ranking in enumerate(rankings):
         for rank, (chunk_id, _) in enumerate(ranking):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+            best[chunk_id] = min(best.get(chunk_id, (rank, which)), (rank, which))
+    return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]]))
 
 
 def _near_duplicate(a: Passage, b: Passage) -> bool:
