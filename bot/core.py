@@ -14,6 +14,7 @@ from bot.followup import resolve
 from bot.records import Answer, Passage
 from bot.retrieval import Filters, HybridRetriever
 from despatch.settings import Settings
+from index.cleaning import scrub
 from index.embedding import Embedder
 from index.store import Store
 
@@ -95,7 +96,8 @@ class Bot:
     ) -> Iterator[str | Answer]:
         """Yield verified answer text as it grows, then the final ``Answer``."""
         began = time.perf_counter()
-        question = question.strip()
+        question = scrub(question).strip()
+        history = [scrub(h) if isinstance(h, str) else h for h in history or ()]
         resolved = resolve(question, history, self.brief)
         condensed = self.answerer.condense(question, history) if history else None
         resolved = condensed or resolved

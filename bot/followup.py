@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from index.cleaning import scrub
+
 _PERSON_PRONOUN = re.compile(r"\b(she|he|her|him|hers|his)\b", re.IGNORECASE)
 _THING_PRONOUN = re.compile(r"\b(it|they|them|their|this|that|these|those)\b", re.IGNORECASE)
 _ELLIPSIS = re.compile(r"^\s*(?:and|what about|how about|and what about|what of)\b\s*(.*?)\??\s*$", re.I)
@@ -37,15 +39,15 @@ def normalise_history(history: Sequence[Any] | None) -> list[Turn]:
     turns: list[Turn] = []
     for item in history or []:
         if isinstance(item, str):
-            turns.append(Turn(item))
+            turns.append(Turn(scrub(item)))
         elif isinstance(item, dict) and "question" in item:
-            turns.append(Turn(str(item["question"]), str(item.get("answer") or "")))
+            turns.append(Turn(scrub(str(item["question"])), scrub(str(item.get("answer") or ""))))
         elif isinstance(item, dict) and item.get("role") == "user":
-            turns.append(Turn(str(item.get("content", ""))))
+            turns.append(Turn(scrub(str(item.get("content", "")))))
         elif isinstance(item, dict) and item.get("role") == "assistant" and turns:
-            turns[-1] = Turn(turns[-1].question, str(item.get("content", "")))
+            turns[-1] = Turn(turns[-1].question, scrub(str(item.get("content", ""))))
         elif isinstance(item, list | tuple) and item:
-            turns.append(Turn(str(item[0]), str(item[1]) if len(item) > 1 and item[1] else ""))
+            turns.append(Turn(scrub(str(item[0])), scrub(str(item[1])) if len(item) > 1 and item[1] else ""))
     return [t for t in turns if t.question.strip()]
 
 

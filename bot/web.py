@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations` here: Gradio reads the handlers' type hints
 # (gr.Request, gr.LikeData) at run time to decide what to inject.
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from bot.records import Answer
 from bot.render import message_html
 from despatch.errors import DespatchError, RequestError
 from despatch.settings import Settings
+from index.cleaning import scrub
 
 EXAMPLES = [
     "What target did the Home Office set for voluntary departures in 2015/16?",
@@ -49,12 +49,9 @@ class RateLimiter:
         return f"Too many questions: the limit is {self.per_minute} a minute. Please try again in {wait} s."
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
 def clean_input(text: str) -> str:
-    """A reader's text without control characters (NUL included); tabs and newlines stay."""
-    return _CONTROL.sub("", text)
+    """A reader's text without control characters (NUL included) or lone surrogates."""
+    return scrub(text)
 
 
 @dataclass

@@ -118,9 +118,9 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(summary.to_json()))
     else:
         for error in summary.errors:
-            print(f"despatch: skipped {error}", file=sys.stderr)
+            print(f"despatch: {error}", file=sys.stderr)
         print(summary.line())
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or summary.bad_records else 0
 
 
 def _docs(args: argparse.Namespace, settings: Settings) -> int:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Control characters (C0 but tab, newline, carriage return; DEL; C1) and lone surrogates, which
+# JSON can carry ("\ud800") but no encoder, tokenizer or database accepts.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def scrub(text: str) -> str:
+    """``text`` without control characters or lone surrogates (tabs and newlines stay)."""
+    return _CONTROL.sub("", text)
+
+
 _MOJIBAKE_HINT = re.compile(
     "[\u00c2\u00c3\u00e2]"
     "[\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc]"
@@ -13,14 +22,13 @@ _MOJIBAKE_HINT = re.compile(
 
 
 def looks_binary(data: bytes) -> bool:
-    """A NUL byte in the first 8 KB, or mostly non-text bytes, means binary."""
+    """More than 1% NUL bytes, or over 5% other control bytes, in the first 8 KB means binary
+    (a stray NUL in a text file is removed by ``clean_text`` instead)."""
     head = data[:8192]
-    if b"\x00" in head:
-        return True
     if not head:
         return False
     odd = sum(1 for b in head if b < 9 or (13 < b < 32))
-    return odd / len(head) > 0.05
+    return head.count(0) > len(head) // 100 or odd / len(head) > 0.05
 
 
 def decode(data: bytes) -> str:

@@ -14,7 +14,7 @@ from despatch.errors import DespatchError, InputError
 from despatch.settings import Settings
 from index.chunking import ChunkLimits, chunk_document
 from index.nlp import entities
-from index.reading import discover, read_file
+from index.reading import canonical, discover, read_file
 from index.records import Chunk, Document
 from index.store import Store
 from index.tokens import get_encoding
@@ -45,6 +45,8 @@ class IngestSummary:
     chunks_written: int = 0
     seconds: float = 0.0
     recovered_chunks: int = 0
+    removed: int = 0  # records no longer in the file they came from
+    bad_records: int = 0  # records of JSON/JSONL files skipped (their files' good ones went in)
     errors: list[str] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)
 
@@ -52,9 +54,11 @@ class IngestSummary:
         return asdict(self)
 
     def line(self) -> str:
+        removed = f", {self.removed} removed" if self.removed else ""
+        records = f", {self.bad_records} bad records skipped" if self.bad_records else ""
         return (
-            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.failed} failed; {self.chunks_written} chunks written in {self.seconds:.1f} s"
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged{removed}, "
+            f"{self.failed} failed{records}; {self.chunks_written} chunks written in {self.seconds:.1f} s"
         )
 
 
@@ -87,6 +91,11 @@ class Indexer:
         began = time.perf_counter()
         summary = IngestSummary(recovered_chunks=self.store.recover())
         versions = self.store.versions()
+        by_origin: dict[str, set[str]] = {}
+        for d in self.store.documents():
+            if d.origin:
+                by_origin.setdefault(d.origin, set()).add(d.id)
+        stale: set[str] = set()
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         seen: set[str] = set()
         pending: list[tuple[Document, list[Chunk], bool]] = []
@@ -104,7 +113,12 @@ class Indexer:
                     progress(1)
                 continue
             for problem in problems:  # bad records of a JSON/JSONL file; its good ones go on
-                self._fail(summary, problem)
+                summary.bad_records += 1
+                summary.errors.append(str(problem))
+            if not problems:
+                # A record removed from its file leaves the index with it (only when every
+                # record read cleanly: a malformed one might be a stored record's new version).
+                stale |= by_origin.get(canonical(item), set()) - {doc.id for doc in docs}
             for doc in docs:
                 if doc.id in seen:
                     continue
@@ -122,6 +136,10 @@ class Indexer:
             if progress:
                 progress(1)
         self._flush(pending, summary)
+        gone = self.store.remove_many(sorted(stale - seen)) if stale - seen else []
+        summary.removed = len(gone)
+        for doc_id in gone:
+            summary.documents.append({"id": doc_id, "status": "removed"})
         summary.seconds = time.perf_counter() - began
         return summary
 
@@ -162,7 +180,7 @@ class Indexer:
     @staticmethod
     def _fail(summary: IngestSummary, error: InputError) -> None:
         summary.failed += 1
-        summary.errors.append(str(error))
+        summary.errors.append(f"{error} (file skipped)")
 
 
 def _annotated(

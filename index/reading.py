@@ -29,7 +29,7 @@ _HEADER_LINE = re.compile(r"^(Date|Agenda|Source|Note):\s*(.*)$", re.MULTILINE)
 
 def stable_id(*parts: str) -> str:
     """A short deterministic id from its parts."""
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def source_name(path: Path) -> str:
@@ -126,6 +126,7 @@ def make_document(
     key: str,
     text: str,
     legacy_key: str | None = None,
+    origin: str = "",
     title: str,
     source: str,
     date: str | None = None,
@@ -141,12 +142,15 @@ def make_document(
     if not sections:
         body_start = len(text) - len(text.lstrip())
         sections = (Section(body_start, len(text.rstrip())),)
-    version = stable_id(text, title, source, date or "", url or "", kind)
+    # The displayed source (a path relative to where the ingest ran) is left out: ingesting an
+    # unchanged file from another directory or through a link writes nothing.
+    version = stable_id(text, title, date or "", url or "", kind)
     doc_id = stable_id(key)
     legacy = stable_id(legacy_key) if legacy_key is not None else doc_id
     return Document(
         id=doc_id,
         replaces=(legacy,) if legacy != doc_id else (),
+        origin=origin,
         text=text,
         title=title,
         source=source,
@@ -159,6 +163,7 @@ def make_document(
 
 
 def _title_from_name(path: Path) -> str:
+    path = path.resolve()  # a symbolic link's target names the document, not the link
     stem = re.sub(r"^\d{4}-\d{2}-\d{2}[-_ ]*", "", path.stem)
     words = re.sub(r"[-_]+", " ", stem).strip()
     return (words[:1].upper() + words[1:]) if words else path.name
@@ -198,6 +203,7 @@ def _read_article(path: Path, source: str, text: str) -> Document:
     return make_document(
         key=canonical(path),
         legacy_key=source,
+        origin=canonical(path),
         text=text,
         title=title or _title_from_name(path),
         source=source,
@@ -232,6 +238,7 @@ def _read_transcript(path: Path, source: str, text: str) -> Document:
     return make_document(
         key=canonical(path),
         legacy_key=source,
+        origin=canonical(path),
         text=text,
         title=title,
         source=source,
@@ -298,6 +305,7 @@ def _read_html(path: Path, source: str, text: str) -> Document:
     return make_document(
         key=canonical(path),
         legacy_key=source,
+        origin=canonical(path),
         text=body,
         title=title or _title_from_name(path),
         source=source,
@@ -338,6 +346,19 @@ def _read_records(
             bad.append(InputError(path, f'{where}: missing or empty "text" field; record skipped'))
             continue
         body = clean_text(body).strip()
+        wrong = [
+            k
+            for k in ("title", "source", "url", "date")
+            if record.get(k) is not None and not isinstance(record[k], str)
+        ]
+        if wrong:
+            bad.append(InputError(path, f'{where}: "{wrong[0]}" must be text; record skipped'))
+            continue
+        if record.get("date") and _normal_date(record["date"]) is None:
+            bad.append(
+                InputError(path, f'{where}: "date" {record["date"][:40]!r} is not YYYY-MM-DD; record skipped')
+            )
+            continue
         # The caller's id (or url) is the record's identity wherever the file lives; without
         # either, the file's canonical path and the record's position.
         if record.get("id"):
@@ -350,11 +371,12 @@ def _read_records(
             make_document(
                 key=key,
                 legacy_key=f"{source}#{record.get('id') or record.get('url') or lineno}",
+                origin=canonical(path),
                 text=body,
-                title=str(record.get("title") or f"{_title_from_name(path)} {lineno}"),
-                source=str(record.get("source") or source),
+                title=clean_text(record.get("title") or "").strip() or f"{_title_from_name(path)} {lineno}",
+                source=clean_text(record.get("source") or "").strip() or source,
                 date=_normal_date(record.get("date")),
-                url=str(record["url"]) if record.get("url") else None,
+                url=clean_text(record["url"]).strip() if record.get("url") else None,
             )
         )
     if not docs:

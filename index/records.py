@@ -70,6 +70,7 @@ class Document:
     sections: tuple[Section, ...] = ()
     version: str = ""  # content hash; changes whenever text or metadata change
     replaces: tuple[str, ...] = ()  # ids of earlier versions' records of this same source
+    origin: str = ""  # canonical path of the file it was read from ("" when not from a file)
 
     def to_metadata(self, chunks: int) -> dict[str, Scalar]:
         """The document record's metadata in the store."""
@@ -81,6 +82,7 @@ class Document:
             date=self.date,
             url=self.url,
             chunks=chunks,
+            origin=self.origin,
         ).to_metadata()
 
 
@@ -95,6 +97,7 @@ class DocumentMeta:
     date: str | None = None
     url: str | None = None
     chunks: int = 0
+    origin: str = ""
 
     def to_metadata(self) -> dict[str, Scalar]:
         meta: dict[str, Scalar] = {
@@ -109,6 +112,8 @@ class DocumentMeta:
             meta["date_ord"] = date_ord(self.date) or 0
         if self.url:
             meta["url"] = self.url
+        if self.origin:
+            meta["origin"] = self.origin
         return meta
 
     @classmethod
@@ -122,6 +127,7 @@ class DocumentMeta:
             date=_opt(meta.get("date")),
             url=_opt(meta.get("url")),
             chunks=int(meta.get("chunks", 0) or 0),
+            origin=str(meta.get("origin") or ""),
         )
 
 

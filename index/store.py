@@ -45,6 +45,7 @@ class StoredDocument:
     version: str
     chunks: int
     text: str = ""
+    origin: str = ""  # canonical path of the file it was read from
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -370,13 +371,19 @@ class Store:
 
     def remove(self, doc_id: str) -> bool:
         """Delete a document and its chunks; False when there was none."""
-        if self.document(doc_id) is None:
-            return False
-        self._set_state(dirty=doc_id)
-        self._call("docs", "delete", ids=[doc_id])
-        self._call("chunks", "delete", where={"doc_id": doc_id})
+        return bool(self.remove_many([doc_id]))
+
+    def remove_many(self, doc_ids: Sequence[str]) -> list[str]:
+        """Delete documents and their chunks in one commit; returns the ids that existed."""
+        ids = sorted(set(doc_ids))
+        existing = list(self.document_texts(ids)) if ids else []
+        if not existing:
+            return []
+        self._set_state(dirty=",".join(existing)[:1000])
+        self._call("docs", "delete", ids=existing)
+        self._call("chunks", "delete", where={"doc_id": {"$in": existing}})
         self._commit()
-        return True
+        return existing
 
     def recover(self) -> int:
         """After a crash mid-write, delete chunks no committed document owns; returns how many."""
@@ -451,6 +458,7 @@ def _stored(doc_id: str, meta: dict[str, Any] | None, text: str) -> StoredDocume
         version=m.version,
         chunks=m.chunks,
         text=text,
+        origin=m.origin,
     )
 
 

@@ -66,7 +66,7 @@ def test_bad_files_are_reported_and_the_rest_ingested(
     indexer, store, _ = _indexer(tmp_path / "s", embedder)
     summary = indexer.ingest([corpus_copy, tmp_path / "missing-folder"])
     # The founding article and the good record of broken.jsonl; its bad line is reported alone.
-    assert summary.added == 2 and summary.failed == 4
+    assert summary.added == 2 and summary.failed == 3 and summary.bad_records == 1
     joined = "\n".join(summary.errors)
     for expected in (
         "empty.txt: file is empty",
@@ -226,7 +226,7 @@ def test_jsonl_records_are_independent(tmp_path: Path, embedder: Any) -> None:
     )
     indexer, store, _ = _indexer(tmp_path / "s", embedder)
     summary = indexer.ingest([records])
-    assert summary.added == 2 and summary.failed == 3
+    assert summary.added == 2 and summary.failed == 0 and summary.bad_records == 3
     joined = "\n".join(summary.errors)
     assert "line 2: malformed JSON" in joined and 'line 3: missing or empty "text"' in joined
     assert "line 4: expected an object" in joined and "record skipped" in joined
@@ -313,3 +313,53 @@ def test_a_file_deleted_mid_run_says_so(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="no longer exists"):
         read_file(tmp_path / "gone.txt", 10**6)
+
+
+def test_a_record_removed_from_its_file_leaves_the_index(tmp_path: Path, embedder: Any) -> None:
+    export = tmp_path / "export.jsonl"
+    export.write_text(
+        '{"id": "a1", "title": "Ferret festival", "text": "The ferret festival drew 900 people."}\n'
+        '{"id": "a2", "title": "Budget", "text": "The budget rose by 3 per cent."}\n'
+    )
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    assert indexer.ingest([export]).added == 2
+    export.write_text('{"id": "a2", "title": "Budget", "text": "The budget rose by 3 per cent."}\n')
+    summary = indexer.ingest([export])
+    assert (summary.removed, summary.unchanged) == (1, 1)
+    assert [d.title for d in store.documents()] == ["Budget"]
+    # A malformed line might be a stored record's new version: then nothing is removed.
+    export.write_text('{"id": "a2", "title": "Budget", "text": "The budget rose by 3 per cent."}\n{oops\n')
+    assert indexer.ingest([export]).removed == 0
+
+
+def test_unchanged_file_through_another_directory_or_a_link_writes_nothing(
+    tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    story = tmp_path / "art" / "zorblax.txt"
+    story.parent.mkdir()
+    story.write_text("The zorblax count was 17.\n")
+    link = tmp_path / "zlink.txt"
+    link.symlink_to(story)
+    indexer, store, _ = _indexer(tmp_path / "s", embedder)
+    monkeypatch.chdir(story.parent)
+    assert indexer.ingest([Path("zorblax.txt")]).added == 1
+    monkeypatch.chdir(tmp_path)
+    assert indexer.ingest([Path("art/zorblax.txt")]).unchanged == 1
+    assert indexer.ingest([link]).unchanged == 1
+    (doc,) = store.documents()
+    assert doc.title == "Zorblax"
+
+
+def test_record_fields_must_be_text(tmp_path: Path) -> None:
+    from index.reading import read_file
+
+    bad = tmp_path / "r.jsonl"
+    bad.write_text(
+        '{"text": "One.", "source": ["a", "b"]}\n{"text": "Two.", "date": "not a date"}\n'
+        '{"text": "Three \\ud800 surrogate.", "id": "x\\udfff"}\n'
+    )
+    problems: list[Any] = []
+    docs = read_file(bad, 10**6, problems)
+    assert [d.text for d in docs] == ["Three  surrogate."]
+    reasons = "\n".join(str(p) for p in problems)
+    assert '"source" must be text' in reasons and "'not a date' is not YYYY-MM-DD" in reasons
