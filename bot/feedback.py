@@ -62,11 +62,10 @@ class Feedback:
             raise ValueError(f"vote must be 'up' or 'down', not {vote!r}")
         question = str(answer.get("question") or "")
         text = str(answer.get("answer") or "")
-        digest = hashlib.sha256(f"{question}\x1f{text}".encode()).hexdigest()[:12]
         row = (
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             session,
-            f"{position}:{digest}",
+            _key(position, answer),
             vote,
             question,
             text,
@@ -83,6 +82,15 @@ class Feedback:
             (count,) = conn.execute("SELECT COUNT(*) FROM votes").fetchone()
             if count > self.max_rows:
                 self._rotate(conn, count - self.max_rows + self.max_rows // 10)
+
+    def retract(self, session: str, position: int, answer: dict[str, Any]) -> None:
+        """Forget ``session``'s vote on the answer at ``position`` (the reader took it back)."""
+        if not self.path.exists():
+            return
+        with self._lock, self._connect() as conn:
+            conn.execute(
+                "DELETE FROM votes WHERE session = ? AND answer = ?", (session, _key(position, answer))
+            )
 
     def _rotate(self, conn: sqlite3.Connection, n: int) -> None:
         old = conn.execute(
@@ -104,17 +112,33 @@ class Feedback:
             yield dict(zip(COLUMNS, row, strict=True))
 
     def export(self, fmt: str) -> str:
-        """All kept votes as CSV (with a header) or JSONL."""
+        """All kept votes as JSONL (``refused`` a boolean, ``citations`` a list) or CSV (with a
+        header; a cell a spreadsheet would run as a formula starts with an apostrophe)."""
         rows = list(self.rows())
         if fmt == "jsonl":
-            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+            typed = [
+                {**r, "refused": bool(r["refused"]), "citations": json.loads(r["citations"])} for r in rows
+            ]
+            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in typed)
         if fmt == "csv":
             out = io.StringIO()
             writer = csv.DictWriter(out, fieldnames=COLUMNS)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: _cell(v) for k, v in r.items()} for r in rows)
             return out.getvalue()
         raise ValueError(f"format must be csv or jsonl, not {fmt!r}")
+
+
+def _key(position: int, answer: dict[str, Any]) -> str:
+    text = f"{answer.get('question') or ''}\x1f{answer.get('answer') or ''}"
+    return f"{position}:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+
+
+def _cell(value: Any) -> Any:
+    """Defuse spreadsheet formulas (CSV injection): ``=``, ``+``, ``-``, ``@`` lead nothing."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def feedback_path(settings: Any) -> Path:

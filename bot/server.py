@@ -31,13 +31,20 @@ class Problem(BaseModel):
 
 
 # Gradio routes that take or serve files: the chat needs none, so nobody may upload or fetch.
-_FILE_ROUTES = ("/gradio_api/upload", "/gradio_api/upload_progress", "/gradio_api/file=", "/gradio_api/file/")
+_FILE_ROUTES = (
+    "/gradio_api/upload",
+    "/gradio_api/upload_progress",
+    "/gradio_api/process_recording",
+    "/gradio_api/file=",
+    "/gradio_api/file/",
+)
 
 
 class Guard:
     """Pure ASGI middleware in front of everything: refuses a body over ``max_bytes`` before
-    reading it (by Content-Length, and by counting a chunked body as it arrives) and refuses
-    Gradio's upload and file routes, all without touching the app behind it."""
+    reading it (by Content-Length, and by counting a chunked body as it arrives), refuses
+    Gradio's upload and file routes, and replaces the body of Gradio's own 422 responses
+    (which repeat the request's input) with a short message."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
@@ -69,14 +76,20 @@ class Guard:
             return message
 
         started = False
+        muted = False  # a Gradio 422 whose body is being replaced
+        gradio = "/gradio_api/" in path
 
         async def sending(message: Any) -> None:
-            nonlocal started
+            nonlocal started, muted
             if too_big and not started:
                 started = True
                 await _problem(send, 413, f"The request body is over the {self.max_bytes // 1024} KB limit.")
                 return
-            if too_big:
+            if too_big or muted:
+                return
+            if gradio and message["type"] == "http.response.start" and message.get("status") == 422:
+                started = muted = True
+                await _problem(send, 422, "The request does not match what this endpoint expects.")
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -186,3 +199,13 @@ def create_server(bot: Bot, settings: Settings) -> Any:
     gr.mount_gradio_app(app, build_app(service, compact=True), path="/widget", **common)
     gr.mount_gradio_app(app, build_app(service), path="", **common)
     return Guard(app, settings.max_body_kb * 1024)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn must run the app: X-Forwarded-For is trusted only when a proxy in front says
+    so (rate limits are per client address; a forged header must not reset them)."""
+    return {
+        "log_level": "warning",
+        "proxy_headers": settings.trust_proxy_headers,
+        "forwarded_allow_ips": settings.trusted_proxies,
+    }

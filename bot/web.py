@@ -37,6 +37,8 @@ class RateLimiter:
         """0 when ``client`` may ask now (and counts the question), else seconds to wait."""
         now = time.monotonic()
         with self._lock:
+            if len(self._hits) > 10_000:  # forget clients idle for a minute
+                self._hits = {c: h for c, h in self._hits.items() if h and now - h[-1] < 60.0}
             hits = [t for t in self._hits.get(client, []) if now - t < 60.0]
             if len(hits) >= self.per_minute:
                 self._hits[client] = hits
@@ -127,12 +129,13 @@ def chat(
     collapsible: bool = False,
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any] | None], str]]:
     """Answer ``message``; yields (chat history, answer records by message index, textbox)."""
-    history = [*history, {"role": "user", "content": escape(message)}]
+    # The chat history comes back from the browser: keep only the turns the page needs.
+    keep = 2 * max(service.settings.max_history_turns, 1)
+    history, answers = history[-keep:], answers[-keep:]
+    history = [*history, {"role": "user", "content": escape(clean_input(message))}]
     answers = [*answers, None]
-    problem = service.check_question(message)
-    if problem is None:
-        wait = service.limiter.retry_after(client)
-        problem = service.limiter.message(wait) if wait else None
+    wait = service.limiter.retry_after(client)  # every submission counts, empty ones too
+    problem = service.limiter.message(wait) if wait else service.check_question(message)
     if problem is not None:
         yield [*history, {"role": "assistant", "content": escape(problem)}], [*answers, None], message
         return
@@ -160,18 +163,21 @@ def vote(
     service: ChatService,
     answers: list[dict[str, Any] | None],
     index: int,
-    liked: bool,
+    liked: bool | None,
     session: str,
     client: str,
 ) -> bool:
-    """Store a thumbs up/down for the answer at chat position ``index`` of ``session``; the last
-    vote on an answer counts. Votes share the client's rate limit with its questions; a vote
-    over the limit is dropped (False)."""
+    """Store a thumbs up/down for the answer at chat position ``index`` of ``session`` (``None``:
+    the reader took the vote back); the last vote on an answer counts. Votes share the client's
+    rate limit with its questions; a vote over the limit is dropped (False)."""
     if not (0 <= index < len(answers)) or answers[index] is None:
         return False
     if service.limiter.retry_after(client):
         return False
-    service.feedback.record(session, index, answers[index] or {}, "up" if liked else "down")
+    if liked is None:
+        service.feedback.retract(session, index, answers[index] or {})
+    else:
+        service.feedback.record(session, index, answers[index] or {}, "up" if liked else "down")
     return True
 
 
@@ -206,7 +212,7 @@ def build_app(service: ChatService, compact: bool = False) -> Any:
             clear = gr.ClearButton([box, chatbot], value="Clear", size="sm")
         if not compact:
             gr.Examples(EXAMPLES, inputs=box, label="Try")
-        gr.Markdown(service.indexed_line(), elem_id="despatch-indexed")
+        gr.Markdown(service.indexed_line, elem_id="despatch-indexed")  # re-read at each page load
 
         def respond(
             message: str, history: list[dict[str, Any]], state: list[Any], request: gr.Request
@@ -218,7 +224,9 @@ def build_app(service: ChatService, compact: bool = False) -> Any:
             index = data.index[0] if isinstance(data.index, list | tuple) else data.index
             client = request.client.host if request and request.client else "unknown"
             session = (request.session_hash if request else None) or client
-            vote(service, state or [], int(index), bool(data.liked), session, client)
+            # Gradio sends liked=True/False, or "" when the reader clicks the same thumb again.
+            liked = data.liked if isinstance(data.liked, bool) else None
+            vote(service, state or [], int(index), liked, session, client)
 
         box.submit(respond, [box, chatbot, answers], [chatbot, answers, box], api_name="ask")
         chatbot.like(on_like, [answers], None)

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     max_history_answer_chars: int = Field(
         4000, ge=0, description="Longest earlier answer a history turn may carry."
     )
+    trust_proxy_headers: bool = Field(
+        False, description="Take the client address from X-Forwarded-For (behind a reverse proxy)."
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1", description="Addresses whose X-Forwarded-For is trusted, comma-separated."
+    )
     max_body_kb: int = Field(512, ge=1, description="Largest request body, KB; refused before it is read.")
     concurrency: int = Field(4, ge=1, description="Questions answered at once by the chat.")
     queue_size: int = Field(64, ge=1, description="Chat requests waiting at most.")

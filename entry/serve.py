@@ -5,10 +5,15 @@ from __future__ import annotations
 from despatch.settings import Settings
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Build the bot once and run the server until interrupted."""
     import os
     import shutil
+    import signal
     import tempfile
 
     # Gradio's scratch folder, private to this process and removed when it stops (uploads are
@@ -19,7 +24,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         import uvicorn
 
         from bot.assembly import assemble
-        from bot.server import create_server
+        from bot.server import create_server, uvicorn_options
 
         bot = assemble(settings).bot()
         # Pay the one-off costs before the first reader arrives: the retrieval view, Chroma
@@ -28,6 +33,9 @@ def serve(settings: Settings, host: str, port: int) -> None:
         bot.ask("What does the coverage say?")
         app = create_server(bot, settings)
         print(f"Despatch on http://{host}:{port}/ (widget: /widget, API: /api/ask, docs: /docs)", flush=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # uvicorn re-raises SIGTERM after a graceful shutdown; with Python's default handler that
+        # would kill the process before the scratch folder is removed.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

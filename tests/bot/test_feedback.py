@@ -71,3 +71,21 @@ def test_despatch_feedback_exports_from_beside_the_store(
     out = tmp_path / "votes.csv"
     assert main(["feedback", "--store", str(store), "--out", str(out)]) == 0
     assert next(iter(csv.DictReader(out.open())))["vote"] == "down"
+
+
+def test_a_vote_taken_back_is_forgotten(tmp_path: Path) -> None:
+    fb = Feedback(tmp_path / "feedback.sqlite3")
+    fb.record("s1", 1, ANSWER, "up")
+    fb.retract("s1", 1, ANSWER)
+    assert list(fb.rows()) == []
+
+
+def test_exports_are_typed_and_defuse_formulas(tmp_path: Path) -> None:
+    fb = Feedback(tmp_path / "feedback.sqlite3")
+    fb.record("s1", 1, {**ANSWER, "question": '=HYPERLINK("http://evil.example","x")'}, "up")
+    (row,) = list(csv.DictReader(io.StringIO(fb.export("csv"))))
+    assert row["question"].startswith("'=HYPERLINK")
+    (line,) = fb.export("jsonl").splitlines()
+    data = json.loads(line)
+    assert data["refused"] is False and data["citations"] == ANSWER["citations"]
+    assert data["question"].startswith("=HYPERLINK")  # JSONL keeps the text as asked

@@ -36,10 +36,11 @@ class LiveServer:
 def start_server(bot: Any, settings: Any) -> LiveServer:
     import uvicorn
 
-    from bot.server import create_server
+    from bot.server import create_server, uvicorn_options
 
     port = free_port()
-    config = uvicorn.Config(create_server(bot, settings), host="127.0.0.1", port=port, log_level="warning")
+    app = create_server(bot, settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options(settings))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

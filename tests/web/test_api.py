@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,14 +122,17 @@ def test_despatch_serve_command(founding_store: Any, tmp_path: Path) -> None:
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 120, proc)
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/widget/").status_code == 200
+        assert list(tmp_path.glob("despatch-gradio-*"))  # the server's private scratch folder
     finally:
-        proc.terminate()
+        proc.terminate()  # SIGTERM, as a service manager stops it
         proc.wait(timeout=30)
+    assert proc.returncode == 0 and not list(tmp_path.glob("despatch-gradio-*"))
 
 
 def test_gradio_client_gets_cited_answer(web: Any) -> None:
@@ -226,3 +230,33 @@ def test_uploads_and_file_routes_are_refused(web: Any, tmp_path: Path) -> None:
         assert httpx.get(f"{web.url}{prefix}/gradio_api/file=/etc/hostname").status_code == 403
         assert httpx.get(f"{web.url}{prefix}/gradio_api/upload_progress?upload_id=x").status_code == 403
     assert httpx.get(f"{web.url}/").status_code == 200  # the app itself is unaffected
+
+
+def test_gradio_422s_do_not_echo_the_input(web: Any) -> None:
+    for route in ("/gradio_api/queue/join", "/gradio_api/run/ask", "/widget/gradio_api/queue/join"):
+        resp = httpx.post(f"{web.url}{route}", json={"data": "SECRETMARKER" * 30_000})
+        assert resp.status_code == 422 and "SECRETMARKER" not in resp.text and len(resp.content) < 500
+    assert (
+        httpx.post(f"{web.url}/gradio_api/process_recording", files={"video": ("a", b"")}).status_code == 403
+    )
+
+
+def test_forwarded_for_does_not_reset_the_rate_limit(
+    tmp_path: Path, founding_store: Any, embedder: Any
+) -> None:
+    settings, store = founding_store
+    limited = make_settings(settings.store, rate_limit_per_minute=2, feedback_path=tmp_path / "f.sqlite3")
+    live = start_server(Bot(limited, store, embedder), limited)
+    try:
+        codes = [
+            httpx.post(
+                f"{live.url}/api/ask",
+                json={"question": "Who is Soames?"},
+                headers={"X-Forwarded-For": f"10.0.1.{i}"},  # a new "client" every time
+                timeout=30,
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [200, 200, 429]
+    finally:
+        live.stop()

@@ -1,0 +1,41 @@
+"""The chat handler's limits, with the real bot (no server needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.feedback import Feedback
+from bot.web import ChatService, RateLimiter, chat, vote
+
+
+def _service(founding_bot: Any, tmp_path: Path, per_minute: int) -> ChatService:
+    settings = founding_bot.settings.model_copy(update={"max_history_turns": 2})
+    return ChatService(founding_bot, settings, RateLimiter(per_minute), Feedback(tmp_path / "f.sqlite3"))
+
+
+def test_empty_submissions_count_against_the_rate_limit(founding_bot: Any, tmp_path: Path) -> None:
+    service = _service(founding_bot, tmp_path, 3)
+    replies = [list(chat(service, "", [], [], "10.0.0.1"))[-1][0][-1]["content"] for _ in range(4)]
+    assert replies[:3] == ["Please type a question."] * 3
+    assert "the limit is 3 a minute" in replies[3]
+
+
+def test_the_browser_history_is_cut_to_what_the_page_needs(founding_bot: Any, tmp_path: Path) -> None:
+    service = _service(founding_bot, tmp_path, 100)
+    history = [{"role": "user", "content": "x" * 1000}] * 450
+    final = list(chat(service, "Who assured Rudd of total support?", history, [None] * 450, "c"))[-1]
+    chat_history, answers, _ = final
+    assert len(chat_history) == 2 * 2 + 2 and len(answers) == 2 * 2 + 2
+    assert "Soames" in chat_history[-1]["content"]
+
+
+def test_votes_share_the_rate_limit_and_can_be_taken_back(founding_bot: Any, tmp_path: Path) -> None:
+    service = _service(founding_bot, tmp_path, 3)
+    answers: list[Any] = [None, {"question": "q", "answer": "a [1]", "citations": []}]
+    assert vote(service, answers, 1, True, "s", "c")
+    assert vote(service, answers, 1, None, "s", "c")  # clicked the same thumb again
+    assert list(service.feedback.rows()) == []
+    assert vote(service, answers, 1, False, "s", "c")
+    assert not vote(service, answers, 1, True, "s", "c")  # fourth action this minute: dropped
+    assert [r["vote"] for r in service.feedback.rows()] == ["down"]
