@@ -18,8 +18,10 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +56,7 @@ class IndexView:
         self,
         token: str,
         texts: dict[str, str],
-        meta: dict[str, ChunkMeta],
+        meta: Mapping[str, ChunkMeta],
         versions: dict[str, str],
         bm25: BM25,
         vectors: np.ndarray | None,
@@ -143,8 +145,32 @@ class IndexView:
         except (OSError, ValueError, KeyError):
             return None
         texts = {cid: text for cid, text, _ in head["chunks"]}
-        meta = {cid: ChunkMeta.from_metadata(m) for cid, _, m in head["chunks"]}
+        meta = _LazyMeta({cid: m for cid, _, m in head["chunks"]})
         return cls(token, texts, meta, dict(head["versions"]), bm25, vectors)
+
+
+class _LazyMeta(Mapping[str, ChunkMeta]):
+    """Chunk metadata read from a saved view, typed on first use (a server start need not
+    build 100k records before its first question)."""
+
+    def __init__(self, raw: dict[str, dict[str, Any]]) -> None:
+        self._raw = raw
+        self._typed: dict[str, ChunkMeta] = {}
+
+    def __getitem__(self, chunk_id: str) -> ChunkMeta:
+        typed = self._typed.get(chunk_id)
+        if typed is None:
+            typed = self._typed[chunk_id] = ChunkMeta.from_metadata(self._raw[chunk_id])
+        return typed
+
+    def __contains__(self, chunk_id: object) -> bool:
+        return chunk_id in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
 
 def _safe(token: str) -> str:
