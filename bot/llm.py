@@ -164,6 +164,13 @@ class LLMAnswerer:
             log.warning("LLM endpoint failed: %s", exc)
             yield from self._fall_back(extractive, f"llm_error: {exc}", raw, state, began)
             return
+        if not state.citations and _is_refusal(raw):
+            # The model read the passages and found no answer: say so, as the extractive
+            # answerer does, with the closest passages as related.
+            refusal = self.fallback.refuse(question, passages, "the LLM found no answer in the passages", {})
+            yield refusal.answer
+            yield replace(refusal, answerer=self.name, meta={**refusal.meta, "llm_raw": raw[:2000]})
+            return
         if not state.citations:
             yield from self._fall_back(extractive, "llm_unsupported", raw, state, began)
             return
@@ -196,6 +203,13 @@ class LLMAnswerer:
 
     def _similarity(self, a: str, b: str) -> float:
         return citations.similarity(self.embedder, a, b)
+
+
+def _is_refusal(raw: str) -> bool:
+    """Whether the model's reply is the refusal sentence the system prompt gives it."""
+    words = re.findall(r"[a-z']+", strip_markers(raw).lower().replace("\u2019", "'"))
+    want = re.findall(r"[a-z']+", REFUSAL.lower().replace("\u2019", "'"))
+    return words[: len(want)] == want
 
 
 class _Verified:

@@ -61,3 +61,44 @@ def test_history_forms() -> None:
         ]
     )
     assert [(t.question, t.answer) for t in turns] == [("a?", ""), ("b?", "B"), ("c?", "C")]
+
+
+def test_a_self_contained_question_is_left_unchanged() -> None:
+    q = "What did Damian Green say about the immigration cap?"
+    assert resolve(q, ["Who is the Home Secretary?", "When did she take over?"]) == q
+
+
+def test_she_after_a_who_question_is_the_person_who_answered() -> None:
+    asked: list[str] = []
+
+    def answer_for(question: str) -> str:  # a deterministic stand-in for the bot's short answer
+        asked.append(question)
+        return "Amber Rudd"
+
+    resolved = resolve("When did she take over?", ["Who is the Home Secretary?"], answer_for)
+    assert resolved == "When did Amber Rudd take over?" and asked == ["Who is the Home Secretary?"]
+    # An answer already in the history is used without asking again.
+    turns = [{"question": "Who is the Home Secretary?", "answer": "Sajid Javid took over."}]
+    assert resolve("When did he take over?", turns, answer_for) == "When did Sajid Javid take over?"
+    assert len(asked) == 1
+
+
+def test_the_antecedent_can_be_in_an_older_turn() -> None:
+    history = ["What did Nicholas Soames tell Amber Rudd?", "How were the targets split?"]
+    assert resolve("What did he say next?", history) == "What did Nicholas Soames say next?"
+
+
+def test_what_about_swaps_the_like_for_like_token() -> None:
+    assert resolve("What about 2016?", ["How many removals were there in 2010?"]) == (
+        "How many removals were there in 2016?"
+    )
+
+
+def test_it_carries_the_previous_question_along() -> None:
+    resolved = resolve("When was it published?", ["What did the Wendy Williams review find?"])
+    assert resolved == "When was it published? (following: What did the Wendy Williams review find?)"
+
+
+def test_history_as_tuples_and_with_blank_turns() -> None:
+    turns = normalise_history([("a?", "A"), ["b?"], "   ", {"role": "assistant", "content": "orphan"}])
+    assert [(t.question, t.answer) for t in turns] == [("a?", "A"), ("b?", "")]
