@@ -143,6 +143,9 @@ def aggregate(scores: list[CaseScore], k: int) -> dict[str, float]:
         f"retrieval_recall_at_{k}": share(sum(1 for h in hits if h is not None and h <= k), len(hits)),
         "retrieval_mrr": share(sum(1.0 / h for h in hits if h), len(hits)),
         "fact_recall": share(sum(s.facts_found for s in answerable), sum(s.fact_groups for s in answerable)),
+        "fact_grounding": share(
+            sum(s.facts_grounded for s in answerable), sum(s.facts_found for s in answerable)
+        ),
         "refusal_precision": share(sum(1 for s in refused if not s.answerable), len(refused)),
         "refusal_recall": share(sum(1 for s in unanswerable if s.refused), len(unanswerable)),
         "false_refusal_rate": share(sum(1 for s in answerable if s.refused), len(answerable))

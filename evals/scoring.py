@@ -22,6 +22,15 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+def contains(text: str, fact: str) -> bool:
+    """Whether normalised ``text`` holds normalised ``fact`` as whole tokens: "5000" is not in
+    "450000", nor "19" in "2019", nor "May" in "Mayhew"."""
+    needle = normalise(fact)
+    if not needle:
+        return False
+    return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", normalise(text)) is not None
+
+
 def squad_normalise(text: str) -> str:
     """The official SQuAD answer normalisation."""
     text = text.lower()
@@ -61,6 +70,7 @@ class CaseScore:
     latency_ms: float = 0.0
     fact_groups: int = 0
     facts_found: int = 0
+    facts_grounded: int = 0  # facts found in the answer that also stand in one of its cited quotes
     factoid: bool = False
     first_ok: bool | None = None  # answered: the first answer sentence holds every fact
     short_answer: str | None = None
@@ -112,16 +122,23 @@ def score_case(
         if not answer.refused:
             score.failures.append("answered an unanswerable question")
         return score
-    text = normalise(answer.answer)
-    missing = [g for g in case.facts if not any(normalise(alt) in text for alt in g)]
+    text = MARKER.sub("", answer.answer)
+    found = [g for g in case.facts if any(contains(text, alt) for alt in g)]
+    missing = [g for g in case.facts if g not in found]
     score.facts_ok = not missing and not answer.refused
     score.fact_groups = len(case.facts)
-    score.facts_found = 0 if answer.refused else len(case.facts) - len(missing)
+    score.facts_found = 0 if answer.refused else len(found)
+    # Judged without the answerer's citation check: a fact the answer states must stand, as
+    # whole tokens, in a quote it cites (or name that quote's speaker, in a transcript).
+    quoted = [c.quote for c in answer.citations] + [c.speaker for c in answer.citations if c.speaker]
+    score.facts_grounded = (
+        0 if answer.refused else sum(1 for g in found if any(contains(q, alt) for q in quoted for alt in g))
+    )
     score.factoid = bool(FACTOID_TAGS & set(case.tags))
     sentences = answer_sentences(answer.answer)
     if not answer.refused and sentences:
-        first = normalise(sentences[0])
-        score.first_ok = all(any(normalise(alt) in first for alt in g) for g in case.facts)
+        first = MARKER.sub("", sentences[0])
+        score.first_ok = all(any(contains(first, alt) for alt in g) for g in case.facts)
     if not answer.refused and answer.short_answer is not None:
         score.short_answer = answer.short_answer.text
         gold = {squad_normalise(alt) for g in case.facts for alt in g}

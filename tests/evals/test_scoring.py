@@ -110,3 +110,38 @@ def test_unsupported_citation_is_a_failure() -> None:
     score = score_case(case, answer, lambda d: DOC, lambda s, p: False, [])
     assert score.citations_supported == 0 and score.citations_checked == 1
     assert "citation [1] does not support its sentence" in score.failures
+
+
+def test_facts_match_whole_tokens_only() -> None:
+    from evals.scoring import contains
+
+    assert contains("The target was 12,000 a year.", "12000")
+    assert not contains("It rose to 450,000 people.", "5000")
+    assert not contains("In 2019 it changed.", "19")
+    assert not contains("Mayhew spoke.", "May") and contains("Theresa May spoke.", "May")
+    case = GoldCase("x", "q", True, [["19"]], [])
+    score = score_case(
+        case, _answer("In 2019 the target was set. [1]", (0, 52)), lambda d: DOC, lambda s, p: True, []
+    )
+    assert not score.facts_ok and score.facts_found == 0
+
+
+def test_an_unsupported_citation_is_counted_and_reported() -> None:
+    case = GoldCase("x", "q", True, [["12,000"]], [])
+    answer = _answer("For 2015/16, the annual target was raised to 12,000. [1]", (0, 52))
+    score = score_case(case, answer, lambda d: DOC, lambda s, p: False, [])
+    assert score.citations_checked == 1 and score.citations_supported == 0
+    assert "citation [1] does not support its sentence" in score.failures
+
+
+def test_a_fact_stated_but_not_in_the_cited_quote_is_not_grounded() -> None:
+    case = GoldCase("x", "q", True, [["12,000"]], [])
+    # The answer says 12,000 but cites only "These targets were split."
+    start = DOC.index("These")
+    answer = _answer("The target was 12,000. [1]", (start, len(DOC)))
+    score = score_case(case, answer, lambda d: DOC, lambda s, p: True, [])
+    assert score.facts_found == 1 and score.facts_grounded == 0
+    grounded = score_case(
+        case, _answer("The target was 12,000. [1]", (0, 52)), lambda d: DOC, lambda s, p: True, []
+    )
+    assert grounded.facts_grounded == 1
