@@ -51,11 +51,6 @@ class RateLimiter:
         return f"Too many questions: the limit is {self.per_minute} a minute. Please try again in {wait} s."
 
 
-def clean_input(text: str) -> str:
-    """A reader's text without control characters (NUL included) or lone surrogates."""
-    return scrub(text)
-
-
 @dataclass
 class ChatService:
     """What the UI needs: the bot, the limits, the feedback log, document texts for context."""
@@ -71,7 +66,7 @@ class ChatService:
 
     def check_question(self, question: str) -> str | None:
         """A reader-facing message when the question cannot be taken, else None."""
-        if not clean_input(question).strip():
+        if not scrub(question).strip():
             return "Please type a question."
         limit = self.settings.max_question_chars
         if len(question) > limit:
@@ -85,7 +80,7 @@ class ChatService:
         something is over a limit, 422 when malformed); messages never repeat the input."""
         problem = self.check_question(question)
         if problem is not None:
-            raise RequestError(413 if clean_input(question).strip() else 422, problem)
+            raise RequestError(413 if scrub(question).strip() else 422, problem)
         s = self.settings
         if len(history) > s.max_history_turns:
             raise RequestError(
@@ -109,10 +104,10 @@ class ChatService:
                         413, f"History turn {i}: {key} is {len(value)} characters; the limit is {limit}."
                     )
             if isinstance(item, str):
-                cleaned.append(clean_input(item))
+                cleaned.append(scrub(item))
             else:
-                cleaned.append({k: clean_input(v) if isinstance(v, str) else v for k, v in item.items()})
-        return clean_input(question), cleaned
+                cleaned.append({k: scrub(v) if isinstance(v, str) else v for k, v in item.items()})
+        return scrub(question), cleaned
 
     def indexed_line(self) -> str:
         docs = self.bot.store.documents()
@@ -132,14 +127,14 @@ def chat(
     # The chat history comes back from the browser: keep only the turns the page needs.
     keep = 2 * max(service.settings.max_history_turns, 1)
     history, answers = history[-keep:], answers[-keep:]
-    history = [*history, {"role": "user", "content": escape(clean_input(message))}]
+    history = [*history, {"role": "user", "content": escape(scrub(message))}]
     answers = [*answers, None]
     wait = service.limiter.retry_after(client)  # every submission counts, empty ones too
     problem = service.limiter.message(wait) if wait else service.check_question(message)
     if problem is not None:
         yield [*history, {"role": "assistant", "content": escape(problem)}], [*answers, None], message
         return
-    message = clean_input(message)
+    message = scrub(message)
     limit = service.settings.max_history_turns
     earlier = [str(a["question"]) for a in answers if a][-limit:] if limit else []
     final: Answer | None = None

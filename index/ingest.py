@@ -90,9 +90,10 @@ class Indexer:
         """Ingest files and folders; bad files are reported in the summary and skipped."""
         began = time.perf_counter()
         summary = IngestSummary(recovered_chunks=self.store.recover())
-        versions = self.store.versions()
+        committed = self.store.documents()  # one read gives versions and origins
+        versions = {d.id: d.version for d in committed}
         by_origin: dict[str, set[str]] = {}
-        for d in self.store.documents():
+        for d in committed:
             if d.origin:
                 by_origin.setdefault(d.origin, set()).add(d.id)
         stale: set[str] = set()

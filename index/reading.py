@@ -162,6 +162,32 @@ def make_document(
     )
 
 
+def _file_document(
+    path: Path,
+    *,
+    text: str,
+    title: str,
+    source: str,
+    date: str | None = None,
+    kind: str = "article",
+    sections: tuple[Section, ...] = (),
+) -> Document:
+    """A document that is a whole file: its identity is the file's canonical path (earlier
+    versions keyed it by ``source``, the path relative to the working directory)."""
+    where = canonical(path)
+    return make_document(
+        key=where,
+        legacy_key=source,
+        origin=where,
+        text=text,
+        title=title,
+        source=source,
+        date=date,
+        kind=kind,
+        sections=sections,
+    )
+
+
 def _title_from_name(path: Path) -> str:
     path = path.resolve()  # a symbolic link's target names the document, not the link
     stem = re.sub(r"^\d{4}-\d{2}-\d{2}[-_ ]*", "", path.stem)
@@ -200,10 +226,8 @@ def _read_article(path: Path, source: str, text: str) -> Document:
         text = rest.strip()
     if not text:
         raise InputError(path, "file has a header but no body text")
-    return make_document(
-        key=canonical(path),
-        legacy_key=source,
-        origin=canonical(path),
+    return _file_document(
+        path,
         text=text,
         title=title or _title_from_name(path),
         source=source,
@@ -235,10 +259,8 @@ def _read_transcript(path: Path, source: str, text: str) -> Document:
         raise InputError(path, "transcript has speech headers but no speech text")
     agenda = headers.get("agenda", "")
     title = re.sub(r"\s*\[.*\]\s*$", "", agenda) or _title_from_name(path)
-    return make_document(
-        key=canonical(path),
-        legacy_key=source,
-        origin=canonical(path),
+    return _file_document(
+        path,
         text=text,
         title=title,
         source=source,
@@ -302,10 +324,8 @@ def _read_html(path: Path, source: str, text: str) -> Document:
     body = "\n\n".join(blocks)
     if not body:
         raise InputError(path, "HTML page has no main text")
-    return make_document(
-        key=canonical(path),
-        legacy_key=source,
-        origin=canonical(path),
+    return _file_document(
+        path,
         text=body,
         title=title or _title_from_name(path),
         source=source,

@@ -376,7 +376,7 @@ class Store:
     def remove_many(self, doc_ids: Sequence[str]) -> list[str]:
         """Delete documents and their chunks in one commit; returns the ids that existed."""
         ids = sorted(set(doc_ids))
-        existing = list(self.document_texts(ids)) if ids else []
+        existing = list(self._call("docs", "get", ids=ids, include=[])["ids"]) if ids else []
         if not existing:
             return []
         self._set_state(dirty=",".join(existing)[:1000])
