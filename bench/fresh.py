@@ -15,22 +15,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+from bench.server import free_port
 from despatch.settings import PROJECT_ROOT
 
 QUESTION = "What target did the Home Office set for voluntary departures in 2015/16?"
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(timeout_s: float = 900.0) -> dict[str, object]:
@@ -38,7 +32,7 @@ def run(timeout_s: float = 900.0) -> dict[str, object]:
     try:
         subprocess.run(["git", "clone", "-q", str(PROJECT_ROOT), str(folder / "repo")], check=True)
         repo = folder / "repo"
-        port = _port()
+        port = free_port()
         began = time.perf_counter()
         proc = subprocess.Popen(
             ["./scripts/run.sh", "--port", str(port)],

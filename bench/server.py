@@ -13,7 +13,7 @@ from typing import Any
 from bench.stats import percentile
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as sock:
@@ -25,7 +25,7 @@ def start(store: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     """Start `despatch serve` and return (process, url, seconds until /healthz answered)."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DESPATCH_RATE_LIMIT_PER_MINUTE": "1000000"}
     began = time.perf_counter()
     proc = subprocess.Popen(
@@ -46,8 +46,14 @@ def start(store: Path) -> tuple[subprocess.Popen[bytes], str, float]:
 
 
 def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (the kernel's high-water mark), MB."""
+    return rss_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of ``/proc/PID/status`` (``VmRSS``: resident now), MB, one decimal."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.server import start
+from bench.server import rss_mb, start
 from bench.stats import percentile
 from despatch.settings import DEFAULT_CORPUS, PROJECT_ROOT
 
@@ -116,13 +116,6 @@ async def _clients(url: str, clients: int, seconds: float) -> dict[str, Any]:
     return {"codes": codes, "latencies": latencies, "answers": answers, "errors": errors}
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def run(seconds: float, clients: int, every: float) -> dict[str, Any]:
     from bot.assembly import assemble
     from despatch.settings import load_settings
@@ -162,7 +155,7 @@ def run(seconds: float, clients: int, every: float) -> dict[str, Any]:
 
         async def sample() -> None:
             while time.perf_counter() - began < seconds:
-                rss.append((round(time.perf_counter() - began, 1), round(_rss_mb(proc.pid), 1)))
+                rss.append((round(time.perf_counter() - began, 1), rss_mb(proc.pid)))
                 await asyncio.sleep(5)
 
         async def both() -> dict[str, Any]:
