@@ -32,20 +32,12 @@ _BATCH = 2000
 _META_ID = "state"
 
 
-@dataclass(frozen=True)
-class StoredDocument:
-    """A document as the store holds it."""
+@dataclass(frozen=True, kw_only=True)
+class StoredDocument(DocumentMeta):
+    """A document as the store holds it: its metadata, its id and (when read) its text."""
 
     id: str
-    title: str
-    source: str
-    date: str | None
-    url: str | None
-    kind: str
-    version: str
-    chunks: int
     text: str = ""
-    origin: str = ""  # canonical path of the file it was read from
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -447,19 +439,7 @@ def _mean(vectors: np.ndarray) -> list[float]:
 
 
 def _stored(doc_id: str, meta: dict[str, Any] | None, text: str) -> StoredDocument:
-    m = DocumentMeta.from_metadata(meta)
-    return StoredDocument(
-        id=doc_id,
-        title=m.title,
-        source=m.source,
-        date=m.date,
-        url=m.url,
-        kind=m.kind,
-        version=m.version,
-        chunks=m.chunks,
-        text=text,
-        origin=m.origin,
-    )
+    return StoredDocument(id=doc_id, text=text, **vars(DocumentMeta.from_metadata(meta)))
 
 
 def _where(filters: Filters | None) -> dict[str, Any] | None:
