@@ -96,8 +96,7 @@ class Bot:
     ) -> Iterator[str | Answer]:
         """Yield verified answer text as it grows, then the final ``Answer``."""
         began = time.perf_counter()
-        question = scrub(question).strip()
-        history = [scrub(h) if isinstance(h, str) else h for h in history or ()]
+        question = scrub(question).strip()  # history is scrubbed where it is read (normalise_history)
         resolved = resolve(question, history, self.brief)
         condensed = self.answerer.condense(question, history) if history else None
         resolved = condensed or resolved

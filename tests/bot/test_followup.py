@@ -102,3 +102,10 @@ def test_it_carries_the_previous_question_along() -> None:
 def test_history_as_tuples_and_with_blank_turns() -> None:
     turns = normalise_history([("a?", "A"), ["b?"], "   ", {"role": "assistant", "content": "orphan"}])
     assert [(t.question, t.answer) for t in turns] == [("a?", "A"), ("b?", "")]
+
+
+def test_lone_surrogates_and_controls_are_scrubbed_from_every_history_form() -> None:
+    turns = normalise_history(
+        ["Who is \ud800Rudd?\x00", {"question": "b\udfff?", "answer": "B\x07"}, ("c?", "C")]
+    )
+    assert [(t.question, t.answer) for t in turns] == [("Who is Rudd?", ""), ("b?", "B"), ("c?", "C")]
