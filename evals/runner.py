@@ -166,6 +166,8 @@ def aggregate(scores: list[CaseScore], k: int) -> dict[str, float]:
             sum(1 for s in answered_factoid if s.short_answer is not None), len(answered_factoid)
         ),
         "short_answer_exact_match": share(sum(1 for s in shorts if s.short_ok), len(shorts)),
+        # LLM answerer: answers replaced by the extractive one (endpoint error, nothing verified).
+        "fallback_rate": share(sum(1 for s in scores if s.fallback), len(scores)),
         "latency_p50_ms": round(statistics.median(latencies), 1) if latencies else 0.0,
         "latency_p95_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1)
         if latencies

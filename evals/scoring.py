@@ -75,6 +75,7 @@ class CaseScore:
     first_ok: bool | None = None  # answered: the first answer sentence holds every fact
     short_answer: str | None = None
     short_ok: bool | None = None  # a short answer was given: it matches a gold answer exactly
+    fallback: str | None = None  # LLM answerer: why its answer was replaced by the extractive one
     failures: list[str] = field(default_factory=list)
     citations: list[dict[str, object]] = field(default_factory=list)
 
@@ -116,6 +117,7 @@ def score_case(
         tags=case.tags,
         latency_ms=float(answer.timings_ms.get("total", 0.0)),
         citations=[c.__dict__ for c in answer.citations],
+        fallback=answer.meta.get("fallback"),
     )
     _check_citations(answer, document_text, supports, score)
     if not case.answerable:

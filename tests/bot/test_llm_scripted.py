@@ -1,14 +1,10 @@
-"""The LLM answerer at its boundary: a scripted OpenAI-compatible server on loopback (a real HTTP
-server that streams pre-written completions as server-sent events) drives every branch of
-``LLMAnswerer`` through LangChain's real ``ChatOpenAI`` client."""
+"""The LLM answerer at its boundary: a scripted OpenAI-compatible server on loopback
+(``tests.scripted_llm``: a real HTTP server that streams pre-written completions as server-sent
+events) drives every branch of ``LLMAnswerer`` through LangChain's real ``ChatOpenAI`` client."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,76 +12,16 @@ import pytest
 from bot.answering import REFUSAL
 from bot.core import Bot
 from tests.conftest import assert_citations_valid, make_settings
+from tests.scripted_llm import Script, serve
 
 QUESTION = "What target did the Home Office set for voluntary departures in 2015/16?"
-
-
-class Script:
-    """Replies the server gives, in order: text to stream, or ("status", code), or ("sleep", s)."""
-
-    def __init__(self) -> None:
-        self.replies: list[Any] = []
-        self.prompts: list[str] = []
-        self.lock = threading.Lock()
-
-    def next(self, prompt: str) -> Any:
-        with self.lock:
-            self.prompts.append(prompt)
-            return self.replies.pop(0) if self.replies else "No reply was scripted."
-
-
-def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-            prompt = "\n".join(str(m.get("content")) for m in body["messages"])
-            reply = script.next(prompt)
-            if isinstance(reply, tuple) and reply[0] == "status":
-                self.send_response(reply[1])
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"error": {"message": "scripted failure"}}')
-                return
-            if isinstance(reply, tuple) and reply[0] == "sleep":
-                time.sleep(reply[1])
-                reply = "Too late."
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream")
-            self.end_headers()
-            words = str(reply).split(" ")
-            for i, word in enumerate(words):
-                piece = word if i == 0 else " " + word
-                chunk = {
-                    "id": "x",
-                    "object": "chat.completion.chunk",
-                    "created": 0,
-                    "model": "scripted",
-                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
-                }
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            done = {
-                "id": "x",
-                "object": "chat.completion.chunk",
-                "created": 0,
-                "model": "scripted",
-                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-            }
-            self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
-
-    return Handler
 
 
 @pytest.fixture(scope="module")
 def scripted() -> Iterator[tuple[str, Script]]:
     script = Script()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
-    server.shutdown()
+    with serve(script) as url:
+        yield url, script
 
 
 @pytest.fixture()
