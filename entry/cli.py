@@ -69,14 +69,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="only this source")
     p.set_defaults(run=_ask)
 
-    p = sub.add_parser("eval", parents=[common], help="score a gold set; exit 1 below its thresholds")
-    p.add_argument("--gold", required=True, help="gold JSONL file (see evals/README.md)")
-    p.add_argument("--corpus", nargs="*", help="files or folders to index (default: the gold set's)")
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="score gold sets; exit 1 below thresholds or on regressions, 2 on bad input",
+    )
+    p.add_argument("--gold", required=True, nargs="+", help="gold JSONL files (see evals/README.md)")
+    p.add_argument("--corpus", nargs="*", help="files or folders to index (default: each gold set's)")
     p.add_argument("--answerer", choices=["extractive", "llm"], default="extractive")
-    p.add_argument("--out", help="folder for report.json and report.md")
+    p.add_argument("--llm-base-url", help="OpenAI-compatible endpoint for --answerer llm")
+    p.add_argument("--llm-model", help="model name at that endpoint")
+    p.add_argument("--out", help="folder for report.json, report.md and report.html")
+    p.add_argument("--junit", help="write JUnit XML here: one testcase per gold case")
+    p.add_argument("--baseline", help="an earlier report.json (or its folder) to compare with")
+    p.add_argument(
+        "--allow-regressions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="pass with up to N cases that passed in the baseline and fail now (default 0)",
+    )
     p.add_argument("-k", type=int, default=5, help="retrieval depth scored (recall@k, MRR)")
     p.add_argument("--limit", type=int, help="only the first N cases")
-    p.add_argument("--thresholds", help="thresholds file (default: evals/thresholds/<gold name>.json)")
+    p.add_argument("--thresholds", help="thresholds file (default: evals/thresholds/<gold name>.json each)")
     p.set_defaults(run=_eval)
 
     p = sub.add_parser("serve", parents=[common], help="run the chat, widget and JSON API")

@@ -257,7 +257,8 @@ def squad_report(
 ) -> Any:
     """Run the real answerer on each SQuAD article with weights fitted without that article."""
     from bot.answerability import Model
-    from evals.runner import EvalReport, aggregate, build_bot, by_tag, run_eval, write_report
+    from evals.report import EvalReport
+    from evals.runner import aggregate, build_bot, by_tag, run_eval, write_report
 
     work = PROJECT_ROOT / "data" / "eval-stores"
     corpus = work / "fit-squad" / "squad-part-a-corpus.jsonl"

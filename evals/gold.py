@@ -39,9 +39,9 @@ def load_gold(path: Path) -> list[GoldCase]:
             raw = json.loads(line)
             case = _case(raw)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(path, f"line {lineno}: {exc}") from exc
+            raise InputError(f"{path}:{lineno}", f"{exc}; fix this gold line (see evals/README.md)") from exc
         if case.id in seen:
-            raise InputError(path, f"line {lineno}: duplicate id {case.id!r}")
+            raise InputError(f"{path}:{lineno}", f"duplicate id {case.id!r}; give each case its own id")
         seen.add(case.id)
         cases.append(case)
     if not cases:

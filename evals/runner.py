@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 import sys
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from despatch.errors import ConfigError
 from despatch.settings import PROJECT_ROOT, Settings
 from evals.gold import GoldCase, load_gold
+from evals.report import EvalReport, Suite, write_suite
 from evals.scoring import CaseScore, score_case
 
 EVALS_DIR = PROJECT_ROOT / "evals"
-
-
-@dataclass
-class EvalReport:
-    gold: str
-    answerer: str
-    metrics: dict[str, float]
-    thresholds: dict[str, float]
-    breaches: list[str]
-    by_tag: dict[str, dict[str, float]]
-    cases: list[CaseScore] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.breaches
 
 
 def thresholds_path(gold: Path) -> Path:
@@ -72,10 +58,21 @@ def run_eval(
     metrics = aggregate(scores, k)
     limits = {k2: float(v) for k2, v in config.get("metrics", {}).items()}
     breaches = [b for name, limit_ in limits.items() if (b := _breach(name, metrics, limit_))]
-    report = EvalReport(gold_path.name, answerer, metrics, limits, breaches, by_tag(scores), scores)
+    model = describe_model(settings, answerer)
+    report = EvalReport(gold_path.name, answerer, metrics, limits, breaches, by_tag(scores), scores, model)
     if out_dir is not None:
         write_report(report, out_dir)
     return report
+
+
+def describe_model(settings: Settings, answerer: str) -> str:
+    """What answered, for the report: the LLM and its endpoint, or the extractive model file."""
+    if answerer == "llm":
+        return f"{settings.llm_model} at {settings.llm_base_url or 'the default OpenAI endpoint'}"
+    from bot.answerability import MODEL_PATH
+
+    digest = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()[:12]
+    return f"extractive, answerability model sha256:{digest}"
 
 
 def build_bot(
@@ -190,37 +187,9 @@ def by_tag(scores: list[CaseScore]) -> dict[str, dict[str, float]]:
     }
 
 
-def write_report(report: EvalReport, out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data = asdict(report)
-    data["passed"] = report.passed
-    (out_dir / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    (out_dir / "report.md").write_text(markdown(report), encoding="utf-8")
-
-
-def markdown(report: EvalReport) -> str:
-    lines = [
-        f"# Evaluation: {report.gold} ({report.answerer})",
-        "",
-        f"**{'PASSED' if report.passed else 'FAILED'}**",
-        "",
-        "| metric | value | threshold |",
-        "| --- | --- | --- |",
-    ]
-    for name, value in report.metrics.items():
-        limit = report.thresholds.get(name, report.thresholds.get(f"max_{name}"))
-        lines.append(f"| {name} | {value:g} | {'' if limit is None else f'{limit:g}'} |")
-    if report.breaches:
-        lines += ["", "Breaches:", *[f"- {b}" for b in report.breaches]]
-    lines += ["", "## By tag", "", "| tag | cases | passed | pass rate |", "| --- | --- | --- | --- |"]
-    for tag, row in report.by_tag.items():
-        lines.append(f"| {tag} | {row['cases']:g} | {row['passed']:g} | {row['pass_rate']:.2f} |")
-    failed = [c for c in report.cases if c.failures]
-    lines += ["", f"## Failed cases ({len(failed)})", ""]
-    for c in failed:
-        lines.append(f"- **{c.id}** {c.question!r}: {'; '.join(c.failures)}")
-        lines.append(f"  - answer: {c.answer[:300]!r}")
-    return "\n".join(lines) + "\n"
+def write_report(report: EvalReport, out_dir: Path, junit: Path | None = None) -> None:
+    """One gold set's report.json, report.md and report.html (and JUnit XML) in ``out_dir``."""
+    write_suite(Suite(report.answerer, report.model, [report]), out_dir, junit)
 
 
 def summary(report: EvalReport) -> str:
@@ -232,21 +201,53 @@ def summary(report: EvalReport) -> str:
 
 
 def main_eval(args: Any, settings: Settings) -> int:
-    gold = Path(args.gold)
-    store = args.store or PROJECT_ROOT / "data" / "eval-stores" / gold.stem
-    if settings.chroma_url is None:
-        settings = settings.model_copy(update={"store": Path(store)})
-    report = run_eval(
-        settings,
-        gold,
-        [Path(p) for p in args.corpus] if args.corpus else None,
-        args.answerer,
-        Path(args.out) if args.out else None,
-        args.k,
-        args.limit,
-        thresholds=Path(args.thresholds) if args.thresholds else None,
-    )
-    print(summary(report))
-    if not report.passed:
-        print("despatch: eval below thresholds; see report.md for the failed cases", file=sys.stderr)
-    return 0 if report.passed else 1
+    """``despatch eval``: every gold file, one report, optional JUnit XML and baseline comparison.
+
+    Exit 0 when every set meets its thresholds and no case regressed beyond
+    ``--allow-regressions``; 1 otherwise. Usage and input errors raise (the CLI exits 2).
+    """
+    from evals.report import compare, load_baseline
+
+    golds = [Path(g) for g in args.gold]
+    baseline = load_baseline(Path(args.baseline)) if args.baseline else None  # fail before the work
+    overrides = {k: v for k, v in (("llm_base_url", args.llm_base_url), ("llm_model", args.llm_model)) if v}
+    settings = settings.model_copy(update=overrides)
+    reports = []
+    for gold in golds:
+        set_settings = settings
+        if settings.chroma_url is None:
+            store = Path(args.store) if args.store else PROJECT_ROOT / "data" / "eval-stores"
+            if not args.store or len(golds) > 1:
+                store = store / gold.stem
+            set_settings = settings.model_copy(update={"store": store})
+        reports.append(
+            run_eval(
+                set_settings,
+                gold,
+                [Path(p) for p in args.corpus] if args.corpus else None,
+                args.answerer,
+                None,
+                args.k,
+                args.limit,
+                thresholds=Path(args.thresholds) if args.thresholds else None,
+            )
+        )
+        print(summary(reports[-1]))
+    suite = Suite(args.answerer, describe_model(settings, args.answerer), reports)
+    if baseline is not None:
+        suite.comparison = compare(suite, baseline, str(args.baseline), args.allow_regressions)
+        comp = suite.comparison
+        print(f"against {args.baseline}: {len(comp.regressions)} regressions, {len(comp.fixed)} fixed")
+        for key in comp.regressions:
+            print(f"  REGRESSION {key}")
+    if args.out:
+        write_suite(suite, Path(args.out), Path(args.junit) if args.junit else None)
+    elif args.junit:
+        from evals.report import junit_xml
+
+        Path(args.junit).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.junit).write_bytes(junit_xml(suite))
+    if not suite.passed:
+        why = "thresholds breached" if not all(r.passed for r in reports) else "cases regressed"
+        print(f"despatch: eval failed ({why}); see report.md or report.html for the cases", file=sys.stderr)
+    return 0 if suite.passed else 1

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from despatch.settings import PROJECT_ROOT
-from entry.cli import main
 from evals.gold import load_gold
-from evals.runner import run_eval, summary
+from evals.runner import run_eval, summary, write_report
 from evals.squad import convert
 from tests.conftest import SQUAD, make_settings
 from tests.scripted_llm import Script, fill_markers, serve
@@ -24,12 +22,14 @@ ARTIFACTS = PROJECT_ROOT / "artifacts" / "evals"
 @pytest.mark.parametrize("name", ["founding", "hansard", "dev", "heldout"])
 def test_gold_set_meets_thresholds(name: str, tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "store")
-    report = run_eval(settings, PROJECT_ROOT / "evals" / "gold" / f"{name}.jsonl", out_dir=ARTIFACTS / name)
+    report = run_eval(settings, PROJECT_ROOT / "evals" / "gold" / f"{name}.jsonl")
+    write_report(report, ARTIFACTS / name, junit=ARTIFACTS / name / "junit.xml")  # CI's artifacts
     print(summary(report))
     assert report.metrics["invalid_citations"] == 0
     assert report.thresholds, "a gated gold set must have thresholds"
     assert report.passed, report.breaches
     assert (ARTIFACTS / name / "report.md").read_text().startswith(f"# Evaluation: {name}.jsonl")
+    assert (ARTIFACTS / name / "report.html").exists() and (ARTIFACTS / name / "junit.xml").exists()
 
 
 def test_squad_meets_its_cross_validated_thresholds(tmp_path: Path) -> None:
@@ -37,9 +37,8 @@ def test_squad_meets_its_cross_validated_thresholds(tmp_path: Path) -> None:
     (evals/thresholds/squad.json says how), not from the tuned gold sets."""
     corpus, gold = convert(SQUAD, tmp_path / "squad", every=4)
     squad = PROJECT_ROOT / "evals" / "thresholds" / "squad.json"
-    report = run_eval(
-        make_settings(tmp_path / "store"), gold, [corpus], out_dir=ARTIFACTS / "squad", thresholds=squad
-    )
+    report = run_eval(make_settings(tmp_path / "store"), gold, [corpus], thresholds=squad)
+    write_report(report, ARTIFACTS / "squad", junit=ARTIFACTS / "squad" / "junit.xml")
     print(summary(report))
     assert report.metrics["cases"] > 600
     assert len(report.thresholds) >= 8, "SQuAD is gated on its own thresholds"
@@ -71,7 +70,8 @@ def test_llm_answerer_meets_thresholds_on_scripted_cases(tmp_path: Path) -> None
     script = _scripted_model(gold)
     with serve(script) as url:
         settings = make_settings(tmp_path / "store", llm_base_url=url, llm_model="scripted", llm_timeout_s=5)
-        report = run_eval(settings, gold, answerer="llm", out_dir=ARTIFACTS / "llm-scripted")
+        report = run_eval(settings, gold, answerer="llm")
+    write_report(report, ARTIFACTS / "llm-scripted", junit=ARTIFACTS / "llm-scripted" / "junit.xml")
     print(summary(report))
     assert report.answerer == "llm" and report.metrics["cases"] == len(load_gold(gold))
     assert report.thresholds["max_fallback_rate"] == 0
@@ -79,32 +79,3 @@ def test_llm_answerer_meets_thresholds_on_scripted_cases(tmp_path: Path) -> None
     # The model was asked (answers were the LLM's own, verified, not the extractive fallback).
     assert sum(1 for p in script.prompts if p.startswith("Rewrite the last question")) == 1
     assert len(script.prompts) >= 10
-
-
-def test_eval_cli_exits_nonzero_below_thresholds(tmp_path: Path, capsys: Any) -> None:
-    gold = tmp_path / "tiny.jsonl"
-    gold.write_text(
-        '{"id": "t1", "question": "What was the 2015/16 target?", "answerable": true, '
-        '"facts": [["12,000"]], "evidence": ["the annual target was raised to 12,000"]}\n'
-        '{"id": "t2", "question": "Who won the 2017 election?", "answerable": false}\n'
-    )
-    strict = tmp_path / "strict.json"
-    strict.write_text('{"metrics": {"answer_correctness": 1.0, "max_latency_p50_ms": 0.001}}')
-    store = str(tmp_path / "store")
-    args = [
-        "eval",
-        "--gold",
-        str(gold),
-        "--corpus",
-        str(PROJECT_ROOT / "data" / "corpus"),
-        "--store",
-        store,
-        "--out",
-        str(tmp_path / "out"),
-    ]
-    assert main([*args, "--thresholds", str(strict)]) == 1  # nobody answers in 0.001 ms
-    assert "BREACH latency_p50_ms" in capsys.readouterr().out
-    lenient = tmp_path / "lenient.json"
-    lenient.write_text('{"metrics": {"answer_correctness": 1.0, "refusal_recall": 1.0}}')
-    assert main([*args, "--thresholds", str(lenient)]) == 0
-    assert (tmp_path / "out" / "report.json").exists()

@@ -67,7 +67,7 @@ def test_bad_gold_lines_name_the_line(tmp_path: Path) -> None:
         '{"id": "a", "question": "q", "answerable": true, "facts": [["x"]]}\n'
         '{"id": "b", "question": "q", "answerable": false, "facts": [["x"]]}\n'
     )
-    with pytest.raises(InputError, match="line 2: an unanswerable case has no facts"):
+    with pytest.raises(InputError, match=r"g\.jsonl:2: an unanswerable case has no facts"):
         load_gold(path)
 
 
