@@ -25,8 +25,9 @@ class Passage:
     score: float = 0.0
     dense: float = 0.0  # cosine similarity to the question, when known
     entities: tuple[Entity, ...] | None = None  # offsets into ``text``; None: not annotated
-
     url: str | None = None
+    byline: str | None = None
+    section: str | None = None
 
     @staticmethod
     def of(chunk_id: str, text: str, meta: ChunkMeta, score: float = 0.0, dense: float = 0.0) -> Passage:
@@ -46,6 +47,8 @@ class Passage:
             dense=dense,
             entities=meta.entities,
             url=meta.url,
+            byline=meta.byline,
+            section=meta.section,
         )
 
 
@@ -64,6 +67,9 @@ class Citation:
     start: int
     end: int
     score: float
+    url: str | None = None  # the story's (or record's) own address, http(s) only
+    byline: str | None = None
+    section: str | None = None
 
     @staticmethod
     def of(n: int, passage: Passage, start: int, end: int, score: float) -> Citation:
@@ -83,6 +89,9 @@ class Citation:
             start=start,
             end=end,
             score=round(score, 4),
+            url=passage.url,
+            byline=passage.byline,
+            section=passage.section,
         )
 
 

@@ -29,8 +29,13 @@ def answer_html(answer: Answer) -> str:
 
 
 def source_html(c: Citation, document_text: DocumentText) -> str:
-    """One numbered source: title, date, speaker, and the quote highlighted in its context."""
-    meta = " · ".join(escape(x) for x in (c.title, c.date or "undated", c.speaker or "") if x)
+    """One numbered source: title (a link to the story when it has a URL), date, byline or
+    speaker, and the quote highlighted in its context."""
+    title = escape(c.title)
+    if c.url and c.url.lower().startswith(("http://", "https://")):
+        title = f'<a href="{escape(c.url)}" target="_blank" rel="noopener">{title}</a>'
+    rest = (c.date or "undated", c.byline or "", c.speaker or "")
+    meta = " · ".join([title, *(escape(x) for x in rest if x)])
     text = document_text(c.doc_id)
     if text is None or text[c.start : c.end] != c.quote:
         passage = f"<mark>{escape(c.quote)}</mark>"
@@ -46,27 +51,24 @@ def source_html(c: Citation, document_text: DocumentText) -> str:
     )
 
 
-def sources_html(answer: Answer, document_text: DocumentText, collapsible: bool = False) -> str:
+def sources_html(answer: Answer, document_text: DocumentText) -> str:
     """The numbered sources (or, for a refusal, the related passages) as an HTML list."""
     cites = answer.related if answer.refused else answer.citations
     if not cites:
         return ""
     heading = "Related passages (they do not answer the question)" if answer.refused else "Sources"
     items = "".join(source_html(c, document_text) for c in cites)
-    body = f'<ol class="despatch-sources">{items}</ol>'
-    if collapsible:
-        return f"<details><summary>{heading} ({len(cites)})</summary>{body}</details>"
-    return f"<p><strong>{heading}</strong></p>{body}"
+    return f'<p><strong>{heading}</strong></p><ol class="despatch-sources">{items}</ol>'
 
 
-def message_html(answer: Answer, document_text: DocumentText, collapsible: bool = False) -> str:
+def message_html(answer: Answer, document_text: DocumentText) -> str:
     """A whole assistant message: refusal badge, answer, sources."""
     badge = (
         '<p class="despatch-refused"><strong>Not in the indexed coverage.</strong></p>'
         if answer.refused
         else ""
     )
-    return f"{badge}<p>{answer_html(answer)}</p>{sources_html(answer, document_text, collapsible)}"
+    return f"{badge}<p>{answer_html(answer)}</p>{sources_html(answer, document_text)}"
 
 
 CSS = """

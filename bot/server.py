@@ -1,20 +1,51 @@
-"""One FastAPI process: the JSON API, health, and the Gradio chat (``/``) and widget (``/widget``)."""
+"""One FastAPI process: the JSON API, the documents API (``bot.cms``), health, the Gradio chat
+(``/``) and the embeddable widget (``/widget``, static files in ``bot/widget/``)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core import Bot
 from bot.records import Answer
 from bot.web import ChatService, RateLimiter, build_app
-from despatch.errors import DespatchError, RequestError, StoreError
+from despatch.errors import ConfigError, DespatchError, RequestError, StoreError
 from despatch.settings import Settings
+from index.ingest import Indexer
+from index.records import Filters, normal_tags
+
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class Scope(BaseModel):
+    """What an answer may come from (every field optional; all given must hold)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_ids: list[str] = Field(default_factory=list, max_length=100, description="Only these documents.")
+    date_from: str | None = Field(None, pattern=_DATE, description="Sources dated on or after.")
+    date_to: str | None = Field(None, pattern=_DATE, description="Sources dated on or before.")
+    source: str | None = Field(None, max_length=500)
+    speaker: str | None = Field(None, max_length=200, description="Transcript turns of this speaker.")
+    party: str | None = Field(None, max_length=100, description="Transcript turns of this party.")
+    tags: list[str] = Field(default_factory=list, max_length=20, description="Documents with any tag.")
+
+    def filters(self) -> Filters:
+        return Filters(
+            date_from=self.date_from,
+            date_to=self.date_to,
+            source=self.source,
+            doc_ids=tuple(self.doc_ids),
+            speaker=self.speaker,
+            party=self.party,
+            tags=normal_tags(self.tags),
+        )
 
 
 class AskRequest(BaseModel):
@@ -24,6 +55,7 @@ class AskRequest(BaseModel):
         description="Earlier turns, oldest first: questions as strings, or objects "
         '{"question", "answer"} or chat turns {"role", "content"} (limits: see README).',
     )
+    scope: Scope | None = Field(None, description="Answer only from these sources (a story, tags, dates).")
 
 
 class Problem(BaseModel):
@@ -46,9 +78,10 @@ class Guard:
     Gradio's upload and file routes, and replaces the body of Gradio's own 422 responses
     (which repeat the request's input) with a short message."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, document_max_bytes: int | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.document_max_bytes = document_max_bytes or max_bytes  # for /api/documents: whole stories
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -58,9 +91,11 @@ class Guard:
         if any(route in path for route in _FILE_ROUTES):
             await _problem(send, 403, "File uploads and downloads are disabled on this server.")
             return
+        limit = self.document_max_bytes if path.startswith("/api/documents") else self.default_max_bytes
+        too_long = f"The request body is over the {limit // 1024} KB limit."
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _problem(send, 413, f"The request body is over the {self.max_bytes // 1024} KB limit.")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _problem(send, 413, too_long)
             return
         seen = 0
         too_big = False
@@ -70,7 +105,7 @@ class Guard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     too_big = True
                     return {"type": "http.disconnect"}
             return message
@@ -83,7 +118,7 @@ class Guard:
             nonlocal started, muted
             if too_big and not started:
                 started = True
-                await _problem(send, 413, f"The request body is over the {self.max_bytes // 1024} KB limit.")
+                await _problem(send, 413, too_long)
                 return
             if too_big or muted:
                 return
@@ -96,7 +131,7 @@ class Guard:
 
         await self.app(scope, counted, sending)
         if too_big and not started:
-            await _problem(send, 413, f"The request body is over the {self.max_bytes // 1024} KB limit.")
+            await _problem(send, 413, too_long)
 
 
 async def _problem(send: Any, status: int, detail: str) -> None:
@@ -106,8 +141,9 @@ async def _problem(send: Any, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def create_server(bot: Bot, settings: Settings) -> Any:
-    """The whole web surface, ready for uvicorn."""
+def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) -> Any:
+    """The whole web surface, ready for uvicorn; ``indexer`` (writing into ``bot``'s store)
+    serves the documents API when ``Settings.admin_token`` is set."""
     import gradio as gr
     from fastapi.exceptions import RequestValidationError
 
@@ -139,7 +175,7 @@ def create_server(bot: Bot, settings: Settings) -> Any:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
-        response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+        response.headers.setdefault("Content-Security-Policy", f"frame-ancestors {ancestors}")
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         return response
@@ -162,9 +198,19 @@ def create_server(bot: Bot, settings: Settings) -> Any:
                 {"detail": limiter.message(wait)}, status_code=429, headers={"Retry-After": str(wait)}
             )
         try:
-            return bot.ask(question, history).to_json()
+            return bot.ask(question, history, body.scope.filters() if body.scope else None).to_json()
         except DespatchError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    if settings.admin_token is not None:  # otherwise the documents API does not exist (404)
+        from bot.cms import _Unauthorised, documents_router, unauthorised_handler
+
+        if indexer is None:
+            raise ConfigError(
+                "DESPATCH_ADMIN_TOKEN is set but the server has no indexer; start it with `despatch serve`"
+            )
+        app.add_exception_handler(_Unauthorised, unauthorised_handler)
+        app.include_router(documents_router(bot, settings, indexer))
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -181,24 +227,59 @@ def create_server(bot: Bot, settings: Settings) -> Any:
         except StoreError as exc:
             return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
 
-    @app.get("/widget/gradio.js", include_in_schema=False)
-    def web_component_loader() -> Any:
-        """Gradio's web-component loader, served here so no page needs an outside CDN."""
-        from pathlib import Path
+    @app.get("/api/coverage")
+    def coverage(doc: str | None = None) -> Any:
+        """What the widget's footer names: how many documents answers come from, a few titles
+        (never hundreds), and the scoped stories' titles and URLs."""
+        try:
+            docs = bot.store.documents()
+        except StoreError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=503)
+        wanted = [d for d in (doc or "").split(",") if d][:100]
+        by_id = {d.id: d for d in docs}
+        return {
+            "documents": len(docs),
+            "titles": [{"title": d.title, "url": d.url} for d in docs[-3:]],  # the latest three
+            "scoped": [{"id": i, "title": by_id[i].title, "url": by_id[i].url} for i in wanted if i in by_id],
+        }
 
-        from fastapi.responses import FileResponse
+    widget_csp = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+        f"base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+    )
 
-        loader = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
-        return FileResponse(loader, media_type="text/javascript")
+    @app.get("/widget", include_in_schema=False)
+    @app.get("/widget/", include_in_schema=False)
+    def widget_page() -> Any:
+        """The embeddable widget (configured by URL parameters: docs/embedding.md)."""
+        return _asset("widget.html", "text/html; charset=utf-8", {"Content-Security-Policy": widget_csp})
+
+    @app.get("/widget/{name}", include_in_schema=False)
+    def widget_asset(name: str) -> Any:
+        """The widget's script and style, and embed.js for a CMS page."""
+        kinds = {"widget.js": "text/javascript", "embed.js": "text/javascript", "widget.css": "text/css"}
+        if name not in kinds:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        # embed.js runs on the newsroom's pages: any origin may load it.
+        cors = {"Access-Control-Allow-Origin": "*"} if name == "embed.js" else {}
+        return _asset(name, f"{kinds[name]}; charset=utf-8", {"Cache-Control": "public, max-age=300", **cors})
 
     theme = gr.themes.Default(
         font=["system-ui", "-apple-system", "Segoe UI", "sans-serif"], font_mono=["ui-monospace", "monospace"]
     )
     common: dict[str, Any] = {"theme": theme, "css": CSS, "footer_links": [], "ssr_mode": False}
     common["max_file_size"] = 0  # no uploads (the Guard refuses the routes before Gradio sees them)
-    gr.mount_gradio_app(app, build_app(service, compact=True), path="/widget", **common)
     gr.mount_gradio_app(app, build_app(service), path="", **common)
-    return Guard(app, settings.max_body_kb * 1024)
+    return Guard(app, settings.max_body_kb * 1024, int(settings.max_file_mb * 1_000_000))
+
+
+WIDGET = Path(__file__).with_name("widget")
+
+
+def _asset(name: str, media_type: str, headers: dict[str, str]) -> Any:
+    from fastapi.responses import Response
+
+    return Response((WIDGET / name).read_bytes(), media_type=media_type, headers=headers)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

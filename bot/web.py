@@ -121,7 +121,6 @@ def chat(
     history: list[dict[str, Any]],
     answers: list[dict[str, Any] | None],
     client: str,
-    collapsible: bool = False,
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any] | None], str]]:
     """Answer ``message``; yields (chat history, answer records by message index, textbox)."""
     # The chat history comes back from the browser: keep only the turns the page needs.
@@ -150,7 +149,7 @@ def chat(
         yield [*history, {"role": "assistant", "content": escape(str(exc))}], [*answers, None], ""
         return
     assert final is not None
-    content = message_html(final, service.document_text, collapsible)
+    content = message_html(final, service.document_text)
     yield [*history, {"role": "assistant", "content": content}], [*answers, final.to_json()], ""
 
 
@@ -176,20 +175,19 @@ def vote(
     return True
 
 
-def build_app(service: ChatService, compact: bool = False) -> Any:
-    """The chat as Gradio Blocks; ``compact`` is the embeddable widget."""
+def build_app(service: ChatService) -> Any:
+    """The chat page as Gradio Blocks (the embeddable widget is bot/widget/, on the JSON API)."""
     import gradio as gr
 
-    title = f"Ask {service.settings.publication}" if not compact else "Ask about this story"
-    with gr.Blocks(title="Despatch", analytics_enabled=False, fill_height=compact) as app:
-        if not compact:
-            gr.Markdown(
-                f"## {escape(title)}\nEvery sentence of an answer cites the passage it comes from; "
-                "if the coverage doesn't say, Despatch says so."
-            )
+    title = f"Ask {service.settings.publication}"
+    with gr.Blocks(title="Despatch", analytics_enabled=False) as app:
+        gr.Markdown(
+            f"## {escape(title)}\nEvery sentence of an answer cites the passage it comes from; "
+            "if the coverage doesn't say, Despatch says so."
+        )
         chatbot = gr.Chatbot(
             label="Despatch",
-            height=420 if compact else 520,
+            height=520,
             sanitize_html=True,
             feedback_options=("Like", "Dislike"),
             buttons=["copy"],
@@ -205,15 +203,14 @@ def build_app(service: ChatService, compact: bool = False) -> Any:
         )
         with gr.Row():
             clear = gr.ClearButton([box, chatbot], value="Clear", size="sm")
-        if not compact:
-            gr.Examples(EXAMPLES, inputs=box, label="Try")
+        gr.Examples(EXAMPLES, inputs=box, label="Try")
         gr.Markdown(service.indexed_line, elem_id="despatch-indexed")  # re-read at each page load
 
         def respond(
             message: str, history: list[dict[str, Any]], state: list[Any], request: gr.Request
         ) -> Any:
             client = request.client.host if request and request.client else "unknown"
-            yield from chat(service, message, history or [], state or [], client, collapsible=compact)
+            yield from chat(service, message, history or [], state or [], client)
 
         def on_like(state: list[Any], data: gr.LikeData, request: gr.Request) -> None:
             index = data.index[0] if isinstance(data.index, list | tuple) else data.index

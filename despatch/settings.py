@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +92,10 @@ class Settings(BaseSettings):
         100_000, ge=100, description="Votes kept; beyond it the oldest tenth moves to an archive file."
     )
     publication: str = Field("the newsroom", description="Name shown in the chat and the LLM prompt.")
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for the documents API (/api/documents); unset: those routes answer 404.",
+    )
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

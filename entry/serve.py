@@ -26,12 +26,14 @@ def serve(settings: Settings, host: str, port: int) -> None:
         from bot.assembly import assemble
         from bot.server import create_server, uvicorn_options
 
-        bot = assemble(settings).bot()
+        # With the documents API on, a newsroom may start empty and push every story.
+        parts = assemble(settings, create=settings.admin_token is not None)
+        bot = parts.bot()
         # Pay the one-off costs before the first reader arrives: the retrieval view, Chroma
         # loading its HNSW segment, torch's first-inference set-up. Without this the first
         # questions after a start took seconds each (the benchmark's p99 tail).
         bot.ask("What does the coverage say?")
-        app = create_server(bot, settings)
+        app = create_server(bot, settings, parts.indexer())
         print(f"Despatch on http://{host}:{port}/ (widget: /widget, API: /api/ask, docs: /docs)", flush=True)
         # uvicorn re-raises SIGTERM after a graceful shutdown; with Python's default handler that
         # would kill the process before the scratch folder is removed.

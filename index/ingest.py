@@ -144,9 +144,21 @@ class Indexer:
         summary.seconds = time.perf_counter() - began
         return summary
 
-    def _flush(self, pending: list[tuple[Document, list[Chunk], bool]], summary: IngestSummary) -> None:
-        if not pending:
-            return
+    def put(self, doc: Document) -> tuple[str, int]:
+        """Add or replace one document that came from no file (the documents API), all or
+        nothing: ``("added" | "updated" | "unchanged", chunks)``; unchanged writes nothing."""
+        self.store.recover()
+        stored = self.store.document(doc.id)
+        if stored is not None and stored.version == doc.version:
+            return "unchanged", stored.chunks
+        chunks = self.chunk(doc)
+        self.store.write_documents(self._embedded([(doc, chunks, stored is not None)]))
+        return ("updated" if stored is not None else "added"), len(chunks)
+
+    def _embedded(
+        self, pending: list[tuple[Document, list[Chunk], bool]]
+    ) -> list[tuple[Document, list[Chunk], np.ndarray]]:
+        """Annotate and embed the chunks of ``pending`` in one batch."""
         pending = _annotated(pending)
         texts = [c.embedding_text() for _, chunks, _ in pending for c in chunks]
         vectors = self.embedder.embed(texts)
@@ -155,6 +167,12 @@ class Indexer:
         for doc, chunks, _ in pending:
             items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
             offset += len(chunks)
+        return items
+
+    def _flush(self, pending: list[tuple[Document, list[Chunk], bool]], summary: IngestSummary) -> None:
+        if not pending:
+            return
+        items = self._embedded(pending)
         try:
             self.store.write_documents(items)
             written = pending

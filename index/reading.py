@@ -17,7 +17,7 @@ from typing import Any
 
 from despatch.errors import InputError
 from index.cleaning import clean_text, decode, looks_binary
-from index.records import Document, Section
+from index.records import Document, Section, normal_tags
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 
@@ -125,37 +125,49 @@ def make_document(
     *,
     key: str,
     text: str,
-    legacy_key: str | None = None,
+    doc_id: str | None = None,
+    legacy_keys: tuple[str, ...] = (),
     origin: str = "",
     title: str,
     source: str,
     date: str | None = None,
     url: str | None = None,
+    byline: str | None = None,
+    section: str | None = None,
+    tags: tuple[str, ...] = (),
     kind: str = "article",
     sections: tuple[Section, ...] = (),
 ) -> Document:
-    """Build a document whose id comes from ``key`` and whose version from its content.
+    """Build a document whose version comes from its content and whose id is ``doc_id`` (a
+    caller's own id) or else derived from ``key``.
 
-    ``legacy_key`` is what earlier versions of Despatch derived the id from (the path relative
-    to the working directory); a document under that id is replaced when this one is written.
+    ``legacy_keys`` are what earlier versions of Despatch derived the id from (the path relative
+    to the working directory, a hash of the caller's id); documents under those ids are replaced
+    when this one is written.
     """
     if not sections:
         body_start = len(text) - len(text.lstrip())
         sections = (Section(body_start, len(text.rstrip())),)
     # The displayed source (a path relative to where the ingest ran) is left out: ingesting an
     # unchanged file from another directory or through a link writes nothing.
-    version = stable_id(text, title, date or "", url or "", kind)
-    doc_id = stable_id(key)
-    legacy = stable_id(legacy_key) if legacy_key is not None else doc_id
+    parts = [text, title, date or "", url or "", kind]
+    if byline or section or tags:  # (documents without them keep the versions they always had)
+        parts += [byline or "", section or "", "|".join(tags)]
+    version = stable_id(*parts)
+    doc_id = doc_id or stable_id(key)
+    legacy = tuple(dict.fromkeys(stable_id(k) for k in legacy_keys if stable_id(k) != doc_id))
     return Document(
         id=doc_id,
-        replaces=(legacy,) if legacy != doc_id else (),
+        replaces=legacy,
         origin=origin,
         text=text,
         title=title,
         source=source,
         date=date,
         url=url,
+        byline=byline,
+        section=section,
+        tags=tags,
         kind=kind,
         sections=sections,
         version=version,
@@ -177,7 +189,7 @@ def _file_document(
     where = canonical(path)
     return make_document(
         key=where,
-        legacy_key=source,
+        legacy_keys=(source,),
         origin=where,
         text=text,
         title=title,
@@ -271,6 +283,21 @@ def _read_transcript(path: Path, source: str, text: str) -> Document:
 
 
 def _read_html(path: Path, source: str, text: str) -> Document:
+    title, date, body = html_main_text(text)
+    if not body:
+        raise InputError(path, "HTML page has no main text")
+    return _file_document(
+        path,
+        text=body,
+        title=title or _title_from_name(path),
+        source=source,
+        date=date,
+    )
+
+
+def html_main_text(text: str) -> tuple[str, str | None, str]:
+    """An HTML page's title, publication date and main text (paragraphs separated by blank
+    lines); navigation, scripts, forms and the like are left out."""
     from bs4 import BeautifulSoup  # lazily: only HTML needs it
 
     soup = BeautifulSoup(text, "html.parser")
@@ -321,15 +348,85 @@ def _read_html(path: Path, source: str, text: str) -> Document:
         line = re.sub(r"[ \t]+", " ", line).strip()
         if line:
             blocks.append(line)
-    body = "\n\n".join(blocks)
+    return title, date, "\n\n".join(blocks)
+
+
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_TEXT_FIELDS = ("title", "source", "url", "date", "byline", "section", "html", "text")
+
+
+def safe_id(value: object) -> str:
+    """A caller's document id, if it is a safe slug: 1 to 128 letters, digits, ``.``, ``_``,
+    ``:`` or ``-``, starting with a letter or digit. Raises ``ValueError`` otherwise."""
+    if not isinstance(value, str) or not SAFE_ID.fullmatch(value):
+        raise ValueError(
+            '"id" must be 1 to 128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit'
+        )
+    return value
+
+
+def safe_url(value: str) -> str:
+    """An absolute http(s) address, or ``ValueError`` (no ``javascript:`` links reach readers)."""
+    from urllib.parse import urlsplit
+
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ValueError('"url" is not a valid address') from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise ValueError('"url" must be an absolute http:// or https:// address')
+    return url
+
+
+def record_document(
+    record: dict[str, Any],
+    *,
+    origin: str = "",
+    default_key: str,
+    legacy_keys: tuple[str, ...] = (),
+    default_title: str,
+    default_source: str,
+) -> Document:
+    """A document from a JSON record (a JSON/JSONL file's line, or the documents API's body):
+    ``text`` or ``html``, and optional ``id``, ``title``, ``source``, ``url``, ``date``,
+    ``byline``, ``section`` and ``tags``. The caller's ``id`` *is* the document id; without one,
+    the ``url``, else ``default_key``, keys it. A bad field raises ``ValueError`` naming it."""
+    wrong = [k for k in _TEXT_FIELDS if record.get(k) is not None and not isinstance(record[k], str)]
+    if wrong:
+        raise ValueError(f'"{wrong[0]}" must be text')
+    title = clean_text(record.get("title") or "").strip()
+    date = None
+    if isinstance(record.get("html"), str) and not isinstance(record.get("text"), str):
+        page_title, date, body = html_main_text(clean_text(record["html"]))
+        title = title or page_title
+    else:
+        body = record.get("text") or ""
+    body = clean_text(body).strip()
     if not body:
-        raise InputError(path, "HTML page has no main text")
-    return _file_document(
-        path,
+        raise ValueError('missing or empty "text" (or "html" with no main text)')
+    if record.get("date"):
+        date = _normal_date(record["date"])
+        if date is None:
+            raise ValueError(f'"date" {record["date"][:40]!r} is not YYYY-MM-DD')
+    url = safe_url(clean_text(record["url"])) if record.get("url") else None
+    tags = record.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags) or len(tags) > 50:
+        raise ValueError('"tags" must be a list of at most 50 strings')
+    doc_id = safe_id(record["id"]) if record.get("id") is not None else None
+    return make_document(
+        key=f"url:{url}" if url else default_key,
+        doc_id=doc_id,
+        legacy_keys=legacy_keys,
+        origin=origin,
         text=body,
-        title=title or _title_from_name(path),
-        source=source,
+        title=title or default_title,
+        source=clean_text(record.get("source") or "").strip() or default_source,
         date=date,
+        url=url,
+        byline=clean_text(record.get("byline") or "").strip()[:200] or None,
+        section=clean_text(record.get("section") or "").strip()[:100] or None,
+        tags=normal_tags(tags),
     )
 
 
@@ -361,44 +458,22 @@ def _read_records(
         if not isinstance(record, dict):
             bad.append(InputError(path, f'{where}: expected an object with a "text" field; record skipped'))
             continue
-        body = record.get("text")
-        if not isinstance(body, str) or not clean_text(body).strip():
-            bad.append(InputError(path, f'{where}: missing or empty "text" field; record skipped'))
-            continue
-        body = clean_text(body).strip()
-        wrong = [
-            k
-            for k in ("title", "source", "url", "date")
-            if record.get(k) is not None and not isinstance(record[k], str)
-        ]
-        if wrong:
-            bad.append(InputError(path, f'{where}: "{wrong[0]}" must be text; record skipped'))
-            continue
-        if record.get("date") and _normal_date(record["date"]) is None:
-            bad.append(
-                InputError(path, f'{where}: "date" {record["date"][:40]!r} is not YYYY-MM-DD; record skipped')
+        try:
+            docs.append(
+                record_document(
+                    record,
+                    origin=canonical(path),
+                    default_key=f"{canonical(path)}#{lineno}",
+                    legacy_keys=(
+                        f"{source}#{record.get('id') or record.get('url') or lineno}",
+                        *([f"id:{record['id']}"] if record.get("id") else []),
+                    ),
+                    default_title=f"{_title_from_name(path)} {lineno}",
+                    default_source=source,
+                )
             )
-            continue
-        # The caller's id (or url) is the record's identity wherever the file lives; without
-        # either, the file's canonical path and the record's position.
-        if record.get("id"):
-            key = f"id:{record['id']}"
-        elif record.get("url"):
-            key = f"url:{record['url']}"
-        else:
-            key = f"{canonical(path)}#{lineno}"
-        docs.append(
-            make_document(
-                key=key,
-                legacy_key=f"{source}#{record.get('id') or record.get('url') or lineno}",
-                origin=canonical(path),
-                text=body,
-                title=clean_text(record.get("title") or "").strip() or f"{_title_from_name(path)} {lineno}",
-                source=clean_text(record.get("source") or "").strip() or source,
-                date=_normal_date(record.get("date")),
-                url=clean_text(record["url"]).strip() if record.get("url") else None,
-            )
-        )
+        except ValueError as exc:
+            bad.append(InputError(path, f"{where}: {exc}; record skipped"))
     if not docs:
         if bad:
             raise InputError(path, f"no good records ({len(bad)} bad; first: {bad[0].reason})")

@@ -7,6 +7,7 @@ same for documents. Everything else reads typed fields.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -66,6 +67,9 @@ class Document:
     source: str
     date: str | None = None
     url: str | None = None
+    byline: str | None = None
+    section: str | None = None  # the newsroom's section (politics, home affairs...)
+    tags: tuple[str, ...] = ()  # normalised by ``normal_tags``
     kind: str = "article"  # "article" or "transcript"
     sections: tuple[Section, ...] = ()
     version: str = ""  # content hash; changes whenever text or metadata change
@@ -81,6 +85,9 @@ class Document:
             version=self.version,
             date=self.date,
             url=self.url,
+            byline=self.byline,
+            section=self.section,
+            tags=self.tags,
             chunks=chunks,
             origin=self.origin,
         ).to_metadata()
@@ -96,6 +103,9 @@ class DocumentMeta:
     kind: str = "article"
     date: str | None = None
     url: str | None = None
+    byline: str | None = None
+    section: str | None = None
+    tags: tuple[str, ...] = ()
     chunks: int = 0
     origin: str = ""
 
@@ -114,6 +124,7 @@ class DocumentMeta:
             meta["url"] = self.url
         if self.origin:
             meta["origin"] = self.origin
+        meta.update(_newsroom_metadata(self.byline, self.section, self.tags))
         return meta
 
     @classmethod
@@ -126,6 +137,9 @@ class DocumentMeta:
             kind=str(meta.get("kind", "article")),
             date=_opt(meta.get("date")),
             url=_opt(meta.get("url")),
+            byline=_opt(meta.get("byline")),
+            section=_opt(meta.get("section")),
+            tags=_tags(meta.get("tags")),
             chunks=int(meta.get("chunks", 0) or 0),
             origin=str(meta.get("origin") or ""),
         )
@@ -146,6 +160,9 @@ class ChunkMeta:
     kind: str = "article"
     date: str | None = None
     url: str | None = None
+    byline: str | None = None
+    section: str | None = None
+    tags: tuple[str, ...] = ()
     speaker: str | None = None
     party: str | None = None
     speech: int | None = None
@@ -177,6 +194,7 @@ class ChunkMeta:
             "speech": self.speech,
         }
         meta.update({k: v for k, v in optional.items() if v is not None and v != ""})
+        meta.update(_newsroom_metadata(self.byline, self.section, self.tags))
         if self.entities is not None:
             meta["entities"] = encode_entities(self.entities)
         return meta
@@ -198,6 +216,9 @@ class ChunkMeta:
             kind=str(meta.get("kind", "article")),
             date=_opt(meta.get("date")),
             url=_opt(meta.get("url")),
+            byline=_opt(meta.get("byline")),
+            section=_opt(meta.get("section")),
+            tags=_tags(meta.get("tags")),
             speaker=_opt(meta.get("speaker")),
             party=_opt(meta.get("party")),
             speech=int(speech) if speech is not None else None,
@@ -212,23 +233,68 @@ def _opt(value: object) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+TAG_KEY = "tag:"  # a boolean metadata key per tag, so Chroma can filter on one
+
+
+def _newsroom_metadata(byline: str | None, section: str | None, tags: Sequence[str]) -> dict[str, Scalar]:
+    meta: dict[str, Scalar] = {}
+    if byline:
+        meta["byline"] = byline
+    if section:
+        meta["section"] = section
+    if tags:
+        meta["tags"] = "|".join(tags)
+        meta.update({f"{TAG_KEY}{t}": 1 for t in tags})
+    return meta
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    return tuple(t for t in value.split("|") if t) if isinstance(value, str) else ()
+
+
+def normal_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    """Tags as stored: lower case, runs of anything but letters and digits as one ``-``, no
+    duplicates, in the given order."""
+    out: list[str] = []
+    for tag in tags:
+        slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
+        if slug and slug not in out:
+            out.append(slug)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Optional restrictions on what is retrieved: ISO dates (inclusive) and an exact source."""
+    """Optional restrictions on what is retrieved (a *scope*): ISO dates (inclusive), an exact
+    source, speaker or party, documents by id, and tags (a chunk with any of them passes)."""
 
     date_from: str | None = None
     date_to: str | None = None
     source: str | None = None
+    doc_ids: tuple[str, ...] = ()
+    speaker: str | None = None
+    party: str | None = None
+    tags: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.date_from or self.date_to or self.source)
+        return not any(
+            (self.date_from, self.date_to, self.source, self.doc_ids, self.speaker, self.party, self.tags)
+        )
 
     def allows(self, meta: ChunkMeta) -> bool:
         d = meta.date_ord
         if self.date_from and (d is None or d < (date_ord(self.date_from) or 0)):
             return False
         if self.date_to and (d is None or d > (date_ord(self.date_to) or 0)):
+            return False
+        if self.doc_ids and meta.doc_id not in self.doc_ids:
+            return False
+        if self.speaker and meta.speaker != self.speaker:
+            return False
+        if self.party and meta.party != self.party:
+            return False
+        if self.tags and not set(self.tags) & set(meta.tags):
             return False
         return not (self.source and meta.source != self.source)
 

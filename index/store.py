@@ -26,7 +26,7 @@ import numpy as np
 
 from despatch.errors import StoreError
 from despatch.settings import Settings
-from index.records import Chunk, ChunkMeta, Document, DocumentMeta, Filters, date_ord
+from index.records import TAG_KEY, Chunk, ChunkMeta, Document, DocumentMeta, Filters, date_ord
 
 _BATCH = 2000
 _META_ID = "state"
@@ -46,6 +46,10 @@ class StoredDocument(DocumentMeta):
             "date": self.date,
             "source": self.source,
             "kind": self.kind,
+            "url": self.url,
+            "byline": self.byline,
+            "section": self.section,
+            "tags": list(self.tags),
             "chunks": self.chunks,
         }
 
@@ -453,6 +457,15 @@ def _where(filters: Filters | None) -> dict[str, Any] | None:
         clauses.append({"date_ord": {"$lte": date_ord(filters.date_to)}})
     if filters.source:
         clauses.append({"source": filters.source})
+    if filters.doc_ids:
+        clauses.append({"doc_id": {"$in": list(filters.doc_ids)}})
+    if filters.speaker:
+        clauses.append({"speaker": filters.speaker})
+    if filters.party:
+        clauses.append({"party": filters.party})
+    if filters.tags:
+        any_tag = [{f"{TAG_KEY}{t}": 1} for t in filters.tags]
+        clauses.append(any_tag[0] if len(any_tag) == 1 else {"$or": any_tag})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -99,4 +99,5 @@ def test_a_wheel_ships_the_prompts_and_the_fitted_model(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     prompts = {p.name for p in (PROJECT_ROOT / "prompts").glob("*.j2")}
     assert prompts and {f"prompts/{p}" for p in prompts} <= names
-    assert {"bot/answerability.json", "entry/cli.py", "bot/assembly.py"} <= names
+    assert {"bot/answerability.json", "entry/cli.py", "bot/assembly.py", "bot/widget/widget.js"} <= names
+    assert {"bot/widget/widget.html", "bot/widget/embed.js", "bot/widget/widget.css"} <= names

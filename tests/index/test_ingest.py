@@ -356,10 +356,16 @@ def test_record_fields_must_be_text(tmp_path: Path) -> None:
     bad = tmp_path / "r.jsonl"
     bad.write_text(
         '{"text": "One.", "source": ["a", "b"]}\n{"text": "Two.", "date": "not a date"}\n'
-        '{"text": "Three \\ud800 surrogate.", "id": "x\\udfff"}\n'
+        '{"text": "Three \\ud800 surrogate.", "id": "story-3"}\n'
+        '{"text": "Four.", "id": "../etc x\\udfff"}\n{"text": "Five.", "url": "javascript:alert(1)"}\n'
+        '{"text": "Six.", "tags": "not-a-list"}\n'
     )
     problems: list[Any] = []
     docs = read_file(bad, 10**6, problems)
     assert [d.text for d in docs] == ["Three  surrogate."]
     reasons = "\n".join(str(p) for p in problems)
     assert '"source" must be text' in reasons and "'not a date' is not YYYY-MM-DD" in reasons
+    assert 'line 4: "id" must be 1 to 128 letters' in reasons
+    assert 'line 5: "url" must be an absolute http:// or https:// address' in reasons
+    assert 'line 6: "tags" must be a list' in reasons
+    assert docs[0].id == "story-3"  # the caller's id is the document id

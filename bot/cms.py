@@ -1,0 +1,138 @@
+"""The documents API a newsroom CMS pushes stories through: ``PUT``/``GET``/``DELETE
+/api/documents/{id}`` and ``GET /api/documents``, behind a bearer token.
+
+Mounted by ``bot.server`` only when ``DESPATCH_ADMIN_TOKEN`` is set (otherwise the routes do not
+exist and answer 404). A story goes through the same all-or-nothing write as ``despatch
+ingest``: readers see the old version or the new one, never half of either, and the running
+server answers from it on the next question (the retriever follows the store's commits).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.core import Bot
+from despatch.errors import DespatchError
+from despatch.settings import Settings
+from index.ingest import Indexer
+from index.reading import SAFE_ID, record_document
+
+SOURCE = "cms"  # the source of pushed stories unless the body names one
+_FIELD = re.compile(r'^"(\w+)"')
+
+
+class DocumentBody(BaseModel):
+    """A story as the CMS sends it: ``text`` or ``html``, plus metadata."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(..., min_length=1, max_length=500)
+    text: str | None = Field(None, description="Plain text; paragraphs separated by blank lines.")
+    html: str | None = Field(None, description="Or the story's HTML: its main text is kept.")
+    url: str | None = Field(None, description="The story's public http(s) address, shown with citations.")
+    date: str | None = Field(None, description="Publication date, YYYY-MM-DD.")
+    byline: str | None = Field(None, max_length=200)
+    section: str | None = Field(None, max_length=100)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    source: str | None = Field(None, max_length=200, description=f'Default "{SOURCE}".')
+
+
+class PutResult(BaseModel):
+    id: str
+    status: str = Field(..., description="added, updated or unchanged (unchanged wrote nothing)")
+    chunks: int
+
+
+def _problem(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _field_error(field: str, msg: str) -> JSONResponse:
+    return _problem(422, [{"loc": ["body", field], "msg": msg, "type": "value_error"}])
+
+
+def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRouter:
+    """The routes, writing with ``indexer`` into the store ``bot`` answers from."""
+    assert settings.admin_token is not None
+    expected = settings.admin_token.get_secret_value().encode()
+
+    def authorised(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        # Compared in constant time, whatever the header holds.
+        ok = hmac.compare_digest(token.strip().encode(), expected) and scheme.lower() == "bearer"
+        if not ok:
+            raise _Unauthorised
+
+    router = APIRouter(prefix="/api/documents", tags=["documents"], dependencies=[Depends(authorised)])
+    doc_id_path = Path(..., description="The CMS's own id: 1-128 letters, digits, '.', '_', ':' or '-'.")
+
+    @router.put("/{doc_id}", response_model=PutResult)
+    def put(body: DocumentBody, doc_id: str = doc_id_path) -> Any:
+        """Add, replace or leave unchanged (the same body twice writes nothing)."""
+        if not SAFE_ID.fullmatch(doc_id):
+            return _problem(422, [{"loc": ["path", "doc_id"], "msg": "not a safe id", "type": "value_error"}])
+        if (body.text is None) == (body.html is None):
+            return _field_error("text", 'send exactly one of "text" and "html"')
+        record = body.model_dump(exclude_none=True)
+        record["id"] = doc_id
+        try:
+            doc = record_document(
+                record, default_key=f"cms:{doc_id}", default_title=body.title, default_source=SOURCE
+            )
+        except ValueError as exc:
+            named = _FIELD.match(str(exc))
+            return _field_error(named.group(1) if named else "text", str(exc))
+        try:
+            status, chunks = indexer.put(doc)
+        except DespatchError as exc:
+            return _problem(503, str(exc))
+        return PutResult(id=doc.id, status=status, chunks=chunks)
+
+    @router.get("/{doc_id}")
+    def get(doc_id: str = doc_id_path) -> Any:
+        """The stored story: metadata and cleaned text."""
+        doc = bot.store.document(doc_id) if SAFE_ID.fullmatch(doc_id) else None
+        if doc is None:
+            return _problem(404, f"No document {doc_id[:130]!r}.")
+        return {**doc.summary(), "text": doc.text}
+
+    @router.delete("/{doc_id}")
+    def delete(doc_id: str = doc_id_path) -> Any:
+        """Unpublish: the story and its passages leave the index in one commit."""
+        if not SAFE_ID.fullmatch(doc_id) or not bot.store.remove(doc_id):
+            return _problem(404, f"No document {doc_id[:130]!r}.")
+        return {"id": doc_id, "status": "deleted"}
+
+    @router.get("")
+    def list_documents(
+        cursor: str | None = Query(None, description="The next_cursor of the previous page."),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> Any:
+        """Every indexed document (pushed or ingested), by id, a page at a time."""
+        docs = sorted(bot.store.documents(), key=lambda d: d.id)
+        if cursor:
+            docs = [d for d in docs if d.id > cursor]
+        page = docs[:limit]
+        more = len(docs) > limit
+        return {"documents": [d.summary() for d in page], "next_cursor": page[-1].id if more else None}
+
+    return router
+
+
+class _Unauthorised(Exception):
+    """A request to the documents API without the right bearer token."""
+
+
+def unauthorised_handler(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(
+        401,
+        "Send the documents API token as 'Authorization: Bearer TOKEN' (DESPATCH_ADMIN_TOKEN).",
+        {"WWW-Authenticate": "Bearer"},
+    )

@@ -1,0 +1,102 @@
+// Put Despatch on a story page: <script src="https://DESPATCH/widget/embed.js" data-mode="inline|launcher"
+// data-doc="STORY-ID" ...></script>. Inline: an iframe where the script stands (or in data-target).
+// Launcher: a small button in the corner that opens the chat in a panel (full screen on phones,
+// closable with its button or Escape); closed, nothing covers the story. See docs/embedding.md.
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script) return;
+  var base = new URL(script.src).origin;
+  var d = script.dataset;
+  var mode = d.mode === "launcher" ? "launcher" : "inline";
+  var q = new URLSearchParams();
+  [["doc", d.doc], ["tag", d.tag], ["from", d.from], ["to", d.to], ["source", d.source],
+   ["speaker", d.speaker], ["party", d.party], ["accent", d.accent], ["pub", d.publication],
+   ["title", d.title]].forEach(function (p) { if (p[1]) q.set(p[0], p[1]); });
+  q.set("mode", mode);
+  var label = d.title || (d.doc ? "Ask about this story" : "Ask about the coverage");
+  var accent = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(d.accent || "") ? d.accent : "#8a1c1c";
+
+  function frame() {
+    var f = document.createElement("iframe");
+    f.src = base + "/widget/?" + q.toString();
+    f.title = label;
+    f.className = "despatch-frame";
+    f.setAttribute("loading", "lazy");
+    f.style.border = "0";
+    f.style.width = "100%";
+    f.style.display = "block";
+    return f;
+  }
+
+  if (mode === "inline") {
+    var f = frame();
+    f.style.height = (parseInt(d.height, 10) || 560) + "px";
+    f.style.border = "1px solid #ddd";
+    f.style.borderRadius = "6px";
+    var target = d.target ? document.querySelector(d.target) : null;
+    if (target) target.appendChild(f); else script.parentNode.insertBefore(f, script.nextSibling);
+    return;
+  }
+
+  var button = document.createElement("button");
+  button.type = "button";
+  button.className = "despatch-launcher";
+  button.textContent = "Ask";
+  button.setAttribute("aria-label", label);
+  button.setAttribute("aria-expanded", "false");
+  var bs = button.style;
+  bs.position = "fixed"; bs.right = "16px"; bs.bottom = "16px"; bs.zIndex = "2147483000";
+  bs.minWidth = "56px"; bs.minHeight = "44px"; bs.padding = "0 16px"; bs.borderRadius = "22px";
+  bs.border = "0"; bs.background = accent; bs.color = "#fff"; bs.cursor = "pointer";
+  bs.font = "600 15px system-ui, sans-serif"; bs.boxShadow = "0 2px 8px rgba(0,0,0,.3)";
+
+  var panel = null;
+  function place() {
+    if (!panel) return;
+    var s = panel.style;
+    if (window.innerWidth < 600) {  // phones: the whole screen, with its own close button
+      s.left = "0"; s.top = "0"; s.right = "0"; s.bottom = "0"; s.width = "100%"; s.height = "100%";
+      s.borderRadius = "0";
+    } else {
+      s.left = "auto"; s.top = "auto"; s.right = "16px"; s.bottom = "72px"; s.width = "380px";
+      s.height = "min(600px, calc(100vh - 96px))"; s.borderRadius = "8px";
+    }
+  }
+  function open() {
+    if (!panel) {
+      panel = document.createElement("div");
+      panel.className = "despatch-panel";
+      panel.setAttribute("role", "dialog");
+      panel.setAttribute("aria-label", label);
+      var s = panel.style;
+      s.position = "fixed"; s.zIndex = "2147483001"; s.background = "#fff"; s.overflow = "hidden";
+      s.boxShadow = "0 4px 24px rgba(0,0,0,.35)";
+      var f = frame();
+      f.style.height = "100%";
+      panel.appendChild(f);
+      document.body.appendChild(panel);
+      window.addEventListener("resize", place);
+    }
+    place();
+    panel.style.display = "block";
+    button.style.display = window.innerWidth < 600 ? "none" : "block";
+    button.setAttribute("aria-expanded", "true");
+    panel.querySelector("iframe").focus();
+  }
+  function close() {
+    if (!panel) return;
+    panel.style.display = "none";
+    button.style.display = "block";
+    button.setAttribute("aria-expanded", "false");
+    button.focus();
+  }
+  button.addEventListener("click", function () {
+    if (panel && panel.style.display === "block") close(); else open();
+  });
+  window.addEventListener("message", function (e) {
+    if (e.origin === base && e.data && e.data.type === "despatch:close") close();
+  });
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") close(); });
+  document.body.appendChild(button);
+})();
