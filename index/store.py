@@ -443,7 +443,10 @@ def _stored(doc_id: str, meta: dict[str, Any] | None, text: str) -> StoredDocume
 
 
 def _where(filters: Filters | None) -> dict[str, Any] | None:
-    """Chroma's ``where`` clause for ``filters`` (the metadata keys are ``ChunkMeta``'s)."""
+    """Chroma's ``where`` clause for ``filters`` (the metadata keys are ``ChunkMeta``'s).
+
+    Speaker and party are matched loosely (``Filters.allows``), which Chroma cannot do: the
+    retriever applies them itself."""
     if filters is None:
         return None
     clauses: list[dict[str, Any]] = []
