@@ -27,6 +27,7 @@ class Passage:
     entities: tuple[Entity, ...] | None = None  # offsets into ``text``; None: not annotated
 
     url: str | None = None
+    column: str | None = None  # the Hansard column of a parlparse speech or division
 
     @staticmethod
     def of(chunk_id: str, text: str, meta: ChunkMeta, score: float = 0.0, dense: float = 0.0) -> Passage:
@@ -46,6 +47,7 @@ class Passage:
             dense=dense,
             entities=meta.entities,
             url=meta.url,
+            column=meta.column,
         )
 
 
@@ -64,6 +66,8 @@ class Citation:
     start: int
     end: int
     score: float
+    url: str | None = None  # the source's link: a parlparse speech's or division's Hansard page
+    column: str | None = None
 
     @staticmethod
     def of(n: int, passage: Passage, start: int, end: int, score: float) -> Citation:
@@ -83,6 +87,8 @@ class Citation:
             start=start,
             end=end,
             score=round(score, 4),
+            url=passage.url,
+            column=passage.column,
         )
 
 

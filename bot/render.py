@@ -29,8 +29,15 @@ def answer_html(answer: Answer) -> str:
 
 
 def source_html(c: Citation, document_text: DocumentText) -> str:
-    """One numbered source: title, date, speaker, and the quote highlighted in its context."""
-    meta = " · ".join(escape(x) for x in (c.title, c.date or "undated", c.speaker or "") if x)
+    """One numbered source: title, date, speaker, column, and the quote highlighted in its
+    context; the title links to the source's page when it has an http(s) URL."""
+    column = f"col. {c.column}" if c.column else ""
+    meta = " · ".join(escape(x) for x in (c.title, c.date or "undated", c.speaker or "", column) if x)
+    if c.url and c.url.startswith(("https://", "http://")):
+        title = escape(c.title)
+        href = escape(c.url, quote=True)
+        link = f'<a class="despatch-link" href="{href}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        meta = meta.replace(title, link, 1)
     text = document_text(c.doc_id)
     if text is None or text[c.start : c.end] != c.quote:
         passage = f"<mark>{escape(c.quote)}</mark>"
@@ -92,6 +99,9 @@ def text_answer(answer: Answer) -> str:
         lines.append("Related passages:" if answer.refused else "Sources:")
     for c in sources:
         who = f" — {c.speaker}" if c.speaker else ""
-        lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}){who}")
+        column = f", col. {c.column}" if c.column else ""
+        lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}{column}){who}")
+        if c.url:
+            lines.append(f"    {c.url}")
         lines.append(f"    “{c.quote}”")
     return "\n".join(lines).rstrip()

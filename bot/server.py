@@ -15,10 +15,27 @@ from bot.records import Answer
 from bot.web import ChatService, RateLimiter, build_app
 from despatch.errors import DespatchError, RequestError, StoreError
 from despatch.settings import Settings
+from index.records import Filters
+
+
+class Scope(BaseModel):
+    """Restricts the sources an answer may use (every field optional)."""
+
+    date_from: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="On or after YYYY-MM-DD.")
+    date_to: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="On or before YYYY-MM-DD.")
+    source: str | None = Field(None, max_length=500, description="Only this source.")
+    speaker: str | None = Field(None, max_length=200, description="Only this speaker's words.")
+    party: str | None = Field(
+        None, max_length=200, description='Only this party\'s speakers ("Labour" or "Lab").'
+    )
+
+    def filters(self) -> Filters:
+        return Filters(self.date_from, self.date_to, self.source, self.speaker, self.party)
 
 
 class AskRequest(BaseModel):
     question: str = Field(..., description="The reader's question.")
+    scope: Scope | None = Field(None, description="Optional filters: dates, source, speaker, party.")
     history: list[str | dict[str, Any]] = Field(
         default_factory=list,
         description="Earlier turns, oldest first: questions as strings, or objects "
@@ -162,7 +179,7 @@ def create_server(bot: Bot, settings: Settings) -> Any:
                 {"detail": limiter.message(wait)}, status_code=429, headers={"Retry-After": str(wait)}
             )
         try:
-            return bot.ask(question, history).to_json()
+            return bot.ask(question, history, body.scope.filters() if body.scope else None).to_json()
         except DespatchError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=503)
 
