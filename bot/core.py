@@ -103,7 +103,7 @@ class Bot:
         resolved = resolve(question, history, self.brief)
         condensed = self.answerer.condense(question, history) if history else None
         resolved = condensed or resolved
-        filters = scoped(resolved, filters, self.retriever.view())
+        filters = scoped(resolved, filters, lambda: self.retriever.view().people())
         division = self.divisions.answer(resolved, filters)
         if division is not None:
             # A vote is answered from its division record alone, whichever answerer is set.

@@ -9,8 +9,8 @@ filter the caller gave (CLI, API, chat) is never replaced.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from index.records import Filters, party_key, speaker_matches
 
@@ -35,17 +35,21 @@ def person_in(question: str) -> str | None:
     return who or None
 
 
-def scoped(question: str, filters: Filters | None, view: Any) -> Filters | None:
+People = Callable[[], tuple[frozenset[str], frozenset[str]]]
+
+
+def scoped(question: str, filters: Filters | None, people: People) -> Filters | None:
     """``filters`` with the speaker or party the question names, when the index knows it.
 
-    ``view`` is the retrieval view (``IndexView.people`` gives its speakers and parties).
+    ``people`` gives the index's speakers and parties (``IndexView.people``); it is only
+    called for a question that names someone.
     """
     if filters is not None and filters.by_person:
         return filters
     who = person_in(question)
     if who is None:
         return filters
-    speakers, parties = view.people()
+    speakers, parties = people()
     base = filters or Filters()
     if party_key(who) in {party_key(p) for p in parties}:
         return replace(base, party=who)
