@@ -20,7 +20,7 @@ _SAID = re.compile(
     re.IGNORECASE,
 )
 _GROUP = re.compile(
-    r"\s+(?:members?|mps?|ministers?|front ?benche(?:r|s|rs)|back ?benche(?:r|s|rs)|peers?|lords?|"
+    r"\s+(?:members?|mps?|ministers?|front ?bench(?:es|ers?)?|back ?bench(?:es|ers?)?|peers?|lords?|"
     r"politicians?|spokesm[ae]n|spokespeople|side|party|benches)$",
     re.IGNORECASE,
 )
