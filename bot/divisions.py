@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from bot.answering import REFUSAL
 from bot.records import Answer, Citation, Passage, ShortAnswer
 from bot.retrieval import HybridRetriever, IndexView
 from index.parlparse import DivisionText, Vote, read_division
@@ -177,8 +178,6 @@ class DivisionAnswerer:
     def _refuse(
         self, question: str, began: float, reason: str, related: list[Citation] | None = None
     ) -> Answer:
-        from bot.answering import REFUSAL
-
         return Answer(
             question=question,
             resolved_question=question,
