@@ -10,9 +10,11 @@ from typing import Any
 from bot.answerability import Model
 from bot.answering import Answerer, ExtractiveAnswerer
 from bot.citations import check, similarity
+from bot.divisions import DivisionAnswerer
 from bot.followup import resolve
 from bot.records import Answer, Passage
 from bot.retrieval import Filters, HybridRetriever
+from bot.scope import scoped
 from despatch.settings import Settings
 from index.cleaning import scrub
 from index.embedding import Embedder
@@ -39,6 +41,7 @@ class Bot:
             exact_max=settings.exact_search_max_chunks,
             cache=store.view_cache(settings) if settings.save_views else None,
         )
+        self.divisions = DivisionAnswerer(self.retriever, store, settings.top_k)
         if model is None:
             model = Model.load(settings.answer_model) if settings.answer_model else Model.load()
         self.extractive = ExtractiveAnswerer(
@@ -100,6 +103,24 @@ class Bot:
         resolved = resolve(question, history, self.brief)
         condensed = self.answerer.condense(question, history) if history else None
         resolved = condensed or resolved
+        filters = scoped(resolved, filters, lambda: self.retriever.view().people())
+        division = self.divisions.answer(resolved, filters)
+        if division is not None:
+            # A vote is answered from its division record alone, whichever answerer is set.
+            yield division.answer
+            total = (time.perf_counter() - began) * 1000
+            yield replace(
+                division,
+                question=question,
+                resolved_question=resolved,
+                timings_ms={**division.timings_ms, "total": round(total, 2)},
+                meta={
+                    **division.meta,
+                    "resolved_by": "llm" if condensed else "rules",
+                    "filters": _shown(filters),
+                },
+            )
+            return
         t0 = time.perf_counter()
         retrieval = self.retriever.search(resolved, self.settings.top_k, filters)
         timings = {"resolve": (t0 - began) * 1000, **retrieval.timings_ms}
@@ -123,6 +144,14 @@ class Bot:
                 **answer.meta,
                 "resolved_by": "llm" if condensed else "rules",
                 "retrieved": [p.chunk_id for p in retrieval.passages],
+                "filters": _shown(filters),
                 "index": retrieval.token,
             },
         )
+
+
+def _shown(filters: Filters | None) -> dict[str, str]:
+    """The filters an answer was found under, for its meta (empty ones left out)."""
+    if filters is None:
+        return {}
+    return {k: v for k, v in vars(filters).items() if v}

@@ -28,6 +28,7 @@ class Passage:
     url: str | None = None
     byline: str | None = None
     section: str | None = None
+    column: str | None = None  # the Hansard column of a parlparse speech or division
 
     @staticmethod
     def of(chunk_id: str, text: str, meta: ChunkMeta, score: float = 0.0, dense: float = 0.0) -> Passage:
@@ -49,6 +50,7 @@ class Passage:
             url=meta.url,
             byline=meta.byline,
             section=meta.section,
+            column=meta.column,
         )
 
 
@@ -67,9 +69,10 @@ class Citation:
     start: int
     end: int
     score: float
-    url: str | None = None  # the story's (or record's) own address, http(s) only
+    url: str | None = None  # the source's own http(s) page: a story, a Hansard speech or division
     byline: str | None = None
     section: str | None = None
+    column: str | None = None  # the Hansard column of a parlparse speech or division
 
     @staticmethod
     def of(n: int, passage: Passage, start: int, end: int, score: float) -> Citation:
@@ -92,6 +95,7 @@ class Citation:
             url=passage.url,
             byline=passage.byline,
             section=passage.section,
+            column=passage.column,
         )
 
 

@@ -29,12 +29,16 @@ def answer_html(answer: Answer) -> str:
 
 
 def source_html(c: Citation, document_text: DocumentText) -> str:
-    """One numbered source: title (a link to the story when it has a URL), date, byline or
-    speaker, and the quote highlighted in its context."""
+    """One numbered source: title (a link to the source's page when it has an http(s) URL),
+    date, byline, speaker, column, and the quote highlighted in its context."""
+    column = f"col. {c.column}" if c.column else ""
     title = escape(c.title)
-    if c.url and c.url.lower().startswith(("http://", "https://")):
-        title = f'<a href="{escape(c.url)}" target="_blank" rel="noopener">{title}</a>'
-    rest = (c.date or "undated", c.byline or "", c.speaker or "")
+    if c.url and c.url.lower().startswith(("https://", "http://")):
+        href = escape(c.url, quote=True)
+        title = (
+            f'<a class="despatch-link" href="{href}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        )
+    rest = (c.date or "undated", c.byline or "", c.speaker or "", column)
     meta = " · ".join([title, *(escape(x) for x in rest if x)])
     text = document_text(c.doc_id)
     if text is None or text[c.start : c.end] != c.quote:
@@ -94,6 +98,9 @@ def text_answer(answer: Answer) -> str:
         lines.append("Related passages:" if answer.refused else "Sources:")
     for c in sources:
         who = f" — {c.speaker}" if c.speaker else ""
-        lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}){who}")
+        column = f", col. {c.column}" if c.column else ""
+        lines.append(f"[{c.n}] {c.title} ({c.date or 'undated'}{column}){who}")
+        if c.url:
+            lines.append(f"    {c.url}")
         lines.append(f"    “{c.quote}”")
     return "\n".join(lines).rstrip()

@@ -67,6 +67,28 @@ class IndexView:
         self.versions = versions
         self.bm25 = bm25
         self.vectors = vectors  # rows follow bm25.ids; None: dense search goes to Chroma
+        self._kinds: dict[str, list[tuple[str, ChunkMeta]]] = {}
+        self._people: tuple[frozenset[str], frozenset[str]] | None = None
+        self._lock = threading.Lock()
+
+    def of_kind(self, kind: str) -> list[tuple[str, ChunkMeta]]:
+        """The chunks of documents of one kind ("division"), in document order; worked out once."""
+        found = self._kinds.get(kind)
+        if found is None:
+            ids = _field_equals(self.meta, "kind", kind, "article")
+            found = sorted(((cid, self.meta[cid]) for cid in ids), key=lambda c: (c[1].doc_id, c[1].start))
+            with self._lock:
+                self._kinds[kind] = found
+        return found
+
+    def people(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Every speaker and every party of the view's chunks; worked out once."""
+        if self._people is None:
+            speakers = frozenset(_field_values(self.meta, "speaker"))
+            parties = frozenset(_field_values(self.meta, "party"))
+            with self._lock:
+                self._people = (speakers, parties)
+        return self._people
 
     @classmethod
     def build(cls, store: Store, exact_max: int) -> IndexView:
@@ -171,6 +193,23 @@ class _LazyMeta(Mapping[str, ChunkMeta]):
 
     def __len__(self) -> int:
         return len(self._raw)
+
+    def raw_values(self, name: str) -> Iterator[tuple[str, object]]:
+        """One field of every chunk, untyped (``ChunkMeta.to_metadata`` keys are its field names)."""
+        for cid, raw in self._raw.items():
+            yield cid, raw.get(name)
+
+
+def _field_values(meta: Mapping[str, ChunkMeta], name: str) -> set[str]:
+    if isinstance(meta, _LazyMeta):
+        return {str(v) for _, v in meta.raw_values(name) if v}
+    return {str(getattr(m, name)) for m in meta.values() if getattr(m, name)}
+
+
+def _field_equals(meta: Mapping[str, ChunkMeta], name: str, value: str, default: str) -> list[str]:
+    if isinstance(meta, _LazyMeta):
+        return [cid for cid, v in meta.raw_values(name) if (v or default) == value]
+    return [cid for cid, m in meta.items() if getattr(m, name) == value]
 
 
 def _safe(token: str) -> str:
@@ -277,13 +316,32 @@ class HybridRetriever:
             top = np.argpartition(-sims, n - 1)[:n]
             top = top[np.lexsort((top, -sims[top]))]
             return [(view.bm25.ids[i], float(sims[i])) for i in top]
+        if filters.by_person and mask is not None:
+            # Chroma cannot match names loosely: a speaker's or party's chunks are few enough
+            # to compare exactly; otherwise Chroma's nearest are filtered here.
+            allowed = [view.bm25.ids[i] for i in np.flatnonzero(mask)]
+            if len(allowed) <= self.exact_max:
+                return self._exact(allowed, vector)
+        n = self.candidates * (10 if filters.by_person else 1)
         try:
-            hits = self.store.query(vector, self.candidates, filters, view.versions)
+            hits = self.store.query(vector, n, filters, view.versions)
         except StoreError:  # the HNSW segment changed under this client: reconnect, once
             self.store.refresh()
-            hits = self.store.query(vector, self.candidates, filters, view.versions)
+            hits = self.store.query(vector, n, filters, view.versions)
         # A chunk committed after the view was taken is left for the next view.
-        return [(chunk.id, sim) for chunk, sim in hits if chunk.id in view.meta]
+        found = [
+            (chunk.id, sim) for chunk, sim in hits if chunk.id in view.meta and filters.allows(chunk.meta)
+        ]
+        return found[: self.candidates]
+
+    def _exact(self, chunk_ids: list[str], vector: np.ndarray) -> list[tuple[str, float]]:
+        try:
+            found = self.store.vectors(chunk_ids)
+        except StoreError:
+            self.store.refresh()
+            found = self.store.vectors(chunk_ids)
+        scored = sorted(((float(v @ vector), cid) for cid, v in found.items()), key=lambda t: -t[0])
+        return [(cid, sim) for sim, cid in scored[: self.candidates]]
 
     def _passages(
         self,

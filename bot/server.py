@@ -55,7 +55,9 @@ class AskRequest(BaseModel):
         description="Earlier turns, oldest first: questions as strings, or objects "
         '{"question", "answer"} or chat turns {"role", "content"} (limits: see README).',
     )
-    scope: Scope | None = Field(None, description="Answer only from these sources (a story, tags, dates).")
+    scope: Scope | None = Field(
+        None, description="Answer only from these sources: stories, tags, dates, source, speaker, party."
+    )
 
 
 class Problem(BaseModel):

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Embedding device.")
     batch_size: int = Field(64, ge=1, description="Embedding batch size.")
     max_file_mb: float = Field(20.0, gt=0, description="Largest input file accepted, MB.")
+    members_file: Path | None = Field(
+        None,
+        description="parlparse members/people.json: gives speakers and voters of parlparse XML their party.",
+    )
     exact_search_max_chunks: int = Field(
         20_000,
         ge=0,

@@ -21,7 +21,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(store=args.store, chroma_url=getattr(args, "chroma_url", None))
+        settings = load_settings(
+            store=args.store,
+            chroma_url=getattr(args, "chroma_url", None),
+            members_file=getattr(args, "members", None),
+        )
         return int(args.run(args, settings))
     except DespatchError as exc:
         print(f"despatch: error: {exc}", file=sys.stderr)
@@ -46,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", parents=[common], help="index articles and transcripts")
     p.add_argument("paths", nargs="+", type=Path, help="files or folders (searched recursively)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument(
+        "--members",
+        type=Path,
+        help="parlparse people.json giving parlparse speakers their party (DESPATCH_MEMBERS_FILE)",
+    )
     p.set_defaults(run=_ingest)
 
     p = sub.add_parser("docs", parents=[common], help="list indexed documents")
@@ -67,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--date-from", help="only sources dated on or after YYYY-MM-DD")
     p.add_argument("--date-to", help="only sources dated on or before YYYY-MM-DD")
     p.add_argument("--source", help="only this source")
+    p.add_argument("--speaker", help='only this speaker\'s words (every word of the name: "Hartley")')
+    p.add_argument("--party", help='only speakers of this party ("Labour" also matches "Lab")')
     p.set_defaults(run=_ask)
 
     p = sub.add_parser(
@@ -171,7 +182,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         print("despatch: error: give a question, or --jsonl to read them from stdin", file=sys.stderr)
         return 2
     bot = assemble(settings).bot(args.answerer)
-    filters = Filters(args.date_from, args.date_to, args.source)
+    filters = Filters(args.date_from, args.date_to, args.source, args.speaker, args.party)
     if not args.jsonl:
         answer = bot.ask(args.question, filters=filters)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else text_answer(answer))

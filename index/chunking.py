@@ -131,13 +131,16 @@ def _make_chunk(doc: Document, section: Section, ordinal: int, start: int, end: 
         source=doc.source,
         kind=doc.kind,
         date=doc.date,
-        url=doc.url,
+        url=section.url or doc.url,
         byline=doc.byline,
         section=doc.section,
         tags=doc.tags,
         speaker=section.speaker,
         party=section.party,
         speech=section.speech,
+        person_id=section.person_id,
+        column=section.column,
+        division=section.division,
     )
     return Chunk(
         id=stable_id(doc.id, doc.version, str(ordinal), f"{start}:{end}"),

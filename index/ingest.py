@@ -13,6 +13,7 @@ import numpy as np
 from despatch.errors import DespatchError, InputError
 from despatch.settings import Settings
 from index.chunking import ChunkLimits, chunk_document
+from index.members import Members, load_members
 from index.nlp import entities
 from index.reading import canonical, discover, read_file
 from index.records import Chunk, Document
@@ -70,6 +71,7 @@ class Indexer:
         self.store = store
         self.embedder = embedder
         self._encoding: Any = None  # loaded on first use: an unchanged re-ingest never needs it
+        self._members: Members | None = None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if self._encoding is None:
@@ -86,6 +88,14 @@ class Indexer:
     def chunk(self, doc: Document) -> list[Chunk]:
         return chunk_document(doc, self.limits(), self.count_tokens, self.embedder.count_wordpieces)
 
+    def members(self) -> Members | None:
+        """The members file of the settings (parties for parlparse XML), or None."""
+        if self.settings.members_file is None:
+            return None
+        if self._members is None:
+            self._members = load_members(self.settings.members_file)
+        return self._members
+
     def ingest(self, paths: Iterable[Path], progress: Callable[[int], None] | None = None) -> IngestSummary:
         """Ingest files and folders; bad files are reported in the summary and skipped."""
         began = time.perf_counter()
@@ -98,6 +108,7 @@ class Indexer:
                 by_origin.setdefault(d.origin, set()).add(d.id)
         stale: set[str] = set()
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        members = self.members()
         seen: set[str] = set()
         pending: list[tuple[Document, list[Chunk], bool]] = []
         waiting = 0
@@ -107,7 +118,7 @@ class Indexer:
                 continue
             problems: list[InputError] = []
             try:
-                docs = read_file(item, max_bytes, problems)
+                docs = read_file(item, max_bytes, problems, members)
             except InputError as exc:
                 self._fail(summary, exc)
                 if progress:

@@ -2,7 +2,8 @@
 
 Supported: ``.txt``/``.md`` articles (optionally opening with ``date YYYY-MM-DD``),
 Hansard-style debate transcripts (``.txt`` with ``Date:``/``Agenda:`` headers and
-``[speech N] Name (Party):`` turns), ``.html``/``.htm`` pages and ``.json``/``.jsonl`` records.
+``[speech N] Name (Party):`` turns), ``.html``/``.htm`` pages, ``.json``/``.jsonl`` records and
+TheyWorkForYou/parlparse debates ``.xml`` (``index.parlparse``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 
 from despatch.errors import InputError
 from index.cleaning import clean_text, decode, looks_binary
+from index.members import Members
 from index.records import Document, Section, normal_tags
 
-SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".xml"}
 
 _DATE_HEADER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})[ \t]*\n?[ \t]*", re.IGNORECASE)
 _ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -66,12 +68,19 @@ def discover(paths: Iterable[Path]) -> Iterator[Path | InputError]:
             yield path
 
 
-def read_file(path: Path, max_bytes: int, problems: list[InputError] | None = None) -> list[Document]:
+def read_file(
+    path: Path,
+    max_bytes: int,
+    problems: list[InputError] | None = None,
+    members: Members | None = None,
+) -> list[Document]:
     """Read one file into documents; raise ``InputError`` with the reason when it is bad.
 
     In JSON and JSONL files each record is its own document: a bad record is appended to
     ``problems`` (with its line or record number) and skipped, and the good ones are returned;
-    without ``problems`` the first bad record raises. A file with no good record raises.
+    without ``problems`` the first bad record raises. A file with no good record raises. In a
+    parlparse XML file each debate and each division is a document; ``members`` gives their
+    speakers and voters a party.
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
@@ -116,6 +125,13 @@ def read_file(path: Path, max_bytes: int, problems: list[InputError] | None = No
         return _read_records(path, source, text, suffix, problems)
     if suffix in {".html", ".htm"}:
         return [_read_html(path, source, text)]
+    if suffix == ".xml":
+        from index.parlparse import read_debates
+
+        def make(**fields: Any) -> Document:
+            return make_document(origin=canonical(path), source=source, **fields)
+
+        return read_debates(path, text, make, members)
     if _TURN.search(text) and _HEADER_LINE.search(text):
         return [_read_transcript(path, source, text)]
     return [_read_article(path, source, text)]
@@ -149,9 +165,14 @@ def make_document(
         body_start = len(text) - len(text.lstrip())
         sections = (Section(body_start, len(text.rstrip())),)
     # The displayed source (a path relative to where the ingest ran) is left out: ingesting an
-    # unchanged file from another directory or through a link writes nothing.
+    # unchanged file from another directory or through a link writes nothing. Sections' links,
+    # columns and person ids (parlparse), and a story's byline, section and tags, are not in
+    # the text, so they join the version; documents without them keep the versions they had.
     parts = [text, title, date or "", url or "", kind]
-    if byline or section or tags:  # (documents without them keep the versions they always had)
+    linked = [s for s in sections if s.person_id or s.column or s.url or s.division is not None]
+    if linked:
+        parts.append(repr([(s.start, s.party, s.person_id, s.column, s.url, s.division) for s in linked]))
+    if byline or section or tags:
         parts += [byline or "", section or "", "|".join(tags)]
     version = stable_id(*parts)
     doc_id = doc_id or stable_id(key)

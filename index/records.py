@@ -48,13 +48,18 @@ def date_ord(date: str | None) -> int | None:
 
 @dataclass(frozen=True)
 class Section:
-    """A span of a document with its own metadata (a transcript turn, say)."""
+    """A span of a document with its own metadata (a transcript turn, say): a parlparse
+    speech also has its person id, Hansard column and URL; a division's span its number."""
 
     start: int
     end: int
     speaker: str | None = None
     party: str | None = None
     speech: int | None = None
+    person_id: str | None = None
+    column: str | None = None
+    url: str | None = None  # the section's own link; the document's when None
+    division: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +75,7 @@ class Document:
     byline: str | None = None
     section: str | None = None  # the newsroom's section (politics, home affairs...)
     tags: tuple[str, ...] = ()  # normalised by ``normal_tags``
-    kind: str = "article"  # "article" or "transcript"
+    kind: str = "article"  # "article", "transcript", "debate" or "division"
     sections: tuple[Section, ...] = ()
     version: str = ""  # content hash; changes whenever text or metadata change
     replaces: tuple[str, ...] = ()  # ids of earlier versions' records of this same source
@@ -166,6 +171,9 @@ class ChunkMeta:
     speaker: str | None = None
     party: str | None = None
     speech: int | None = None
+    person_id: str | None = None
+    column: str | None = None
+    division: int | None = None
     entities: tuple[Entity, ...] | None = None  # offsets into the chunk text; None: not annotated
 
     @property
@@ -192,6 +200,9 @@ class ChunkMeta:
             "speaker": self.speaker,
             "party": self.party,
             "speech": self.speech,
+            "person_id": self.person_id,
+            "column": self.column,
+            "division": self.division,
         }
         meta.update({k: v for k, v in optional.items() if v is not None and v != ""})
         meta.update(_newsroom_metadata(self.byline, self.section, self.tags))
@@ -204,6 +215,7 @@ class ChunkMeta:
         """Read back ``to_metadata``; a missing metadata record reads as an empty one."""
         meta = meta or {}
         speech = meta.get("speech")
+        division = meta.get("division")
         return cls(
             doc_id=str(meta.get("doc_id", "")),
             version=str(meta.get("version", "")),
@@ -222,6 +234,9 @@ class ChunkMeta:
             speaker=_opt(meta.get("speaker")),
             party=_opt(meta.get("party")),
             speech=int(speech) if speech is not None else None,
+            person_id=_opt(meta.get("person_id")),
+            column=_opt(meta.get("column")),
+            division=int(division) if division is not None else None,
             entities=decode_entities(meta.get("entities")),
         )
 
@@ -266,14 +281,16 @@ def normal_tags(tags: Sequence[str]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Filters:
     """Optional restrictions on what is retrieved (a *scope*): ISO dates (inclusive), an exact
-    source, speaker or party, documents by id, and tags (a chunk with any of them passes)."""
+    source, a speaker (every word of it in the speaker's name, any case), a party (its name or
+    the transcripts' abbreviation: "Labour" matches "Lab"), documents by id, and tags (a chunk
+    with any of them passes)."""
 
     date_from: str | None = None
     date_to: str | None = None
     source: str | None = None
-    doc_ids: tuple[str, ...] = ()
     speaker: str | None = None
     party: str | None = None
+    doc_ids: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
 
     @property
@@ -281,6 +298,11 @@ class Filters:
         return not any(
             (self.date_from, self.date_to, self.source, self.doc_ids, self.speaker, self.party, self.tags)
         )
+
+    @property
+    def by_person(self) -> bool:
+        """Restricted by speaker or party, which Chroma cannot match (see ``allows``)."""
+        return bool(self.speaker or self.party)
 
     def allows(self, meta: ChunkMeta) -> bool:
         d = meta.date_ord
@@ -290,13 +312,54 @@ class Filters:
             return False
         if self.doc_ids and meta.doc_id not in self.doc_ids:
             return False
-        if self.speaker and meta.speaker != self.speaker:
-            return False
-        if self.party and meta.party != self.party:
-            return False
         if self.tags and not set(self.tags) & set(meta.tags):
             return False
+        if self.speaker and not speaker_matches(self.speaker, meta.speaker):
+            return False
+        if self.party and party_key(self.party) != party_key(meta.party):
+            return False
         return not (self.source and meta.source != self.source)
+
+
+_PARTY_ALIASES = {
+    "lab": "labour",
+    "lab co-op": "labour",
+    "labour co-operative": "labour",
+    "con": "conservative",
+    "tory": "conservative",
+    "tories": "conservative",
+    "ld": "liberal democrat",
+    "lib dem": "liberal democrat",
+    "liberal democrats": "liberal democrat",
+    "snp": "scottish national party",
+    "pc": "plaid cymru",
+    "dup": "democratic unionist party",
+    "sdlp": "social democratic and labour party",
+    "sf": "sinn fein",
+    "sinn féin": "sinn fein",
+    "green": "green party",
+    "ind": "independent",
+    "xb": "crossbench",
+    "cb": "crossbench",
+}
+
+
+def party_key(party: str | None) -> str:
+    """A party's name in one form for comparison ("Lab", "Labour" -> "labour")."""
+    name = " ".join((party or "").casefold().replace("/", " ").split())
+    return _PARTY_ALIASES.get(name, name)
+
+
+def speaker_matches(wanted: str, speaker: str | None) -> bool:
+    """Whether every word of ``wanted`` is a word of ``speaker`` (any case): "Hartley" and
+    "alice hartley" match "Alice Hartley"."""
+    have = _name_words(speaker or "")
+    words = _name_words(wanted)
+    return bool(words) and all(w in have for w in words)
+
+
+def _name_words(name: str) -> list[str]:
+    return [w.strip(".,'’()") for w in name.casefold().replace("-", " ").split() if w.strip(".,'’()")]
 
 
 @dataclass(frozen=True)

@@ -447,7 +447,10 @@ def _stored(doc_id: str, meta: dict[str, Any] | None, text: str) -> StoredDocume
 
 
 def _where(filters: Filters | None) -> dict[str, Any] | None:
-    """Chroma's ``where`` clause for ``filters`` (the metadata keys are ``ChunkMeta``'s)."""
+    """Chroma's ``where`` clause for ``filters`` (the metadata keys are ``ChunkMeta``'s).
+
+    Speaker and party are matched loosely (``Filters.allows``), which Chroma cannot do: the
+    retriever applies them itself."""
     if filters is None:
         return None
     clauses: list[dict[str, Any]] = []
@@ -459,10 +462,6 @@ def _where(filters: Filters | None) -> dict[str, Any] | None:
         clauses.append({"source": filters.source})
     if filters.doc_ids:
         clauses.append({"doc_id": {"$in": list(filters.doc_ids)}})
-    if filters.speaker:
-        clauses.append({"speaker": filters.speaker})
-    if filters.party:
-        clauses.append({"party": filters.party})
     if filters.tags:
         any_tag = [{f"{TAG_KEY}{t}": 1} for t in filters.tags]
         clauses.append(any_tag[0] if len(any_tag) == 1 else {"$or": any_tag})

@@ -103,6 +103,10 @@ def test_answer_json_shape(founding_bot: Any) -> None:
         "start",
         "end",
         "score",
+        "url",
+        "byline",
+        "section",
+        "column",
     }
     assert data["timings_ms"]["total"] > 0
 

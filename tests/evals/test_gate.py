@@ -19,7 +19,7 @@ from tests.scripted_llm import Script, fill_markers, serve
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "evals"
 
 
-@pytest.mark.parametrize("name", ["founding", "hansard", "dev", "heldout"])
+@pytest.mark.parametrize("name", ["founding", "hansard", "dev", "heldout", "parlparse"])
 def test_gold_set_meets_thresholds(name: str, tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "store")
     report = run_eval(settings, PROJECT_ROOT / "evals" / "gold" / f"{name}.jsonl")

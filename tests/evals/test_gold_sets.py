@@ -61,6 +61,20 @@ def test_heldout_questions_are_not_in_the_training_sets() -> None:
         assert not held & {c.question.lower() for c in load_gold(GOLD / f"{name}.jsonl")}, name
 
 
+def test_parlparse_gold_set_shape() -> None:
+    """Divisions (counts, members' votes, yes/no, absent members) and speakers' words, on the
+    invented parlparse sitting; evidence is text of its debates and division records."""
+    cases = load_gold(GOLD / "parlparse.jsonl")
+    assert len(cases) >= 15
+    assert sum(1 for c in cases if "vote" in c.tags) >= 8
+    assert sum(1 for c in cases if not c.answerable) >= 3
+    sitting = Path(__file__).resolve().parents[2] / "data" / "corpora" / "parlparse-2010-01-06"
+    texts = " ".join(d.text for p in sitting.glob("*.xml") for d in read_file(p, 10**8))
+    for c in cases:
+        for ev in c.evidence:
+            assert ev in texts, (c.id, ev)
+
+
 def test_bad_gold_lines_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "g.jsonl"
     path.write_text(

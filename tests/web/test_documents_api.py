@@ -1,0 +1,151 @@
+"""The documents API against a real server: a CMS pushes, corrects, re-sends and unpublishes a
+story, and readers' answers follow at once; auth, size and validation failures; scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import FOUNDING
+from tests.web.conftest import TOKEN
+
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+STORY = "rudd-removal-targets-2018"
+URL = "https://courier.example/politics/rudd-removal-targets"
+QUESTION = "What target did the Home Office set for voluntary departures in 2015/16?"
+
+
+def _body(text: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "title": "Rudd told she has total support over removal targets",
+        "text": text,
+        "url": URL,
+        "date": "2018-04-26",
+        "byline": "Political staff",
+        "section": "Politics",
+        "tags": ["Home Office", "Windrush"],
+        **extra,
+    }
+
+
+def _ask(base: str, question: str, scope: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"question": question}
+    if scope is not None:
+        body["scope"] = scope
+    r = httpx.post(f"{base}/api/ask", json=body, timeout=60)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _generation(base: str) -> int:
+    return int(httpx.get(f"{base}/healthz").json()["generation"])
+
+
+def test_push_ask_correct_resend_unpublish(cms: Any) -> None:
+    base = cms.url
+    text = FOUNDING.read_text(encoding="utf-8")
+    r = httpx.put(f"{base}/api/documents/{STORY}", json=_body(text), headers=AUTH, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == STORY and r.json()["status"] in ("added", "updated") and r.json()["chunks"] > 0
+
+    answer = _ask(base, QUESTION, {"doc_ids": [STORY]})
+    assert "12,000" in answer["answer"]
+    cite = answer["citations"][0]
+    assert cite["doc_id"] == STORY and cite["url"] == URL  # the story's own id and URL
+    assert cite["byline"] == "Political staff" and cite["section"] == "Politics"
+
+    corrected = text.replace("raised to 12,000", "raised to 14,500")
+    r = httpx.put(f"{base}/api/documents/{STORY}", json=_body(corrected), headers=AUTH, timeout=60)
+    assert r.json()["status"] == "updated"
+    answer = _ask(base, QUESTION, {"doc_ids": [STORY]})
+    assert "14,500" in answer["answer"] and "12,000" not in answer["answer"]
+
+    before = _generation(base)
+    r = httpx.put(f"{base}/api/documents/{STORY}", json=_body(corrected), headers=AUTH, timeout=60)
+    assert r.json() == {"id": STORY, "status": "unchanged", "chunks": r.json()["chunks"]}
+    assert _generation(base) == before  # the same body twice writes nothing
+
+    got = httpx.get(f"{base}/api/documents/{STORY}", headers=AUTH).json()
+    assert got["url"] == URL and got["tags"] == ["home-office", "windrush"] and "14,500" in got["text"]
+
+    assert httpx.delete(f"{base}/api/documents/{STORY}", headers=AUTH).json()["status"] == "deleted"
+    assert httpx.get(f"{base}/api/documents/{STORY}", headers=AUTH).status_code == 404
+    assert httpx.delete(f"{base}/api/documents/{STORY}", headers=AUTH).status_code == 404
+    for scope in ({"doc_ids": [STORY]}, None):
+        answer = _ask(base, QUESTION, scope)
+        assert all(c["doc_id"] != STORY for c in answer["citations"] + answer["related"])
+        assert "14,500" not in answer["answer"]
+
+
+def test_auth_size_and_validation(cms: Any) -> None:
+    base = cms.url
+    url = f"{base}/api/documents/some-story"
+    body = _body("The committee met on Tuesday and agreed a cap of 40 licences a year.")
+    for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": TOKEN}):
+        r = httpx.put(url, json=body, headers=headers)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        assert "Authorization: Bearer" in r.json()["detail"]
+    assert httpx.get(f"{base}/api/documents", headers={"authorization": "Bearer x"}).status_code == 401
+
+    huge = _body("A sentence about targets. " * 4000)  # about 100 KB, over the 60 KB limit
+    assert httpx.put(url, json=huge, headers=AUTH).status_code == 413
+
+    def field(r: httpx.Response) -> str:
+        assert r.status_code == 422, r.text
+        return str(r.json()["detail"][0]["loc"][-1])
+
+    assert field(httpx.put(url, json={**body, "url": "javascript:alert(1)"}, headers=AUTH)) == "url"
+    assert field(httpx.put(url, json={**body, "date": "26/04/2018"}, headers=AUTH)) == "date"
+    no_title = {k: v for k, v in body.items() if k != "title"}
+    assert field(httpx.put(url, json=no_title, headers=AUTH)) == "title"
+    assert field(httpx.put(url, json={**body, "colour": "red"}, headers=AUTH)) == "colour"
+    assert field(httpx.put(url, json={**body, "html": "<p>x</p>"}, headers=AUTH)) == "text"  # both
+    assert field(httpx.put(f"{base}/api/documents/bad%20id", json=body, headers=AUTH)) == "doc_id"
+    assert field(httpx.put(url, json={**body, "tags": "politics"}, headers=AUTH)) == "tags"
+    assert httpx.get(f"{base}/api/documents/some-story", headers=AUTH).status_code == 404  # none landed
+
+
+def test_html_stories_scopes_and_paging(cms: Any) -> None:
+    base = cms.url
+    ferry = {
+        "title": "Ferry licences capped",
+        "html": "<html><body><nav>Menu</nav><article><h1>Ferry licences capped</h1>"
+        "<p>The Zanzibar ferry committee met on Tuesday.</p><p>Its chair said ferry licences would "
+        "be capped at 40 a year.</p></article><footer>Cookies</footer></body></html>",
+        "url": "https://courier.example/world/ferries",
+        "date": "2018-05-02",
+        "tags": ["World"],
+    }
+    assert httpx.put(f"{base}/api/documents/ferry-cap", json=ferry, headers=AUTH).json()["status"] in (
+        "added",
+        "updated",
+    )
+    text = FOUNDING.read_text(encoding="utf-8")
+    httpx.put(f"{base}/api/documents/rudd-copy", json=_body(text), headers=AUTH, timeout=60)
+    stored = httpx.get(f"{base}/api/documents/ferry-cap", headers=AUTH).json()
+    assert "capped at 40 a year" in stored["text"] and "Cookies" not in stored["text"]
+
+    # Scoped to the ferry story, the Home Office figure is not there to find.
+    scoped = _ask(base, QUESTION, {"doc_ids": ["ferry-cap"]})
+    assert all(c["doc_id"] == "ferry-cap" for c in scoped["citations"] + scoped["related"])
+    assert "12,000" not in scoped["answer"]
+    assert "12,000" in _ask(base, QUESTION)["answer"]  # unscoped, it is
+    by_tag = _ask(base, "How many ferry licences a year?", {"tags": ["world"]})
+    assert "40 a year" in by_tag["answer"] and {c["doc_id"] for c in by_tag["citations"]} == {"ferry-cap"}
+    dated = _ask(base, QUESTION, {"date_from": "2018-05-01"})
+    assert "12,000" not in dated["answer"]
+
+    first = httpx.get(f"{base}/api/documents?limit=1", headers=AUTH).json()
+    assert len(first["documents"]) == 1 and first["next_cursor"]
+    rest = httpx.get(f"{base}/api/documents?limit=50&cursor={first['next_cursor']}", headers=AUTH).json()
+    ids = [d["id"] for d in first["documents"] + rest["documents"]]
+    assert ids == sorted(ids) and {"ferry-cap", "rudd-copy"} <= set(ids) and rest["next_cursor"] is None
+    bad_scope = httpx.post(f"{base}/api/ask", json={"question": "x?", "scope": {"date_from": "May"}})
+    assert bad_scope.status_code == 422
+
+
+def test_documents_api_is_absent_without_a_token(web: Any) -> None:
+    r = httpx.put(f"{web.url}/api/documents/x", json={"title": "t", "text": "x"}, headers=AUTH)
+    assert r.status_code == 404
+    assert httpx.get(f"{web.url}/api/documents", headers=AUTH).status_code == 404

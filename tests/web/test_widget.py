@@ -1,0 +1,134 @@
+"""The embeddable widget in real headless Chromium, inside the example CMS page served from a
+second origin: the story-scoped inline widget and the launcher, at 1200 px and 320 px."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from despatch.settings import PROJECT_ROOT
+from tests.conftest import FOUNDING
+from tests.web.conftest import TOKEN
+
+SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+STORY = "rudd-removal-targets-2018"
+URL = "https://courier.example/politics/rudd-removal-targets"
+OTHER = "ferry-licences"
+
+
+@pytest.fixture(scope="module")
+def stories(cms: Any) -> Any:
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    rudd = {"title": "Rudd told she has total support", "text": FOUNDING.read_text(), "url": URL}
+    ferry = {
+        "title": "Ferry licences capped",
+        "text": "The Zanzibar ferry committee met on Tuesday. Its chair said ferry licences would be "
+        "capped at 40 a year.",
+        "url": "https://courier.example/world/ferries",
+    }
+    for doc_id, body in ((STORY, rudd), (OTHER, ferry)):
+        assert (
+            httpx.put(f"{cms.url}/api/documents/{doc_id}", json=body, headers=auth, timeout=60).status_code
+            == 200
+        )
+    return cms
+
+
+def _ask(frame: Any, question: str) -> Any:
+    box = frame.get_by_label("Your question")
+    box.fill(question)
+    box.press("Enter")
+    turn = frame.locator(".dw-turn").last
+    turn.locator(".dw-a, .dw-refused").first.wait_for(timeout=60_000)
+    return turn
+
+
+def _no_horizontal_scroll(frame: Any) -> bool:
+    return bool(frame.locator("html").evaluate("e => e.scrollWidth <= e.clientWidth + 1"))
+
+
+@pytest.mark.parametrize("width", [1200, 320])
+def test_inline_widget_answers_from_the_story_with_linked_sources(
+    stories: Any, browser: Any, host_origin: str, width: int
+) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{host_origin}/cms-article.html?server={stories.url}&doc={STORY}", wait_until="load")
+    frame = page.frame_locator("#despatch-inline iframe.despatch-frame")
+    assert frame.locator("#dw-scope-text").inner_text() == "Answers come only from this story."
+    turn = _ask(frame, "What target did the Home Office set for voluntary departures in 2015/16?")
+    assert "12,000" in turn.inner_text() and turn.locator(".dw-short").inner_text() == "12,000"
+    link = turn.locator(".dw-sources a").first
+    assert link.get_attribute("href") == URL
+    assert link.get_attribute("target") == "_blank" and link.get_attribute("rel") == "noopener"
+    # The footer names the story, never a list of hundreds.
+    assert frame.locator("#dw-coverage a").count() <= 3
+    assert _no_horizontal_scroll(frame)
+    # Scoped to the story, the ferry story cannot answer; widened to all coverage, it can.
+    turn = _ask(frame, "How many ferry licences a year?")
+    assert "40 a year" not in turn.locator(".dw-text").inner_text()
+    frame.get_by_role("button", name="Ask about all coverage").click()
+    assert frame.locator("#dw-scope-text").inner_text() == "Answers come from all coverage."
+    turn = _ask(frame, "How many ferry licences a year?")
+    assert "40 a year" in turn.inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"widget-inline-{width}.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize("width", [1200, 320])
+def test_launcher_opens_closes_and_never_covers_the_story_when_closed(
+    stories: Any, browser: Any, host_origin: str, width: int
+) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 740})
+    page.goto(f"{host_origin}/cms-article.html?server={stories.url}&doc={STORY}", wait_until="load")
+    launcher = page.locator("button.despatch-launcher")
+    launcher.wait_for()
+    box = launcher.bounding_box()
+    assert box is not None and box["width"] <= 120 and box["height"] <= 60  # a small button
+    assert launcher.get_attribute("aria-label") and launcher.get_attribute("aria-expanded") == "false"
+    assert page.locator(".despatch-panel").count() == 0
+    # Keyboard: the launcher is a real button, reachable and opened with Enter.
+    launcher.focus()
+    page.keyboard.press("Enter")
+    panel = page.locator(".despatch-panel")
+    panel.wait_for(state="visible")
+    frame = page.frame_locator(".despatch-panel iframe")
+    panel_box = panel.bounding_box()
+    assert panel_box is not None
+    if width < 600:
+        assert panel_box["width"] >= width - 1 and panel_box["height"] >= 739  # full screen on phones
+    else:
+        assert panel_box["width"] <= 400
+    assert _no_horizontal_scroll(frame)
+    turn = _ask(frame, "Who assured Rudd of total support?")
+    assert "Soames" in turn.inner_text()
+    page.screenshot(path=str(SHOTS / f"widget-launcher-open-{width}.png"))
+    frame.get_by_role("button", name="Close the questions panel").click()
+    panel.wait_for(state="hidden")
+    assert launcher.is_visible() and launcher.get_attribute("aria-expanded") == "false"
+    launcher.click()
+    panel.wait_for(state="visible")
+    page.keyboard.press("Escape")
+    panel.wait_for(state="hidden")
+    page.close()
+
+
+def test_widget_page_both_paths_theming_and_csp(stories: Any, browser: Any) -> None:
+    for path in ("/widget", "/widget/"):
+        r = httpx.get(f"{stories.url}{path}")
+        assert r.status_code == 200 and "dw-form" in r.text
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors" in csp and "unsafe-inline" not in csp
+    page = browser.new_page(viewport={"width": 320, "height": 640})
+    page.goto(f"{stories.url}/widget?accent=%23005a9c&pub=%3Cb%3EThe%20Courier%3C%2Fb%3E", wait_until="load")
+    accent = page.locator("#dw-send").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert accent == "rgb(0, 90, 156)"
+    assert page.locator("#dw-title").inner_text() == "Ask <b>The Courier</b>"  # text, not markup
+    page.goto(f"{stories.url}/widget?accent=red;background:url(x)", wait_until="load")
+    assert page.locator("#dw-send").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(138, 28, 28)"
+    # Every control has a name a screen reader reads out.
+    assert page.get_by_label("Your question").is_visible()
+    assert page.get_by_role("button", name="Ask", exact=True).is_visible()
+    page.close()
