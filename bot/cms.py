@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hmac
 import re
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -39,7 +41,7 @@ class DocumentBody(BaseModel):
     date: str | None = Field(None, description="Publication date, YYYY-MM-DD.")
     byline: str | None = Field(None, max_length=200)
     section: str | None = Field(None, max_length=100)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[str] = Field(default_factory=list, max_length=50, description="At most 60 characters each.")
     source: str | None = Field(None, max_length=200, description=f'Default "{SOURCE}".')
 
 
@@ -57,27 +59,41 @@ def _field_error(field: str, msg: str) -> JSONResponse:
     return _problem(422, [{"loc": ["body", field], "msg": msg, "type": "value_error"}])
 
 
-def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRouter:
-    """The routes, writing with ``indexer`` into the store ``bot`` answers from."""
+def bearer_check(settings: Settings) -> Callable[[Request], bool]:
+    """Whether a request carries ``Authorization: Bearer <DESPATCH_ADMIN_TOKEN>``."""
     assert settings.admin_token is not None
     expected = settings.admin_token.get_secret_value().encode()
 
-    def authorised(request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
+    def ok(request: Request) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
         # Compared in constant time, whatever the header holds.
-        ok = hmac.compare_digest(token.strip().encode(), expected) and scheme.lower() == "bearer"
-        if not ok:
+        return hmac.compare_digest(token.strip().encode(), expected) and scheme.lower() == "bearer"
+
+    return ok
+
+
+SAFE_ID_RULE = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+
+
+def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRouter:
+    """The routes, writing with ``indexer`` into the store ``bot`` answers from. Writes are one
+    at a time in this process, so each reports what it did (added, updated, deleted)."""
+    ok = bearer_check(settings)
+    writing = threading.Lock()
+
+    def authorised(request: Request) -> None:
+        if not ok(request):
             raise _Unauthorised
 
     router = APIRouter(prefix="/api/documents", tags=["documents"], dependencies=[Depends(authorised)])
-    doc_id_path = Path(..., description="The CMS's own id: 1-128 letters, digits, '.', '_', ':' or '-'.")
+    doc_id_path = Path(..., description=f"The CMS's own id: {SAFE_ID_RULE}.")
+    bad_id = [{"loc": ["path", "doc_id"], "msg": f"an id is {SAFE_ID_RULE}", "type": "value_error"}]
 
     @router.put("/{doc_id}", response_model=PutResult)
     def put(body: DocumentBody, doc_id: str = doc_id_path) -> Any:
         """Add, replace or leave unchanged (the same body twice writes nothing)."""
         if not SAFE_ID.fullmatch(doc_id):
-            return _problem(422, [{"loc": ["path", "doc_id"], "msg": "not a safe id", "type": "value_error"}])
+            return _problem(422, bad_id)
         if (body.text is None) == (body.html is None):
             return _field_error("text", 'send exactly one of "text" and "html"')
         record = body.model_dump(exclude_none=True)
@@ -90,7 +106,8 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
             named = _FIELD.match(str(exc))
             return _field_error(named.group(1) if named else "text", str(exc))
         try:
-            status, chunks = indexer.put(doc)
+            with writing:
+                status, chunks = indexer.put(doc)
         except DespatchError as exc:
             return _problem(503, str(exc))
         return PutResult(id=doc.id, status=status, chunks=chunks)
@@ -100,14 +117,16 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
         """The stored story: metadata and cleaned text."""
         doc = bot.store.document(doc_id) if SAFE_ID.fullmatch(doc_id) else None
         if doc is None:
-            return _problem(404, f"No document {doc_id[:130]!r}.")
+            return _problem(404, "No document has this id.")
         return {**doc.summary(), "text": doc.text}
 
     @router.delete("/{doc_id}")
     def delete(doc_id: str = doc_id_path) -> Any:
         """Unpublish: the story and its passages leave the index in one commit."""
-        if not SAFE_ID.fullmatch(doc_id) or not bot.store.remove(doc_id):
-            return _problem(404, f"No document {doc_id[:130]!r}.")
+        with writing:
+            gone = SAFE_ID.fullmatch(doc_id) is not None and bot.store.remove(doc_id)
+        if not gone:
+            return _problem(404, "No document has this id.")
         return {"id": doc_id, "status": "deleted"}
 
     @router.get("")

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.core import Bot
 from bot.records import Answer
@@ -18,6 +18,7 @@ from bot.web import ChatService, RateLimiter, build_app
 from despatch.errors import ConfigError, DespatchError, RequestError, StoreError
 from despatch.settings import Settings
 from index.ingest import Indexer
+from index.reading import real_date
 from index.records import Filters, normal_tags
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -35,6 +36,13 @@ class Scope(BaseModel):
     speaker: str | None = Field(None, max_length=200, description="Transcript turns of this speaker.")
     party: str | None = Field(None, max_length=100, description="Transcript turns of this party.")
     tags: list[str] = Field(default_factory=list, max_length=20, description="Documents with any tag.")
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _real_day(cls, value: str | None) -> str | None:
+        if value is not None and not real_date(value):
+            raise ValueError("not a real date (YYYY-MM-DD)")
+        return value
 
     def filters(self) -> Filters:
         return Filters(
@@ -93,8 +101,13 @@ class Guard:
         if any(route in path for route in _FILE_ROUTES):
             await _problem(send, 403, "File uploads and downloads are disabled on this server.")
             return
-        limit = self.document_max_bytes if path.startswith("/api/documents") else self.default_max_bytes
-        too_long = f"The request body is over the {limit // 1024} KB limit."
+        documents = path.startswith("/api/documents")
+        limit = self.document_max_bytes if documents else self.default_max_bytes
+        too_long = (
+            f"The story is over the {limit / 1e6:g} MB limit (DESPATCH_MAX_FILE_MB)."
+            if documents
+            else f"The request body is over the {limit // 1024} KB limit (DESPATCH_MAX_BODY_KB)."
+        )
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _problem(send, 413, too_long)
@@ -205,7 +218,7 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
             return JSONResponse({"detail": str(exc)}, status_code=503)
 
     if settings.admin_token is not None:  # otherwise the documents API does not exist (404)
-        from bot.cms import _Unauthorised, documents_router, unauthorised_handler
+        from bot.cms import _Unauthorised, bearer_check, documents_router, unauthorised_handler
 
         if indexer is None:
             raise ConfigError(
@@ -213,6 +226,14 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
             )
         app.add_exception_handler(_Unauthorised, unauthorised_handler)
         app.include_router(documents_router(bot, settings, indexer))
+        token_ok = bearer_check(settings)
+
+        @app.middleware("http")
+        async def documents_auth(request: Request, call_next: Any) -> Any:
+            """The token is checked before a byte of the body is read or parsed."""
+            if request.url.path.startswith("/api/documents") and not token_ok(request):
+                return unauthorised_handler(request, _Unauthorised())
+            return await call_next(request)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -125,6 +125,21 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _token(cls, value: object) -> object:
+        """An empty token means none (the documents API stays off); a short one is refused."""
+        if value is None:
+            return None
+        text = str(value.get_secret_value() if isinstance(value, SecretStr) else value).strip()
+        if not text:
+            return None
+        if len(text) < 16:
+            raise ValueError(
+                "DESPATCH_ADMIN_TOKEN must be at least 16 characters; make one with `openssl rand -hex 32`"
+            )
+        return text
+
     @field_validator("chroma_url")
     @classmethod
     def _url_form(cls, value: str | None) -> str | None:

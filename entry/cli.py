@@ -37,6 +37,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", type=Path, help="index folder (default ./data/store; DESPATCH_STORE)")
@@ -95,13 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="an earlier report.json (or its folder) to compare with")
     p.add_argument(
         "--allow-regressions",
-        type=int,
+        type=_not_negative,
         default=0,
         metavar="N",
         help="pass with up to N cases that passed in the baseline and fail now (default 0)",
     )
-    p.add_argument("-k", type=int, default=5, help="retrieval depth scored (recall@k, MRR)")
-    p.add_argument("--limit", type=int, help="only the first N cases")
+    p.add_argument("-k", type=_positive, default=5, help="retrieval depth scored (recall@k, MRR)")
+    p.add_argument("--limit", type=_positive, help="only the first N cases")
     p.add_argument("--thresholds", help="thresholds file (default: evals/thresholds/<gold name>.json each)")
     p.set_defaults(run=_eval)
 

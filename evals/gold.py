@@ -32,6 +32,8 @@ def load_gold(path: Path) -> list[GoldCase]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InputError(path, f"cannot read gold file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 (byte {exc.start}); save the gold file as UTF-8") from exc
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -49,10 +51,44 @@ def load_gold(path: Path) -> list[GoldCase]:
     return cases
 
 
+FIELDS = {"id", "question", "answerable", "facts", "evidence", "history", "tags", "paragraph"}
+# Read by the LLM gate's scripted model (tests/scripted_llm.py), not by the scorer.
+SCRIPT_FIELDS = {"reply", "rewrite"}
+
+
+def _strings(raw: dict[str, Any], key: str) -> list[str]:
+    value = raw.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f'"{key}" must be a list of strings')
+    return value
+
+
 def _case(raw: dict[str, Any]) -> GoldCase:
-    facts = [[str(a) for a in group] for group in raw.get("facts", [])]
-    evidence = [str(e) for e in raw.get("evidence", [])]
-    answerable = bool(raw["answerable"])
+    if not isinstance(raw, dict):
+        raise ValueError("a case is a JSON object")
+    unknown = sorted(set(raw) - FIELDS - SCRIPT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r} (the fields are: {', '.join(sorted(FIELDS))})")
+    for key in ("id", "question", "answerable"):
+        if key not in raw:
+            raise ValueError(f'missing field "{key}"')
+    if not isinstance(raw["id"], str | int) or isinstance(raw["id"], bool) or not str(raw["id"]).strip():
+        raise ValueError('"id" must be a non-empty string')
+    if not isinstance(raw["question"], str) or not raw["question"].strip():
+        raise ValueError('"question" must be a non-empty string')
+    if not isinstance(raw["answerable"], bool):
+        raise ValueError('"answerable" must be true or false')
+    groups = raw.get("facts") or []
+    if not isinstance(groups, list) or not all(
+        isinstance(g, list) and all(isinstance(a, str) for a in g) for g in groups
+    ):
+        raise ValueError('"facts" must be a list of lists of strings, e.g. [["7,200", "7200"], ["12,000"]]')
+    facts = [list(group) for group in groups]
+    evidence = _strings(raw, "evidence")
+    _strings(raw, "tags")
+    if not isinstance(raw.get("history") or [], list):
+        raise ValueError('"history" must be a list of earlier questions')
+    answerable = raw["answerable"]
     if not answerable and (facts or evidence):
         raise ValueError("an unanswerable case has no facts or evidence")
     if answerable and not facts:

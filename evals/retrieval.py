@@ -39,7 +39,7 @@ def compare(bot: Any, cases: list[GoldCase], k: int = 5) -> dict[str, dict[str, 
 def _rank(case: GoldCase, passages: list[Any]) -> int | None:
     for i, p in enumerate(passages, start=1):
         if case.paragraph is not None:
-            if p.url == case.paragraph:
+            if (p.url or p.doc_id) == case.paragraph:
                 return i
         elif any(normalise(ev) in normalise(p.text) for ev in case.evidence):
             return i

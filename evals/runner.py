@@ -20,17 +20,40 @@ EVALS_DIR = PROJECT_ROOT / "evals"
 
 
 def thresholds_path(gold: Path) -> Path:
-    """``evals/thresholds/<gold name>.json``: the gate and the default corpus of a gold set."""
-    return EVALS_DIR / "thresholds" / f"{gold.stem}.json"
+    """The gate and default corpus of a gold file: ``evals/thresholds/<name>.json`` for the
+    project's own sets (in ``evals/gold/``), else ``<name>.thresholds.json`` beside the file (so
+    a newsroom's ``founding.jsonl`` never picks up the project's gate)."""
+    if gold.resolve().parent == (EVALS_DIR / "gold").resolve():
+        return EVALS_DIR / "thresholds" / f"{gold.stem}.json"
+    return gold.with_name(f"{gold.stem}.thresholds.json")
+
+
+# The gate of a gold file without a thresholds file: no citation may be invalid.
+DEFAULT_GATE = {"max_invalid_citations": 0.0}
 
 
 def load_thresholds(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {"corpus": [], "metrics": {}}
     try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
+        config = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: malformed JSON on line {exc.lineno}; fix the thresholds file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the thresholds file ({exc})") from exc
+    if not isinstance(config, dict) or not isinstance(config.get("metrics", {}), dict):
+        raise ConfigError(f'{path}: expected {{"corpus": [...], "metrics": {{name: number}}}}')
+    metrics = config.get("metrics", {})
+    known = set(aggregate([], 5))
+    for name, value in metrics.items():
+        base = name.removeprefix("max_")
+        if base not in known and not base.startswith("retrieval_recall_at_"):
+            raise ConfigError(f"{path}: unknown metric {name!r}; the metrics are in evals/README.md")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: {name} must be a number, not {value!r}")
+    base_dir = path.parent if path.parent != EVALS_DIR / "thresholds" else PROJECT_ROOT
+    config["corpus"] = [str(base_dir / p) for p in config.get("corpus", [])]
+    return dict(config)
 
 
 def run_eval(
@@ -45,10 +68,13 @@ def run_eval(
     thresholds: Path | None = None,
 ) -> EvalReport:
     """Score ``gold_path`` against an index of ``corpus`` (default: the thresholds file's)."""
-    config = load_thresholds(thresholds or thresholds_path(gold_path))
+    config_path = thresholds or thresholds_path(gold_path)
+    if not config_path.exists() and thresholds is not None:
+        raise ConfigError(f"{config_path}: no such thresholds file")
+    config = load_thresholds(config_path)
     cases = load_gold(gold_path)[:limit]
     if bot is None:
-        paths = corpus or [PROJECT_ROOT / p for p in config.get("corpus", [])]
+        paths = corpus or [Path(p) for p in config.get("corpus", [])]
         if not paths:
             raise ConfigError(
                 f"No corpus for {gold_path.name}: pass --corpus PATH or set it in the thresholds file"
@@ -56,7 +82,7 @@ def run_eval(
         bot = build_bot(settings, paths, answerer)
     scores = [_score(bot, case, k) for case in cases]
     metrics = aggregate(scores, k)
-    limits = {k2: float(v) for k2, v in config.get("metrics", {}).items()}
+    limits = {k2: float(v) for k2, v in config.get("metrics", {}).items()} or dict(DEFAULT_GATE)
     breaches = [b for name, limit_ in limits.items() if (b := _breach(name, metrics, limit_))]
     model = describe_model(settings, answerer)
     report = EvalReport(gold_path.name, answerer, metrics, limits, breaches, by_tag(scores), scores, model)
@@ -82,13 +108,23 @@ def build_bot(
     embedder: Any = None,
     model: Any = None,
 ) -> Any:
-    """A ``Bot`` over an (idempotently) indexed ``paths`` in ``settings.store``."""
+    """A ``Bot`` over an index of exactly ``paths`` in ``settings.store``, an eval-owned store:
+    it is brought up to date idempotently, and documents of any other corpus are removed."""
     from bot.assembly import assemble
 
     parts = assemble(settings, create=True, embedder=embedder)
     summary = parts.indexer().ingest(paths)
     if summary.failed:
         raise ConfigError(f"The eval corpus has bad files: {'; '.join(summary.errors)}")
+    wanted = {str(d["id"]) for d in summary.documents if d.get("status") != "removed"}
+    others = [d.id for d in parts.store.documents() if d.id not in wanted]
+    if others and settings.chroma_url is not None:  # never prune a collection on a shared server
+        raise ConfigError(
+            f"The Chroma collection {settings.collection!r} holds {len(others)} documents outside the eval "
+            "corpus; give the eval a collection of its own (DESPATCH_COLLECTION)"
+        )
+    if others:
+        parts.store.remove_many(others)
     return parts.bot(answerer, model)
 
 
@@ -215,11 +251,16 @@ def main_eval(args: Any, settings: Settings) -> int:
     reports = []
     for gold in golds:
         set_settings = settings
-        if settings.chroma_url is None:
-            store = Path(args.store) if args.store else PROJECT_ROOT / "data" / "eval-stores"
-            if not args.store or len(golds) > 1:
-                store = store / gold.stem
-            set_settings = settings.model_copy(update={"store": store})
+        if settings.chroma_url is None:  # one eval-owned index per gold file, under --store
+            root = Path(args.store) if args.store else PROJECT_ROOT / "data" / "eval-stores"
+            set_settings = settings.model_copy(update={"store": root / gold.stem})
+        config = thresholds_path(gold) if not args.thresholds else Path(args.thresholds)
+        if not config.exists():
+            print(
+                f"despatch: warning: no thresholds file for {gold.name} (looked for {config}): only "
+                "invalid citations are gated; write one (see evals/README.md) or pass --thresholds",
+                file=sys.stderr,
+            )
         reports.append(
             run_eval(
                 set_settings,

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from despatch.errors import InputError
 from evals.gold import GoldCase, write_gold
 
 
-def paragraph_url(title: str, index: int) -> str:
-    return f"squad://{title}/{index}"
+def paragraph_id(title: str, index: int) -> str:
+    """A paragraph's document id: a safe slug (``squad:Super_Bowl_50:3``)."""
+    return f"squad:{re.sub(r'[^A-Za-z0-9._-]+', '-', title)[:100]}:{index}"
 
 
 def convert(squad_json: Path, out_dir: Path, every: int = 1, name: str = "squad") -> tuple[Path, Path]:
     """Write ``<name>-corpus.jsonl`` and ``<name>.jsonl`` (gold) under ``out_dir``.
 
-    Every paragraph becomes a corpus record whose url names it; every ``every``-th question
+    Every paragraph becomes a corpus record whose id names it; every ``every``-th question
     becomes a gold case (answers as one fact group, ``is_impossible`` as unanswerable).
     """
     try:
@@ -32,10 +34,9 @@ def convert(squad_json: Path, out_dir: Path, every: int = 1, name: str = "squad"
         for article in articles:
             title = str(article["title"]).replace("_", " ")
             for i, para in enumerate(article["paragraphs"]):
-                url = paragraph_url(article["title"], i)
+                pid = paragraph_id(article["title"], i)
                 record = {
-                    "id": url,
-                    "url": url,
+                    "id": pid,
                     "title": f"{title} ({i + 1})",
                     "text": para["context"],
                     "source": f"SQuAD 2.0 dev: {title}",
@@ -59,7 +60,7 @@ def convert(squad_json: Path, out_dir: Path, every: int = 1, name: str = "squad"
                             tags=["squad", title]
                             + (["unanswerable"] if impossible else [])
                             + (["factoid"] if answers and max(len(a.split()) for a in answers) <= 4 else []),
-                            paragraph=url,
+                            paragraph=pid,
                         )
                     )
     write_gold(cases, gold)

@@ -229,10 +229,32 @@ def _title_from_name(path: Path) -> str:
 
 
 def _normal_date(value: object) -> str | None:
+    """The first real calendar date ``YYYY-MM-DD`` in ``value`` (a page's date meta), or None."""
     if value is None:
         return None
     match = _ISO_DATE.search(str(value))
-    return match.group(1) if match else None
+    return match.group(1) if match and real_date(match.group(1)) else None
+
+
+_RECORD_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.+\-Z]*)?")
+
+
+def real_date(text: str) -> bool:
+    """Whether ``YYYY-MM-DD`` names a day that exists (2018-02-30 does not)."""
+    import datetime
+
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def record_date(value: str) -> str | None:
+    """A record's date: ``YYYY-MM-DD`` (optionally with an ISO time after it) naming a real
+    day, as ``YYYY-MM-DD``; None for anything else."""
+    match = _RECORD_DATE.fullmatch(value.strip())
+    return match.group(1) if match and real_date(match.group(1)) else None
 
 
 def _read_article(path: Path, source: str, text: str) -> Document:
@@ -378,7 +400,10 @@ _TEXT_FIELDS = ("title", "source", "url", "date", "byline", "section", "html", "
 
 def safe_id(value: object) -> str:
     """A caller's document id, if it is a safe slug: 1 to 128 letters, digits, ``.``, ``_``,
-    ``:`` or ``-``, starting with a letter or digit. Raises ``ValueError`` otherwise."""
+    ``:`` or ``-``, starting with a letter or digit (a whole number is taken as its digits).
+    Raises ``ValueError`` otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
     if not isinstance(value, str) or not SAFE_ID.fullmatch(value):
         raise ValueError(
             '"id" must be 1 to 128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit'
@@ -427,13 +452,17 @@ def record_document(
     if not body:
         raise ValueError('missing or empty "text" (or "html" with no main text)')
     if record.get("date"):
-        date = _normal_date(record["date"])
+        date = record_date(record["date"])
         if date is None:
-            raise ValueError(f'"date" {record["date"][:40]!r} is not YYYY-MM-DD')
+            raise ValueError(f'"date" {record["date"][:40]!r} is not a real date written YYYY-MM-DD')
     url = safe_url(clean_text(record["url"])) if record.get("url") else None
     tags = record.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags) or len(tags) > 50:
-        raise ValueError('"tags" must be a list of at most 50 strings')
+    if (
+        not isinstance(tags, list)
+        or not all(isinstance(t, str) and len(t) <= 60 for t in tags)
+        or len(tags) > 50
+    ):
+        raise ValueError('"tags" must be a list of at most 50 strings of at most 60 characters')
     doc_id = safe_id(record["id"]) if record.get("id") is not None else None
     return make_document(
         key=f"url:{url}" if url else default_key,

@@ -269,13 +269,8 @@ def _tags(value: object) -> tuple[str, ...]:
 
 def normal_tags(tags: Sequence[str]) -> tuple[str, ...]:
     """Tags as stored: lower case, runs of anything but letters and digits as one ``-``, no
-    duplicates, in the given order."""
-    out: list[str] = []
-    for tag in tags:
-        slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
-        if slug and slug not in out:
-            out.append(slug)
-    return tuple(out)
+    duplicates, sorted (the same set in another order is the same document)."""
+    return tuple(sorted({slug for t in tags if (slug := re.sub(r"[^a-z0-9]+", "-", t.lower()).strip("-"))}))
 
 
 @dataclass(frozen=True)

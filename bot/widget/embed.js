@@ -52,13 +52,16 @@
   bs.font = "600 15px system-ui, sans-serif"; bs.boxShadow = "0 2px 8px rgba(0,0,0,.3)";
 
   var panel = null;
+  function isOpen() { return !!panel && panel.style.display === "block"; }
   function place() {
     if (!panel) return;
     var s = panel.style;
     if (window.innerWidth < 600) {  // phones: the whole screen, with its own close button
       s.left = "0"; s.top = "0"; s.right = "0"; s.bottom = "0"; s.width = "100%"; s.height = "100%";
       s.borderRadius = "0";
+      panel.setAttribute("aria-modal", "true");
     } else {
+      panel.removeAttribute("aria-modal");
       s.left = "auto"; s.top = "auto"; s.right = "16px"; s.bottom = "72px"; s.width = "380px";
       s.height = "min(600px, calc(100vh - 96px))"; s.borderRadius = "8px";
     }
@@ -85,14 +88,14 @@
     panel.querySelector("iframe").focus();
   }
   function close() {
-    if (!panel) return;
+    if (!isOpen()) return;
     panel.style.display = "none";
     button.style.display = "block";
     button.setAttribute("aria-expanded", "false");
     button.focus();
   }
   button.addEventListener("click", function () {
-    if (panel && panel.style.display === "block") close(); else open();
+    if (isOpen()) close(); else open();
   });
   window.addEventListener("message", function (e) {
     if (e.origin === base && e.data && e.data.type === "despatch:close") close();

@@ -102,7 +102,10 @@
   function sourceTitle(text, url) {
     var href = safeUrl(url);
     var node = document.createElement(href ? "a" : "span");
-    node.textContent = short(text || "Untitled", 120);
+    // <bdi>: a title's own direction marks (a right-to-left override, say) stay inside it.
+    var bdi = document.createElement("bdi");
+    bdi.textContent = short(text || "Untitled", 120);
+    node.appendChild(bdi);
     if (href) { node.href = href; node.target = "_blank"; node.rel = "noopener"; }
     return node;
   }

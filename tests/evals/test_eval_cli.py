@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from despatch.settings import PROJECT_ROOT
 from entry.cli import main
 
@@ -129,3 +131,54 @@ def test_the_ci_recipe_runs_a_command_this_cli_accepts() -> None:
     assert args.out == "eval-report" and args.junit == "eval-report/junit.xml"
     assert args.baseline == "baseline/report.json" and len(args.gold) == 2
     assert "./scripts/setup.sh" in next(s["run"] for s in steps if "Install" in s.get("name", ""))
+
+
+def test_gold_and_thresholds_mistakes_exit_2_naming_the_line(tmp_path: Path, capsys: Any) -> None:
+    mistakes = [
+        ({**PASSING, "answerable": "no"}, '"answerable" must be true or false'),
+        ({**PASSING, "facts": "12,000"}, '"facts" must be a list of lists of strings'),
+        ({**PASSING, "facts": ["12,000", "99,999"]}, '"facts" must be a list of lists of strings'),
+        ({**PASSING, "question": 5}, '"question" must be a non-empty string'),
+        ({**PASSING, "histroy": ["What?"]}, "unknown field 'histroy'"),
+        ({k: v for k, v in PASSING.items() if k != "id"}, 'missing field "id"'),
+    ]
+    for i, (case, message) in enumerate(mistakes):
+        gold = tmp_path / f"m{i}.jsonl"
+        gold.write_text(json.dumps(REFUSE) + "\n" + json.dumps(case) + "\n")
+        assert main(_args(tmp_path, gold, "out")) == 2, case
+        err = capsys.readouterr().err
+        assert f"{gold}:2: " in err and message in err, err
+    binary = tmp_path / "bin.jsonl"
+    binary.write_bytes(b"\xff\xfe{bad")
+    assert (
+        main(_args(tmp_path, binary, "out")) == 2 and "save the gold file as UTF-8" in capsys.readouterr().err
+    )
+    gold = _gold(tmp_path / "desk.jsonl", PASSING)
+    for metrics, message in (
+        ('{"answer_corectness": 0.9}', "unknown metric 'answer_corectness'"),
+        ('{"max_invalid_citations": "zero"}', "max_invalid_citations must be a number"),
+    ):
+        bad = tmp_path / "bad-thresholds.json"
+        bad.write_text('{"metrics": ' + metrics + "}")
+        assert main([*_args(tmp_path, gold, "out"), "--thresholds", str(bad)]) == 2
+        assert message in capsys.readouterr().err
+    for flag, value in (("--allow-regressions", "-1"), ("--limit", "0"), ("-k", "0")):
+        with pytest.raises(SystemExit) as exit_:
+            main([*_args(tmp_path, gold, "out"), flag, value])
+        assert exit_.value.code == 2
+
+
+def test_a_gold_file_without_thresholds_is_warned_and_each_store_holds_one_corpus(
+    tmp_path: Path, capsys: Any
+) -> None:
+    gold = _gold(tmp_path / "founding.jsonl", PASSING)  # a newsroom file named like the project's set
+    args = ["eval", "--gold", str(gold), "--corpus", str(CORPUS), "--store", str(tmp_path / "stores")]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "no thresholds file for founding.jsonl" in err and "founding.thresholds.json" in err
+    # The same store folder, another corpus: the founding article is no longer there to answer.
+    hansard = PROJECT_ROOT / "data" / "corpora" / "hansard-2010-immigration"
+    other = [*args[:4], str(hansard), *args[5:], "--out", str(tmp_path / "o")]
+    main(other)
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["sets"][0]["cases"][0]["failures"]  # 12,000 is not in the Hansard transcripts

@@ -10,7 +10,7 @@ import pytest
 from despatch.errors import InputError
 from evals.gold import load_gold
 from evals.squad import convert
-from index.reading import read_file
+from index.reading import SAFE_ID, read_file
 from tests.conftest import FOUNDING, HANSARD, SQUAD
 
 GOLD = Path(__file__).resolve().parents[2] / "evals" / "gold"
@@ -91,6 +91,7 @@ def test_squad_conversion(tmp_path: Path) -> None:
     records = [json.loads(line) for line in corpus.read_text().splitlines()]
     assert len(records) == 294 and len(cases) == 2805
     assert sum(1 for c in cases if not c.answerable) == 1527
-    urls = {r["url"]: r["text"] for r in records}
+    ids = {r["id"]: r["text"] for r in records}
+    assert len(ids) == 294 and all(SAFE_ID.fullmatch(i) for i in ids)  # ids ingest accepts
     first = next(c for c in cases if c.answerable)
-    assert first.paragraph in urls and first.facts[0][0] in urls[first.paragraph]
+    assert first.paragraph in ids and first.facts[0][0] in ids[first.paragraph]

@@ -64,15 +64,15 @@ def test_unanswerable_must_be_refused() -> None:
 
 
 def test_squad_paragraph_retrieval_rank() -> None:
-    case = GoldCase("s", "q", True, [["12,000"]], [], paragraph="squad://A/1")
+    case = GoldCase("s", "q", True, [["12,000"]], [], paragraph="squad:A:1")
     answer = _answer("For 2015/16, the annual target was raised to 12,000. [1]", (0, 52))
     score = score_case(
         case,
         answer,
         lambda d: DOC,
         lambda s, p: True,
-        [("squad://A/0", "x"), ("squad://A/1", DOC)],
-        "squad://A/1",
+        [("squad:A:0", "x"), ("squad:A:1", DOC)],
+        "squad:A:1",
     )
     assert score.retrieval_hits == [2]
 

@@ -364,8 +364,25 @@ def test_record_fields_must_be_text(tmp_path: Path) -> None:
     docs = read_file(bad, 10**6, problems)
     assert [d.text for d in docs] == ["Three  surrogate."]
     reasons = "\n".join(str(p) for p in problems)
-    assert '"source" must be text' in reasons and "'not a date' is not YYYY-MM-DD" in reasons
+    assert '"source" must be text' in reasons and "'not a date' is not a real date written YYYY-MM-DD" in reasons
     assert 'line 4: "id" must be 1 to 128 letters' in reasons
     assert 'line 5: "url" must be an absolute http:// or https:// address' in reasons
     assert 'line 6: "tags" must be a list' in reasons
     assert docs[0].id == "story-3"  # the caller's id is the document id
+
+
+def test_a_records_own_id_is_its_document_id(tmp_path: Path) -> None:
+    from index.reading import read_file
+
+    path = tmp_path / "stories.jsonl"
+    path.write_text(
+        '{"id": "rudd-2018", "text": "One.", "url": "https://courier.example/a", "tags": ["Home Office"]}\n'
+        '{"id": 42, "text": "Two.", "byline": "Political staff", "section": "Politics"}\n'
+    )
+    first, second = read_file(path, 10**6)
+    assert (
+        first.id == "rudd-2018"
+        and first.url == "https://courier.example/a"
+        and first.tags == ("home-office",)
+    )
+    assert second.id == "42" and second.byline == "Political staff" and second.section == "Politics"

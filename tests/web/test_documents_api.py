@@ -88,20 +88,27 @@ def test_auth_size_and_validation(cms: Any) -> None:
         assert "Authorization: Bearer" in r.json()["detail"]
     assert httpx.get(f"{base}/api/documents", headers={"authorization": "Bearer x"}).status_code == 401
 
+    # The token is checked before the body is read: a stranger's malformed body is still a 401.
+    junk = httpx.put(url, content=b"{not json", headers={"content-type": "application/json"})
+    assert junk.status_code == 401
+
     huge = _body("A sentence about targets. " * 4000)  # about 100 KB, over the 60 KB limit
-    assert httpx.put(url, json=huge, headers=AUTH).status_code == 413
+    r = httpx.put(url, json=huge, headers=AUTH)
+    assert r.status_code == 413 and "0.06 MB limit (DESPATCH_MAX_FILE_MB)" in r.json()["detail"]
 
     def field(r: httpx.Response) -> str:
         assert r.status_code == 422, r.text
         return str(r.json()["detail"][0]["loc"][-1])
 
     assert field(httpx.put(url, json={**body, "url": "javascript:alert(1)"}, headers=AUTH)) == "url"
-    assert field(httpx.put(url, json={**body, "date": "26/04/2018"}, headers=AUTH)) == "date"
+    for bad_date in ("26/04/2018", "2018-02-30", "2018-13-45", "2018-04-26 garbage"):
+        assert field(httpx.put(url, json={**body, "date": bad_date}, headers=AUTH)) == "date"
     no_title = {k: v for k, v in body.items() if k != "title"}
     assert field(httpx.put(url, json=no_title, headers=AUTH)) == "title"
     assert field(httpx.put(url, json={**body, "colour": "red"}, headers=AUTH)) == "colour"
     assert field(httpx.put(url, json={**body, "html": "<p>x</p>"}, headers=AUTH)) == "text"  # both
-    assert field(httpx.put(f"{base}/api/documents/bad%20id", json=body, headers=AUTH)) == "doc_id"
+    bad_id = httpx.put(f"{base}/api/documents/bad%20id", json=body, headers=AUTH)
+    assert field(bad_id) == "doc_id" and "1 to 128 letters, digits" in bad_id.json()["detail"][0]["msg"]
     assert field(httpx.put(url, json={**body, "tags": "politics"}, headers=AUTH)) == "tags"
     assert httpx.get(f"{base}/api/documents/some-story", headers=AUTH).status_code == 404  # none landed
 
@@ -141,11 +148,24 @@ def test_html_stories_scopes_and_paging(cms: Any) -> None:
     rest = httpx.get(f"{base}/api/documents?limit=50&cursor={first['next_cursor']}", headers=AUTH).json()
     ids = [d["id"] for d in first["documents"] + rest["documents"]]
     assert ids == sorted(ids) and {"ferry-cap", "rudd-copy"} <= set(ids) and rest["next_cursor"] is None
-    bad_scope = httpx.post(f"{base}/api/ask", json={"question": "x?", "scope": {"date_from": "May"}})
-    assert bad_scope.status_code == 422
+    for bad in ("May", "2018-02-30"):
+        bad_scope = httpx.post(f"{base}/api/ask", json={"question": "x?", "scope": {"date_from": bad}})
+        assert bad_scope.status_code == 422
 
 
 def test_documents_api_is_absent_without_a_token(web: Any) -> None:
     r = httpx.put(f"{web.url}/api/documents/x", json={"title": "t", "text": "x"}, headers=AUTH)
     assert r.status_code == 404
     assert httpx.get(f"{web.url}/api/documents", headers=AUTH).status_code == 404
+
+
+def test_an_empty_admin_token_leaves_the_api_off_and_a_short_one_is_refused() -> None:
+    import pytest
+
+    from despatch.errors import ConfigError
+    from despatch.settings import load_settings
+
+    assert load_settings(admin_token="").admin_token is None
+    assert load_settings(admin_token="   ").admin_token is None
+    with pytest.raises(ConfigError, match="at least 16 characters"):
+        load_settings(admin_token="short")
