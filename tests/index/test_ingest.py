@@ -364,7 +364,8 @@ def test_record_fields_must_be_text(tmp_path: Path) -> None:
     docs = read_file(bad, 10**6, problems)
     assert [d.text for d in docs] == ["Three  surrogate."]
     reasons = "\n".join(str(p) for p in problems)
-    assert '"source" must be text' in reasons and "'not a date' is not a real date written YYYY-MM-DD" in reasons
+    assert '"source" must be text' in reasons
+    assert "'not a date' is not a real date written YYYY-MM-DD" in reasons
     assert 'line 4: "id" must be 1 to 128 letters' in reasons
     assert 'line 5: "url" must be an absolute http:// or https:// address' in reasons
     assert 'line 6: "tags" must be a list' in reasons
