@@ -16,6 +16,8 @@ from bot.render import message_html
 from despatch.errors import DespatchError, RequestError
 from despatch.settings import Settings
 from index.cleaning import scrub
+from index.reading import real_date
+from index.records import Filters
 
 EXAMPLES = [
     "What target did the Home Office set for voluntary departures in 2015/16?",
@@ -115,14 +117,52 @@ class ChatService:
         return f"Answers come only from the {len(docs)} indexed document(s): {titles}"
 
 
+def chat_filters(
+    speaker: str = "", party: str = "", date_from: str = "", date_to: str = ""
+) -> Filters | None:
+    """The chat's "Narrow the sources" fields as retrieval filters (``None`` when all are empty).
+
+    Raises ``RequestError`` (422) for a date that is not a real ``YYYY-MM-DD`` day, or a range
+    that ends before it starts."""
+    values = {
+        k: scrub(v or "").strip()[:200]
+        for k, v in {"speaker": speaker, "party": party, "date_from": date_from, "date_to": date_to}.items()
+    }
+    for key, label in (("date_from", "From"), ("date_to", "To")):
+        if values[key] and not real_date(values[key]):
+            raise RequestError(
+                422,
+                f"{label} date {values[key]!r} is not a real day; write it as YYYY-MM-DD, e.g. 2010-01-06.",
+            )
+    if values["date_from"] and values["date_to"] and values["date_from"] > values["date_to"]:
+        raise RequestError(
+            422, f"The From date {values['date_from']} is after the To date {values['date_to']}."
+        )
+    filters = Filters(**{k: v or None for k, v in values.items()})
+    return None if filters.empty else filters
+
+
+def scope_line(filters: Filters) -> str:
+    """The chat's filters as the reader set them, e.g. "Searched only: party Labour, from 2010-01-06"."""
+    parts = [
+        f"speaker {filters.speaker}" if filters.speaker else "",
+        f"party {filters.party}" if filters.party else "",
+        f"from {filters.date_from}" if filters.date_from else "",
+        f"to {filters.date_to}" if filters.date_to else "",
+    ]
+    return "Searched only: " + ", ".join(p for p in parts if p)
+
+
 def chat(
     service: ChatService,
     message: str,
     history: list[dict[str, Any]],
     answers: list[dict[str, Any] | None],
     client: str,
+    filters: Filters | None = None,
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any] | None], str]]:
-    """Answer ``message``; yields (chat history, answer records by message index, textbox)."""
+    """Answer ``message``, within ``filters`` when given; yields (chat history, answer records by
+    message index, textbox)."""
     # The chat history comes back from the browser: keep only the turns the page needs.
     keep = 2 * max(service.settings.max_history_turns, 1)
     history, answers = history[-keep:], answers[-keep:]
@@ -139,7 +179,7 @@ def chat(
     final: Answer | None = None
     try:
         shown = ""
-        for event in service.bot.stream(message, earlier):
+        for event in service.bot.stream(message, earlier, filters):
             if isinstance(event, Answer):
                 final = event
             else:
@@ -150,6 +190,8 @@ def chat(
         return
     assert final is not None
     content = message_html(final, service.document_text)
+    if filters is not None:
+        content += f'<p class="despatch-scope-note">{escape(scope_line(filters))}</p>'
     yield [*history, {"role": "assistant", "content": content}], [*answers, final.to_json()], ""
 
 
@@ -201,16 +243,50 @@ def build_app(service: ChatService) -> Any:
             elem_id="despatch-question",
             submit_btn=True,
         )
+        with gr.Accordion("Narrow the sources", open=False, elem_id="despatch-scope"), gr.Row():
+            speaker = gr.Textbox(
+                value="",
+                label="Speaker",
+                placeholder="e.g. Alice Hartley",
+                max_lines=1,
+                elem_id="despatch-speaker",
+            )
+            party = gr.Textbox(
+                value="", label="Party", placeholder="e.g. Labour", max_lines=1, elem_id="despatch-party"
+            )
+            date_from = gr.Textbox(
+                value="", label="From", placeholder="YYYY-MM-DD", max_lines=1, elem_id="despatch-from"
+            )
+            date_to = gr.Textbox(
+                value="", label="To", placeholder="YYYY-MM-DD", max_lines=1, elem_id="despatch-to"
+            )
         with gr.Row():
             clear = gr.ClearButton([box, chatbot], value="Clear", size="sm")
         gr.Examples(EXAMPLES, inputs=box, label="Try")
         gr.Markdown(service.indexed_line, elem_id="despatch-indexed")  # re-read at each page load
 
         def respond(
-            message: str, history: list[dict[str, Any]], state: list[Any], request: gr.Request
+            message: str,
+            history: list[dict[str, Any]],
+            state: list[Any],
+            speaker: str,
+            party: str,
+            date_from: str,
+            date_to: str,
+            request: gr.Request,
         ) -> Any:
             client = request.client.host if request and request.client else "unknown"
-            yield from chat(service, message, history or [], state or [], client)
+            try:
+                filters = chat_filters(speaker, party, date_from, date_to)
+            except RequestError as exc:
+                turns = [
+                    *(history or []),
+                    {"role": "user", "content": escape(scrub(message))},
+                    {"role": "assistant", "content": escape(exc.detail)},
+                ]
+                yield turns, [*(state or []), None, None], message
+                return
+            yield from chat(service, message, history or [], state or [], client, filters)
 
         def on_like(state: list[Any], data: gr.LikeData, request: gr.Request) -> None:
             index = data.index[0] if isinstance(data.index, list | tuple) else data.index
@@ -220,7 +296,12 @@ def build_app(service: ChatService) -> Any:
             liked = data.liked if isinstance(data.liked, bool) else None
             vote(service, state or [], int(index), liked, session, client)
 
-        box.submit(respond, [box, chatbot, answers], [chatbot, answers, box], api_name="ask")
+        box.submit(
+            respond,
+            [box, chatbot, answers, speaker, party, date_from, date_to],
+            [chatbot, answers, box],
+            api_name="ask",
+        )
         chatbot.like(on_like, [answers], None)
         clear.click(lambda: [], None, answers)
     app.queue(default_concurrency_limit=service.settings.concurrency, max_size=service.settings.queue_size)

@@ -264,3 +264,36 @@ def test_the_person_a_question_names(question: str, who: str | None) -> None:
     from bot.scope import person_in
 
     assert person_in(question) == who
+
+
+def test_chat_filters_narrow_the_sources(sitting: Any, tmp_path: Path) -> None:
+    """The chat's "Narrow the sources" fields reach retrieval, and a bad date is said plainly."""
+    from bot.feedback import Feedback
+    from bot.web import ChatService, RateLimiter, chat, chat_filters
+    from despatch.errors import RequestError
+
+    bot, _ = sitting
+    service = ChatService(bot, bot.settings, RateLimiter(100), Feedback(tmp_path / "f.sqlite3"))
+
+    def final(filters: Filters | None) -> dict[str, Any]:
+        *_, (history, answers, _box) = chat(service, "What was said about migration?", [], [], "c", filters)
+        assert answers[-1] is not None, history[-1]["content"]
+        return answers[-1]
+
+    conservative = final(chat_filters(party="Conservative"))
+    assert conservative["meta"]["filters"] == {"party": "Conservative"}
+    assert conservative["citations"]
+    assert {c["speaker"] for c in conservative["citations"]} <= {"Bernard Okafor", "Eleanor Voss"}
+    hartley = final(chat_filters(speaker=" Hartley "))
+    assert hartley["meta"]["filters"] == {"speaker": "Hartley"}
+    shown = hartley["citations"] + hartley["related"]
+    assert shown and {c["speaker"] for c in shown} == {"Alice Hartley"}
+    # the sitting is dated 2010-01-06: a range that excludes it leaves nothing to cite
+    later = final(chat_filters(date_from="2010-02-01", date_to="2010-12-31"))
+    assert later["refused"] and not later["citations"]
+    assert final(chat_filters(date_from="2010-01-06", date_to="2010-01-06"))["citations"]
+    assert chat_filters("", "", "", "") is None
+    with pytest.raises(RequestError, match="not a real day"):
+        chat_filters(date_from="2010-02-30")
+    with pytest.raises(RequestError, match="after the To date"):
+        chat_filters(date_from="2010-03-01", date_to="2010-01-01")

@@ -79,3 +79,25 @@ def test_thumbs_are_stored_beside_the_store_and_the_last_vote_counts(web: Any, b
     wait_until(lambda: list(feedback.rows())[-1]["vote"] == "down", 20)
     assert len(list(feedback.rows())) == before + 1  # one vote per answer per session
     page.close()
+
+
+def test_narrowing_the_sources_by_date_in_the_chat(web: Any, browser: Any) -> None:
+    """The chat's "Narrow the sources" fields reach retrieval; a date that is no day is said."""
+    page = browser.new_page()
+    page.goto(f"{web.url}/", wait_until="load")
+    page.locator("#despatch-scope").get_by_text("Narrow the sources").click()
+    since = page.locator("#despatch-from input, #despatch-from textarea").first
+    since.fill("2018-02-30")
+    box = page.locator("#despatch-question textarea")
+    box.fill("What target did the Home Office set for voluntary departures in 2015/16?")
+    box.press("Enter")
+    page.get_by_text("is not a real day").wait_for(timeout=60_000)
+    since.fill("2019-01-01")  # after the founding article (2018-04-26)
+    box.fill("What target did the Home Office set for voluntary departures in 2015/16?")
+    box.press("Enter")
+    note = page.locator("#despatch-chat .despatch-scope-note")
+    note.first.wait_for(timeout=60_000)
+    assert note.last.inner_text() == "Searched only: from 2019-01-01"
+    chat = page.locator("#despatch-chat").inner_text()
+    assert "doesn't answer this question" in chat and "12,000" not in chat
+    page.close()
