@@ -138,7 +138,12 @@ def chat_filters(
         raise RequestError(
             422, f"The From date {values['date_from']} is after the To date {values['date_to']}."
         )
-    filters = Filters(**{k: v or None for k, v in values.items()})
+    filters = Filters(
+        date_from=values["date_from"] or None,
+        date_to=values["date_to"] or None,
+        speaker=values["speaker"] or None,
+        party=values["party"] or None,
+    )
     return None if filters.empty else filters
 
 
