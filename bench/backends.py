@@ -1,7 +1,7 @@
 """Embedding backends side by side: archive-scale ingest against LangChain, the pipeline's overhead
 over each backend's own encode, question embedding, and SQuAD retrieval quality per backend.
 
-python -m bench.backends                    # 2,400-document archive (>= 5 MB), writes results-backends.json
+python -m bench.backends                    # 2,100-document archive (>= 5 MB), writes results-backends.json
 python -m bench.backends --documents 50 --skip quality --out /tmp/r.json   # a quick proof
 
 Each pipeline runs in its own fresh process (so its peak memory is its own), one after the
@@ -182,7 +182,7 @@ def run(documents: int, n_questions: int, batch_size: int, skip: set[str]) -> di
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--documents", type=int, default=2400)
+    parser.add_argument("--documents", type=int, default=2100)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--skip", default="", help="comma-separated: langchain,torch,onnx,onnx-int8,quality")
