@@ -140,7 +140,11 @@ def quality(backends: tuple[str, ...], k: int = 5) -> dict[str, Any]:
     return out
 
 
-def run(documents: int, n_questions: int, batch_size: int, skip: set[str]) -> dict[str, Any]:
+def run(
+    documents: int, n_questions: int, batch_size: int, skip: set[str], save: Any = None
+) -> dict[str, Any]:
+    """Every section in turn; ``save(results)`` after each, so a long run never loses what it
+    measured."""
     from bench.__main__ import machine
     from bench.ingest import source_bytes
 
@@ -162,6 +166,8 @@ def run(documents: int, n_questions: int, batch_size: int, skip: set[str]) -> di
             lc = _spawn(["--child", "langchain", "--folder", f"{tmp}/lc", "--batch", str(batch_size), *names])
             lc["mb_per_s"] = round(mb / lc["wall_s"], 4)
             results["langchain"] = lc
+            if save:
+                save(results)
         results["despatch"] = {}
         for backend in BACKENDS:
             if backend in skip:
@@ -174,10 +180,57 @@ def run(documents: int, n_questions: int, batch_size: int, skip: set[str]) -> di
             if "langchain" in results:
                 got["wall_vs_langchain"] = round(got["wall_s"] / results["langchain"]["wall_s"], 3)
             results["despatch"][backend] = got
+            if save:
+                save(results)
     if "quality" not in skip:
         print("SQuAD retrieval per backend…", flush=True)
         results["quality"] = quality(tuple(b for b in BACKENDS if b not in skip))
     return results
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The tables of docs/benchmarks.md, from a results file."""
+    a = r["archive"]
+    lines = [
+        f"Archive: {a['documents']:,} documents, {a['source_mb']} MB; batch {r['batch_size']}.",
+        "",
+        "| pipeline | wall s | chunks | MB/s | wall / LangChain's | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    if "langchain" in r:
+        lc = r["langchain"]
+        lines.append(
+            f"| LangChain (torch) | {lc['wall_s']} | {lc['chunks']:,} | {lc['mb_per_s']} | 1 "
+            f"| {lc['peak_rss_mb']:,} |"
+        )
+    for name, d in r.get("despatch", {}).items():
+        lines.append(
+            f"| Despatch, `{name}` | {d['wall_s']} | {d['chunks']:,} | {d['mb_per_s']} | "
+            f"{d.get('wall_vs_langchain', '')} | {d['peak_rss_mb']:,} |"
+        )
+    lines += [
+        "",
+        "| backend | ingest wall s | own encode of the same chunks s | overhead ratio | chunks/s encode only "
+        "| question embedding p50 / p95 ms |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, d in r.get("despatch", {}).items():
+        q = d["question_embed_ms"]
+        lines.append(
+            f"| `{name}` | {d['wall_s']} | {d['encode_only_s']} | {d['overhead_ratio']} | "
+            f"{round(d['encoded_chunks'] / d['encode_only_s'], 1)} | {q['p50']} / {q['p95']} |"
+        )
+    if "quality" in r:
+        lines += [
+            "",
+            "| backend | dense recall@5 / MRR | BM25 recall@5 / MRR | hybrid recall@5 / MRR | "
+            "largest difference from torch |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name, q in r["quality"].items():
+            cells = [f"{q[m]['recall@5']:.4f} / {q[m]['mrr']:.4f}" for m in ("dense", "lexical", "hybrid")]
+            lines.append(f"| `{name}` | {' | '.join(cells)} | {q.get('max_abs_delta_vs_torch', '')} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,10 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--skip", default="", help="comma-separated: langchain,torch,onnx,onnx-int8,quality")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--markdown", action="store_true", help="print the tables of --out and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.out.read_text(encoding="utf-8"))))
+        return 0
 
     from bot.assembly import assemble
     from despatch.settings import load_settings
@@ -202,10 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(despatch_child(args.child, args.files, args.folder, args.questions)))
         return 0
-    results = run(args.documents, args.questions, args.batch, set(filter(None, args.skip.split(","))))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(results, indent=2))
+
+    def save(results: dict[str, Any]) -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+    results = run(args.documents, args.questions, args.batch, set(filter(None, args.skip.split(","))), save)
+    save(results)
+    print(markdown(results))
     return 0
 
 
