@@ -130,18 +130,27 @@ def quality(backends: tuple[str, ...], k: int = 5) -> dict[str, Any]:
             out[backend] = compare(bot, cases, k)
     ref = out.get("torch")
     if ref:
-        for backend in backends:
-            out[backend]["max_abs_delta_vs_torch"] = round(
+        deltas = {
+            backend: round(
                 max(
                     abs(out[backend][mode][m] - ref[mode][m]) for mode in ref for m in (f"recall@{k}", "mrr")
                 ),
                 4,
             )
+            for backend in backends
+        }
+        for backend, delta in deltas.items():
+            out[backend]["max_abs_delta_vs_torch"] = delta
     return out
 
 
 def run(
-    documents: int, n_questions: int, batch_size: int, skip: set[str], save: Any = None
+    documents: int,
+    n_questions: int,
+    batch_size: int,
+    skip: set[str],
+    save: Any = None,
+    quality_backends: tuple[str, ...] = BACKENDS,
 ) -> dict[str, Any]:
     """Every section in turn; ``save(results)`` after each, so a long run never loses what it
     measured."""
@@ -184,7 +193,7 @@ def run(
                 save(results)
     if "quality" not in skip:
         print("SQuAD retrieval per backend…", flush=True)
-        results["quality"] = quality(tuple(b for b in BACKENDS if b not in skip))
+        results["quality"] = quality(quality_backends)
     return results
 
 
@@ -240,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--skip", default="", help="comma-separated: langchain,torch,onnx,onnx-int8,quality")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--quality-backends", default=",".join(BACKENDS), help="backends the SQuAD eval compares"
+    )
     parser.add_argument("--markdown", action="store_true", help="print the tables of --out and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -264,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
-    results = run(args.documents, args.questions, args.batch, set(filter(None, args.skip.split(","))), save)
+    skip = set(filter(None, args.skip.split(",")))
+    compared = tuple(filter(None, args.quality_backends.split(",")))
+    results = run(args.documents, args.questions, args.batch, skip, save, compared)
     save(results)
     print(markdown(results))
     return 0
