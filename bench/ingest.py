@@ -48,22 +48,22 @@ def chunk_texts(store_path: Path) -> list[str]:
 
 
 def encode_only(texts: list[str], batch_size: int) -> tuple[float, float]:
-    """(seconds for SentenceTransformer.encode on ``texts``, seconds to load the model)."""
-    from sentence_transformers import SentenceTransformer
-
-    from index.embedding import default_model_path
+    """(seconds for the configured embedding backend's own encode of ``texts``, seconds to load
+    it: model load and a warm-up batch of 8, as ingest's first batch would be)."""
+    from bot.assembly import assemble
 
     began = time.perf_counter()
-    model = SentenceTransformer(str(default_model_path()), device="cpu", local_files_only=True)
+    embedder = assemble(load_settings(batch_size=batch_size)).embedder
+    embedder.embed(texts[:8])
     loaded = time.perf_counter() - began
-    model.encode(texts[:8], batch_size=batch_size)  # warm-up, as ingest's first batch would be
     began = time.perf_counter()
-    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    embedder.embed(texts)
     return time.perf_counter() - began, loaded
 
 
-def langchain_ingest(paths: Sequence[Path], folder: Path, batch_size: int) -> float:
-    """The plain LangChain pipeline a developer would write, timed from files to persisted store."""
+def langchain_ingest(paths: Sequence[Path], folder: Path, batch_size: int) -> tuple[float, int]:
+    """The plain LangChain pipeline a developer would write, timed from files to persisted store:
+    (seconds, chunks)."""
     from langchain_chroma import Chroma
     from langchain_core.documents import Document
     from langchain_huggingface import HuggingFaceEmbeddings
@@ -97,7 +97,7 @@ def langchain_ingest(paths: Sequence[Path], folder: Path, batch_size: int) -> fl
     Chroma.from_documents(
         splits, embeddings, persist_directory=str(folder), collection_name="langchain-baseline"
     )
-    return time.perf_counter() - began
+    return time.perf_counter() - began, len(splits)
 
 
 def inprocess_ingest(paths: Sequence[Path], store_path: Path, embedder: Any) -> float:
@@ -134,7 +134,7 @@ def run(paths: Sequence[Path], runs: int, batch_size: int = 64) -> dict[str, Any
             encode.append(t)
             loads.append(load)
             warm.append(inprocess_ingest(paths, tmp / "warm", embedder))
-            lc.append(langchain_ingest(paths, tmp / "lc", batch_size))
+            lc.append(langchain_ingest(paths, tmp / "lc", batch_size)[0])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     if env_store is not None:

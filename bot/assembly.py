@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from bot.core import Bot
     from index.embedding import Embedder, SentenceTransformerEmbedder
     from index.ingest import Indexer
+    from index.onnx_embedding import OnnxEmbedder
     from index.store import Store
 
 
@@ -36,13 +37,27 @@ class Parts:
         return Store.open(self.settings, create=self._create)
 
     @cached_property
-    def embedder(self) -> Embedder | SentenceTransformerEmbedder:
+    def embedder(self) -> Embedder | SentenceTransformerEmbedder | OnnxEmbedder:
         if self._embedder is not None:
             return self._embedder
-        from index.embedding import SentenceTransformerEmbedder
-
         s = self.settings
-        return SentenceTransformerEmbedder(s.model_path, s.device, s.batch_size)
+        if s.embed_backend == "torch":
+            from index.embedding import SentenceTransformerEmbedder
+
+            return SentenceTransformerEmbedder(s.model_path, s.device, s.batch_size)
+        if s.device == "cuda":
+            from despatch.errors import ConfigError
+
+            raise ConfigError(
+                f"DESPATCH_EMBED_BACKEND={s.embed_backend} runs on the CPU; for DESPATCH_DEVICE=cuda "
+                "set DESPATCH_EMBED_BACKEND=torch"
+            )
+        from index.onnx_embedding import OnnxEmbedder
+
+        # DESPATCH_DEVICE=auto means "CUDA when torch has it"; the ONNX backends are CPU-only.
+        return OnnxEmbedder(
+            s.model_path, s.onnx_cache, quantized=s.embed_backend == "onnx-int8", batch_size=s.batch_size
+        )
 
     def indexer(self) -> Indexer:
         """An ``Indexer`` writing into the store with the embedding model."""

@@ -17,7 +17,7 @@ from bot.retrieval import Filters, HybridRetriever
 from bot.scope import scoped
 from despatch.settings import Settings
 from index.cleaning import scrub
-from index.embedding import Embedder
+from index.embedding import Embedder, space_of
 from index.store import Store
 
 
@@ -35,6 +35,9 @@ class Bot:
         self.settings = settings
         self.store = store
         self.embedder = embedder
+        space = space_of(embedder)
+        if space is not None:
+            store.check_vectors(space)  # vectors from another backend would rank nonsense
         self.retriever = HybridRetriever(
             store,
             embedder,

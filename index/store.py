@@ -26,7 +26,17 @@ import numpy as np
 
 from despatch.errors import StoreError
 from despatch.settings import Settings
-from index.records import TAG_KEY, Chunk, ChunkMeta, Document, DocumentMeta, Filters, date_ord
+from index.records import (
+    LEGACY_SPACE,
+    TAG_KEY,
+    Chunk,
+    ChunkMeta,
+    Document,
+    DocumentMeta,
+    Filters,
+    VectorSpace,
+    date_ord,
+)
 
 _BATCH = 2000
 _META_ID = "state"
@@ -190,6 +200,40 @@ class Store:
         """
         state = self._state()
         return f"{self.chunks.id}-{state.get('generation', 0)}-{state.get('token', '')}"
+
+    # -- which vectors it holds ---------------------------------------------------------
+    def vector_space(self) -> VectorSpace | None:
+        """The model and backend whose vectors the store holds; None when it holds none."""
+        if not self._call("docs", "count"):
+            return None
+        return VectorSpace.from_metadata(self._state()) or LEGACY_SPACE
+
+    def check_vectors(self, space: VectorSpace) -> None:
+        """Refuse to search or write the store with vectors that are not comparable to its own."""
+        held = self.vector_space()
+        if held is None or held.compatible(space):
+            return
+        fix = (
+            "set DESPATCH_EMBED_BACKEND=onnx or torch (fp32: the two are interchangeable)"
+            if held.precision == "fp32"
+            else f"set DESPATCH_EMBED_BACKEND={held.backend}"
+        )
+        if held.fingerprint != space.fingerprint and held.fingerprint and space.fingerprint:
+            fix = f"point DESPATCH_MODEL_PATH at the model that wrote it ({held.model})"
+        raise StoreError(
+            f"The index at {self.where} holds vectors from {held.describe()}; this process embeds "
+            f"with {space.describe()}, whose vectors are not comparable and are never mixed. Either "
+            f"{fix}, or rebuild the index with this backend: move {self.where} aside (or choose "
+            "another --store / DESPATCH_COLLECTION) and run despatch ingest ARTICLES..."
+        )
+
+    def claim_vectors(self, space: VectorSpace) -> None:
+        """Before a write: check ``space`` against the store's, and record it when the store
+        records none (new, emptied, or written before spaces were recorded)."""
+        self.check_vectors(space)
+        recorded = VectorSpace.from_metadata(self._state())
+        if recorded is None or not self._call("docs", "count"):
+            self._set_state(**space.to_metadata())
 
     def _call(self, collection: str, op: str, **kwargs: Any) -> Any:
         """Run one Chroma operation, never while ``refresh`` swaps the client underneath."""

@@ -48,3 +48,23 @@ def test_pool_embedder_matches_the_model_on_single_sentences(embedder) -> None: 
     two = f"{sentences[3]} {sentences[4]}"
     mean = embedder.embed([sentences[3], sentences[4]]).mean(axis=0)
     assert np.allclose(pool.embed([two])[0], mean / np.linalg.norm(mean), atol=1e-4)
+
+
+def test_backends_bench_runs_end_to_end(tmp_path: Path) -> None:
+    from bench import backends
+
+    out = tmp_path / "backends.json"
+    assert (
+        backends.main(
+            ["--documents", "4", "--questions", "3", "--skip", "onnx-int8,quality", "--out", str(out)]
+        )
+        == 0
+    )
+    results = json.loads(out.read_text())
+    assert results["archive"]["documents"] == 4 and results["langchain"]["chunks"] > 0
+    for name in ("torch", "onnx"):
+        run = results["despatch"][name]
+        assert run["chunks"] == run["encoded_chunks"] > 0 and run["failed"] == 0
+        assert run["overhead_ratio"] > 0 and run["question_embed_ms"]["questions"] == 3
+        assert run["peak_rss_mb"] > 0 and run["wall_vs_langchain"] > 0
+    assert "| Despatch, `onnx` |" in backends.markdown(results)

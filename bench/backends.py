@@ -1,0 +1,288 @@
+"""Embedding backends side by side: archive-scale ingest against LangChain, the pipeline's overhead
+over each backend's own encode, question embedding, and SQuAD retrieval quality per backend.
+
+python -m bench.backends                    # 2,100-document archive (>= 5 MB), writes results-backends.json
+python -m bench.backends --documents 50 --skip quality --out /tmp/r.json   # a quick proof
+
+Each pipeline runs in its own fresh process (so its peak memory is its own), one after the
+other on the same archive files, in one run: LangChain first, then Despatch with each backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from despatch.settings import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "bench" / "results-backends.json"
+CACHE = PROJECT_ROOT / "bench" / ".cache"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def archive(documents: int, seed: int = 7) -> list[Path]:
+    """The seeded synthetic archive of ``documents`` articles (JSONL), written once and cached."""
+    from bench.archive import write_archive
+
+    folder = CACHE / f"archive-ingest-{seed}-{documents}"
+    done = folder / "complete"
+    if not done.exists():
+        files = write_archive(folder, documents, seed)
+        done.write_text("\n".join(f.name for f in files), encoding="utf-8")
+    return [folder / name for name in done.read_text(encoding="utf-8").split()]
+
+
+def _peak_mb() -> float:
+    from bench.server import peak_rss_mb
+
+    return peak_rss_mb(os.getpid())
+
+
+def despatch_child(backend: str, files: list[Path], store: Path, n_questions: int) -> dict[str, Any]:
+    """In this (fresh) process: warm the backend, time ingest, then its own encode of the same
+    chunk texts, then question embedding; peak memory last."""
+    import statistics
+
+    import numpy as np
+
+    from bench.ingest import chunk_texts
+    from bench.latency import questions
+    from bot.assembly import assemble
+    from despatch.settings import load_settings
+
+    settings = load_settings(store=store, embed_backend=backend)
+    parts = assemble(settings, create=True)
+    began = time.perf_counter()
+    parts.embedder.embed(["warm-up"])  # model load, as LangChain's is, outside the timing
+    load_s = time.perf_counter() - began
+    began = time.perf_counter()
+    summary = parts.indexer().ingest(files)
+    wall = time.perf_counter() - began
+    texts = chunk_texts(store)
+    began = time.perf_counter()
+    vectors = np.asarray(parts.embedder.embed(texts))
+    encode = time.perf_counter() - began
+    qs = questions(n_questions)
+    for q in qs[:5]:
+        parts.embedder.embed([q])
+    times = []
+    for q in qs:
+        began = time.perf_counter()
+        parts.embedder.embed([q])
+        times.append((time.perf_counter() - began) * 1000)
+    return {
+        "backend": backend,
+        "wall_s": round(wall, 2),
+        "chunks": summary.chunks_written,
+        "failed": summary.failed,
+        "model_load_s": round(load_s, 2),
+        "encode_only_s": round(encode, 2),
+        "encoded_chunks": int(vectors.shape[0]),
+        "overhead_ratio": round(wall / encode, 3),
+        "question_embed_ms": {
+            "p50": round(statistics.median(times), 2),
+            "p95": round(sorted(times)[int(0.95 * (len(times) - 1))], 2),
+            "questions": len(times),
+        },
+        "peak_rss_mb": _peak_mb(),
+    }
+
+
+def langchain_child(files: list[Path], folder: Path, batch_size: int) -> dict[str, Any]:
+    from bench.ingest import langchain_ingest
+
+    wall, chunks = langchain_ingest(files, folder, batch_size)
+    return {"wall_s": round(wall, 2), "chunks": chunks, "peak_rss_mb": _peak_mb()}
+
+
+def _spawn(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.backends", *args], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"bench.backends {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def quality(backends: tuple[str, ...], k: int = 5) -> dict[str, Any]:
+    """SQuAD 2.0 dev part A open retrieval (1,278 answerable questions over 294 paragraphs),
+    recall@k and MRR by mode, with each backend's vectors in its own fresh store."""
+    from bench.__main__ import _squad_corpus
+    from despatch.settings import load_settings
+    from evals.gold import load_gold
+    from evals.retrieval import compare
+    from evals.runner import build_bot
+
+    corpus = _squad_corpus()
+    cases = load_gold(corpus.parent / "squad.jsonl")
+    out: dict[str, Any] = {}
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix="despatch-quality-") as tmp:
+            settings = load_settings(store=Path(tmp) / "store", embed_backend=backend)
+            bot = build_bot(settings, [corpus])
+            out[backend] = compare(bot, cases, k)
+    ref = out.get("torch")
+    if ref:
+        deltas = {
+            backend: round(
+                max(
+                    abs(out[backend][mode][m] - ref[mode][m]) for mode in ref for m in (f"recall@{k}", "mrr")
+                ),
+                4,
+            )
+            for backend in backends
+        }
+        for backend, delta in deltas.items():
+            out[backend]["max_abs_delta_vs_torch"] = delta
+    return out
+
+
+def run(
+    documents: int,
+    n_questions: int,
+    batch_size: int,
+    skip: set[str],
+    save: Any = None,
+    quality_backends: tuple[str, ...] = BACKENDS,
+) -> dict[str, Any]:
+    """Every section in turn; ``save(results)`` after each, so a long run never loses what it
+    measured."""
+    from bench.__main__ import machine
+    from bench.ingest import source_bytes
+
+    files = archive(documents)
+    mb = source_bytes(files) / 1e6
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "archive": {
+            "documents": documents,
+            "files": [str(f.relative_to(PROJECT_ROOT)) for f in files],
+            "source_mb": round(mb, 3),
+        },
+        "batch_size": batch_size,
+    }
+    with tempfile.TemporaryDirectory(prefix="despatch-backends-") as tmp:
+        names = [str(f) for f in files]
+        if "langchain" not in skip:
+            print("LangChain pipeline…", flush=True)
+            lc = _spawn(["--child", "langchain", "--folder", f"{tmp}/lc", "--batch", str(batch_size), *names])
+            lc["mb_per_s"] = round(mb / lc["wall_s"], 4)
+            results["langchain"] = lc
+            if save:
+                save(results)
+        results["despatch"] = {}
+        for backend in BACKENDS:
+            if backend in skip:
+                continue
+            print(f"Despatch, {backend}…", flush=True)
+            got = _spawn(
+                ["--child", backend, "--folder", f"{tmp}/{backend}", "--questions", str(n_questions), *names]
+            )
+            got["mb_per_s"] = round(mb / got["wall_s"], 4)
+            if "langchain" in results:
+                got["wall_vs_langchain"] = round(got["wall_s"] / results["langchain"]["wall_s"], 3)
+            results["despatch"][backend] = got
+            if save:
+                save(results)
+    if "quality" not in skip:
+        print("SQuAD retrieval per backend…", flush=True)
+        results["quality"] = quality(quality_backends)
+    return results
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The tables of docs/benchmarks.md, from a results file."""
+    a = r["archive"]
+    lines = [
+        f"Archive: {a['documents']:,} documents, {a['source_mb']} MB; batch {r['batch_size']}.",
+        "",
+        "| pipeline | wall s | chunks | MB/s | wall / LangChain's | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    if "langchain" in r:
+        lc = r["langchain"]
+        lines.append(
+            f"| LangChain (torch) | {lc['wall_s']} | {lc['chunks']:,} | {lc['mb_per_s']} | 1 "
+            f"| {lc['peak_rss_mb']:,} |"
+        )
+    for name, d in r.get("despatch", {}).items():
+        lines.append(
+            f"| Despatch, `{name}` | {d['wall_s']} | {d['chunks']:,} | {d['mb_per_s']} | "
+            f"{d.get('wall_vs_langchain', '')} | {d['peak_rss_mb']:,} |"
+        )
+    lines += [
+        "",
+        "| backend | ingest wall s | own encode of the same chunks s | overhead ratio | chunks/s encode only "
+        "| question embedding p50 / p95 ms |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, d in r.get("despatch", {}).items():
+        q = d["question_embed_ms"]
+        lines.append(
+            f"| `{name}` | {d['wall_s']} | {d['encode_only_s']} | {d['overhead_ratio']} | "
+            f"{round(d['encoded_chunks'] / d['encode_only_s'], 1)} | {q['p50']} / {q['p95']} |"
+        )
+    if "quality" in r:
+        lines += [
+            "",
+            "| backend | dense recall@5 / MRR | BM25 recall@5 / MRR | hybrid recall@5 / MRR | "
+            "largest difference from torch |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name, q in r["quality"].items():
+            cells = [f"{q[m]['recall@5']:.4f} / {q[m]['mrr']:.4f}" for m in ("dense", "lexical", "hybrid")]
+            lines.append(f"| `{name}` | {' | '.join(cells)} | {q.get('max_abs_delta_vs_torch', '')} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--documents", type=int, default=2100)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--skip", default="", help="comma-separated: langchain,torch,onnx,onnx-int8,quality")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--quality-backends", default=",".join(BACKENDS), help="backends the SQuAD eval compares"
+    )
+    parser.add_argument("--markdown", action="store_true", help="print the tables of --out and exit")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.out.read_text(encoding="utf-8"))))
+        return 0
+
+    from bot.assembly import assemble
+    from despatch.settings import load_settings
+
+    assemble(load_settings())  # offline set-up before any model loads
+    if args.child == "langchain":
+        print(json.dumps(langchain_child(args.files, args.folder, args.batch)))
+        return 0
+    if args.child:
+        print(json.dumps(despatch_child(args.child, args.files, args.folder, args.questions)))
+        return 0
+
+    def save(results: dict[str, Any]) -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+    skip = set(filter(None, args.skip.split(",")))
+    compared = tuple(filter(None, args.quality_backends.split(",")))
+    results = run(args.documents, args.questions, args.batch, skip, save, compared)
+    save(results)
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
