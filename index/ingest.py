@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -173,10 +174,15 @@ class Indexer:
     def _embedded(
         self, pending: list[tuple[Document, list[Chunk], bool]]
     ) -> list[tuple[Document, list[Chunk], np.ndarray]]:
-        """Annotate and embed the chunks of ``pending`` in one batch."""
-        pending = _annotated(pending)
+        """Annotate and embed the chunks of ``pending`` in one batch.
+
+        The entity recogniser runs in a second thread while the model embeds (what is embedded
+        does not depend on the entities); both release the GIL in their numeric kernels."""
         texts = [c.embedding_text() for _, chunks, _ in pending for c in chunks]
-        vectors = self.embedder.embed(texts)
+        with ThreadPoolExecutor(1, thread_name_prefix="despatch-annotate") as pool:
+            annotating = pool.submit(_annotated, pending)
+            vectors = self.embedder.embed(texts)
+            pending = annotating.result()
         items = []
         offset = 0
         for doc, chunks, _ in pending:
