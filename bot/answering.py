@@ -30,6 +30,7 @@ from index.nlp import Entity
 from index.nlp import entities as annotate
 
 REFUSAL = "The indexed coverage doesn't answer this question."
+NO_MATCH = "nothing in the index matches it"  # meta["reason"] when no passage is left to consider
 
 _COUNTRY = frozenset(terms("UK Britain British United Kingdom Great"))
 _WEAK_VERBS = frozenset(terms("think thought believe feel want do did make made happen get got"))
@@ -270,7 +271,7 @@ class ExtractiveAnswerer:
         if info.injection:
             return "the question contains instructions, which Despatch does not follow"
         if not passages:
-            return "nothing in the index matches it"
+            return NO_MATCH
         if not info.content:
             return "it asks nothing the sources could answer"
         vocabulary: set[str] = set()

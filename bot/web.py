@@ -4,11 +4,12 @@
 # (gr.Request, gr.LikeData) at run time to decide what to inject.
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from bot.answering import NO_MATCH
 from bot.core import Bot
 from bot.feedback import Feedback
 from bot.records import Answer
@@ -117,22 +118,30 @@ class ChatService:
         return f"Answers come only from the {len(docs)} indexed document(s): {titles}"
 
 
+_FILTER_LIMIT = 200
+
+
 def chat_filters(
     speaker: str = "", party: str = "", date_from: str = "", date_to: str = ""
 ) -> Filters | None:
     """The chat's "Narrow the sources" fields as retrieval filters (``None`` when all are empty).
+    Runs of white space (new lines included) become one space.
 
-    Raises ``RequestError`` (422) for a date that is not a real ``YYYY-MM-DD`` day, or a range
-    that ends before it starts."""
-    values = {
-        k: scrub(v or "").strip()[:200]
-        for k, v in {"speaker": speaker, "party": party, "date_from": date_from, "date_to": date_to}.items()
-    }
-    for key, label in (("date_from", "From"), ("date_to", "To")):
+    Raises ``RequestError`` (422) for a date that is not a real ``YYYY-MM-DD`` day, a range that
+    ends before it starts, or a field longer than 200 characters."""
+    labels = {"speaker": "Speaker", "party": "Party", "date_from": "From", "date_to": "To"}
+    raw = {"speaker": speaker, "party": party, "date_from": date_from, "date_to": date_to}
+    values = {k: " ".join(scrub(v or "").split()) for k, v in raw.items()}
+    for key, value in values.items():
+        if len(value) > _FILTER_LIMIT:
+            raise RequestError(
+                422, f"The {labels[key]} filter is {len(value)} characters; the limit is {_FILTER_LIMIT}."
+            )
+    for key in ("date_from", "date_to"):
         if values[key] and not real_date(values[key]):
             raise RequestError(
                 422,
-                f"{label} date {values[key]!r} is not a real day; write it as YYYY-MM-DD, e.g. 2010-01-06.",
+                f"{labels[key]} date {values[key]!r} is not a real day; write it as YYYY-MM-DD, e.g. 2010-01-06.",
             )
     if values["date_from"] and values["date_to"] and values["date_from"] > values["date_to"]:
         raise RequestError(
@@ -145,6 +154,17 @@ def chat_filters(
         party=values["party"] or None,
     )
     return None if filters.empty else filters
+
+
+def _no_match_note(filters: Filters) -> str:
+    """What to tell a reader whose filters left nothing to search."""
+    note = "No sources match these filters; widen them."
+    if filters.party:
+        note += (
+            " Party filters need the speakers' parties: transcripts are given them at ingest"
+            " (despatch ingest --members people.json)."
+        )
+    return note
 
 
 def scope_line(filters: Filters) -> str:
@@ -164,10 +184,12 @@ def chat(
     history: list[dict[str, Any]],
     answers: list[dict[str, Any] | None],
     client: str,
-    filters: Filters | None = None,
+    narrow: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any] | None], str]]:
-    """Answer ``message``, within ``filters`` when given; yields (chat history, answer records by
-    message index, textbox)."""
+    """Answer ``message``, within the "Narrow the sources" fields ``narrow`` (keyword arguments of
+    ``chat_filters``) when given; yields (chat history, answer records by message index, textbox).
+    The rate limit and the question checks come before the fields are read, so a bad field
+    costs a submission like any other."""
     # The chat history comes back from the browser: keep only the turns the page needs.
     keep = 2 * max(service.settings.max_history_turns, 1)
     history, answers = history[-keep:], answers[-keep:]
@@ -175,6 +197,12 @@ def chat(
     answers = [*answers, None]
     wait = service.limiter.retry_after(client)  # every submission counts, empty ones too
     problem = service.limiter.message(wait) if wait else service.check_question(message)
+    filters: Filters | None = None
+    if problem is None and narrow:
+        try:
+            filters = chat_filters(**narrow)
+        except RequestError as exc:
+            problem = exc.detail
     if problem is not None:
         yield [*history, {"role": "assistant", "content": escape(problem)}], [*answers, None], message
         return
@@ -196,6 +224,8 @@ def chat(
     assert final is not None
     content = message_html(final, service.document_text)
     if filters is not None:
+        if final.refused and final.meta.get("reason") == NO_MATCH:
+            content += f'<p class="despatch-scope-note">{escape(_no_match_note(filters))}</p>'
         content += f'<p class="despatch-scope-note">{escape(scope_line(filters))}</p>'
     yield [*history, {"role": "assistant", "content": content}], [*answers, final.to_json()], ""
 
@@ -281,17 +311,8 @@ def build_app(service: ChatService) -> Any:
             request: gr.Request,
         ) -> Any:
             client = request.client.host if request and request.client else "unknown"
-            try:
-                filters = chat_filters(speaker, party, date_from, date_to)
-            except RequestError as exc:
-                turns = [
-                    *(history or []),
-                    {"role": "user", "content": escape(scrub(message))},
-                    {"role": "assistant", "content": escape(exc.detail)},
-                ]
-                yield turns, [*(state or []), None, None], message
-                return
-            yield from chat(service, message, history or [], state or [], client, filters)
+            narrow = {"speaker": speaker, "party": party, "date_from": date_from, "date_to": date_to}
+            yield from chat(service, message, history or [], state or [], client, narrow)
 
         def on_like(state: list[Any], data: gr.LikeData, request: gr.Request) -> None:
             index = data.index[0] if isinstance(data.index, list | tuple) else data.index

@@ -87,8 +87,8 @@ def _parser() -> argparse.ArgumentParser:
         "--jsonl", action="store_true", help="read questions (text or JSON objects) from stdin, one per line"
     )
     p.add_argument("--answerer", choices=["extractive", "llm"], help="override DESPATCH_ANSWERER")
-    p.add_argument("--date-from", help="only sources dated on or after YYYY-MM-DD")
-    p.add_argument("--date-to", help="only sources dated on or before YYYY-MM-DD")
+    p.add_argument("--date-from", type=_day, help="only sources dated on or after YYYY-MM-DD")
+    p.add_argument("--date-to", type=_day, help="only sources dated on or before YYYY-MM-DD")
     p.add_argument("--source", help="only this source")
     p.add_argument("--speaker", help='only this speaker\'s words (every word of the name: "Hartley")')
     p.add_argument("--party", help='only speakers of this party ("Labour" also matches "Lab")')
@@ -187,6 +187,15 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
+def _day(text: str) -> str:
+    """An ``--date-from``/``--date-to`` value: a real day written ``YYYY-MM-DD``."""
+    from index.reading import real_date
+
+    if not real_date(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a real day; write it as YYYY-MM-DD, e.g. 2010-01-06")
+    return text
+
+
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.assembly import assemble
     from bot.render import text_answer
@@ -194,6 +203,12 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.jsonl and not args.question:
         print("despatch: error: give a question, or --jsonl to read them from stdin", file=sys.stderr)
+        return 2
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        print(
+            f"despatch: error: --date-from {args.date_from} is after --date-to {args.date_to}",
+            file=sys.stderr,
+        )
         return 2
     bot = assemble(settings).bot(args.answerer)
     filters = Filters(args.date_from, args.date_to, args.source, args.speaker, args.party)

@@ -236,13 +236,18 @@ def _normal_date(value: object) -> str | None:
     return match.group(1) if match and real_date(match.group(1)) else None
 
 
+_STRICT_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _RECORD_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.+\-Z]*)?")
 
 
 def real_date(text: str) -> bool:
-    """Whether ``YYYY-MM-DD`` names a day that exists (2018-02-30 does not)."""
+    """Whether ``text`` is exactly ``YYYY-MM-DD`` and names a day that exists (2018-02-30 does
+    not). ISO week dates (``2010-W01-3``) and compact dates (``20100106``) are refused too:
+    dates are compared as text and as ``YYYYMMDD`` integers, which only this form keeps right."""
     import datetime
 
+    if not _STRICT_DATE.fullmatch(text):
+        return False
     try:
         datetime.date.fromisoformat(text)
     except ValueError:

@@ -48,3 +48,26 @@ def test_ask_jsonl_loads_once_and_answers_each_line(
 def test_ask_without_store_explains(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "Anything?", "--store", str(tmp_path / "none")]) == 2
     assert "despatch ingest" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("day", ["abc", "2010-W01-3", "20100106", "2010-1-6", "2010-02-30"])
+def test_ask_refuses_a_date_that_is_not_a_real_day(
+    day: str, founding_store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad --date-from is a usage error (exit 2) saying the form, never a traceback or a
+    filter that silently matches nothing."""
+    settings, _ = founding_store
+    with pytest.raises(SystemExit) as stop:
+        main(["ask", "What was the 2015/16 target?", "--date-from", day, "--store", str(settings.store)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --date-from: {day!r} is not a real day; write it as YYYY-MM-DD" in err
+
+
+def test_ask_refuses_a_backwards_range(founding_store: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    settings, _ = founding_store
+    args = ["ask", "What was the 2015/16 target?", "--store", str(settings.store)]
+    assert main([*args, "--date-from", "2018-05-01", "--date-to", "2018-04-01"]) == 2
+    assert "--date-from 2018-05-01 is after --date-to 2018-04-01" in capsys.readouterr().err
+    assert main([*args, "--json", "--date-from", "2018-04-26", "--date-to", "2018-04-26"]) == 0
+    assert "12,000" in json.loads(capsys.readouterr().out)["answer"]

@@ -275,25 +275,62 @@ def test_chat_filters_narrow_the_sources(sitting: Any, tmp_path: Path) -> None:
     bot, _ = sitting
     service = ChatService(bot, bot.settings, RateLimiter(100), Feedback(tmp_path / "f.sqlite3"))
 
-    def final(filters: Filters | None) -> dict[str, Any]:
-        *_, (history, answers, _box) = chat(service, "What was said about migration?", [], [], "c", filters)
-        assert answers[-1] is not None, history[-1]["content"]
-        return answers[-1]
+    def reply(**narrow: str) -> tuple[str, dict[str, Any] | None]:
+        *_, (history, answers, _box) = chat(service, "What was said about migration?", [], [], "c", narrow)
+        return history[-1]["content"], answers[-1]
 
-    conservative = final(chat_filters(party="Conservative"))
+    def final(**narrow: str) -> dict[str, Any]:
+        content, answer = reply(**narrow)
+        assert answer is not None, content
+        return answer
+
+    conservative = final(party="Conservative")
     assert conservative["meta"]["filters"] == {"party": "Conservative"}
     assert conservative["citations"]
     assert {c["speaker"] for c in conservative["citations"]} <= {"Bernard Okafor", "Eleanor Voss"}
-    hartley = final(chat_filters(speaker=" Hartley "))
+    hartley = final(speaker=" Hartley\n ")  # white space, new lines included, is collapsed
     assert hartley["meta"]["filters"] == {"speaker": "Hartley"}
     shown = hartley["citations"] + hartley["related"]
     assert shown and {c["speaker"] for c in shown} == {"Alice Hartley"}
-    # the sitting is dated 2010-01-06: a range that excludes it leaves nothing to cite
-    later = final(chat_filters(date_from="2010-02-01", date_to="2010-12-31"))
-    assert later["refused"] and not later["citations"]
-    assert final(chat_filters(date_from="2010-01-06", date_to="2010-01-06"))["citations"]
+    # the sitting is dated 2010-01-06: a range that excludes it leaves nothing to cite, and the
+    # reader is told that the filters, not the question, found nothing
+    content, later = reply(date_from="2010-02-01", date_to="2010-12-31")
+    assert later is not None and later["refused"] and not later["citations"]
+    assert "No sources match these filters; widen them." in content
+    content, _ = reply(party="Green")
+    assert "widen them" in content and "--members" in content
+    assert "widen them" not in reply(party="Conservative")[0]
+    assert final(date_from="2010-01-06", date_to="2010-01-06")["citations"]
     assert chat_filters("", "", "", "") is None
     with pytest.raises(RequestError, match="not a real day"):
         chat_filters(date_from="2010-02-30")
     with pytest.raises(RequestError, match="after the To date"):
         chat_filters(date_from="2010-03-01", date_to="2010-01-01")
+    # only YYYY-MM-DD: an ISO week date or a compact date would compare wrongly as text
+    for odd in ("2010-W01-3", "20100106", "2010-1-6"):
+        with pytest.raises(RequestError, match="not a real day"):
+            chat_filters(date_to=odd)
+    with pytest.raises(RequestError, match="Speaker filter is 201 characters; the limit is 200"):
+        chat_filters(speaker="x" * 201)
+    # a bad field is answered in the chat, and counts against the reader's rate limit
+    content, answer = reply(date_from="2010-W01-3")
+    assert answer is None and "not a real day" in content
+
+
+def test_a_bad_filter_counts_against_the_rate_limit(sitting: Any, tmp_path: Path) -> None:
+    """Bad filter fields do not get round the rate limit or the question checks."""
+    from bot.feedback import Feedback
+    from bot.web import ChatService, RateLimiter, chat
+
+    bot, _ = sitting
+    service = ChatService(bot, bot.settings, RateLimiter(2), Feedback(tmp_path / "f.sqlite3"))
+    replies = [
+        list(chat(service, "Who spoke?", [], [], "10.0.0.9", {"date_from": "nope"}))[-1][0][-1]["content"]
+        for _ in range(3)
+    ]
+    assert "not a real day" in replies[0] and "not a real day" in replies[1]
+    assert "not a real day" not in replies[2] and "Too many questions" in replies[2], replies[2]
+    too_long = "x" * (bot.settings.max_question_chars + 1)
+    other = ChatService(bot, bot.settings, RateLimiter(100), Feedback(tmp_path / "g.sqlite3"))
+    content = list(chat(other, too_long, [], [], "c", {"date_from": "nope"}))[-1][0][-1]["content"]
+    assert "not a real day" not in content and "limit" in content
