@@ -3,6 +3,7 @@ over each backend's own encode, question embedding, and SQuAD retrieval quality 
 
 python -m bench.backends                    # 2,100-document archive (>= 5 MB), writes results-backends.json
 python -m bench.backends --documents 50 --skip quality --out /tmp/r.json   # a quick proof
+python -m bench.backends --batch-sweep      # encode time per batch size, writes results-batch.json
 
 Each pipeline runs in its own fresh process (so its peak memory is its own), one after the
 other on the same archive files, in one run: LangChain first, then Despatch with each backend.
@@ -23,6 +24,8 @@ from typing import Any
 from despatch.settings import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results-backends.json"
+BATCH_RESULTS = PROJECT_ROOT / "bench" / "results-batch.json"
+SWEEP = (8, 16, 32, 64)
 CACHE = PROJECT_ROOT / "bench" / ".cache"
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
@@ -45,7 +48,9 @@ def _peak_mb() -> float:
     return peak_rss_mb(os.getpid())
 
 
-def despatch_child(backend: str, files: list[Path], store: Path, n_questions: int) -> dict[str, Any]:
+def despatch_child(
+    backend: str, files: list[Path], store: Path, n_questions: int, batch_size: int
+) -> dict[str, Any]:
     """In this (fresh) process: warm the backend, time ingest, then its own encode of the same
     chunk texts, then question embedding; peak memory last."""
     import statistics
@@ -57,7 +62,7 @@ def despatch_child(backend: str, files: list[Path], store: Path, n_questions: in
     from bot.assembly import assemble
     from despatch.settings import load_settings
 
-    settings = load_settings(store=store, embed_backend=backend)
+    settings = load_settings(store=store, embed_backend=backend, batch_size=batch_size)
     parts = assemble(settings, create=True)
     began = time.perf_counter()
     parts.embedder.embed(["warm-up"])  # model load, as LangChain's is, outside the timing
@@ -100,6 +105,47 @@ def langchain_child(files: list[Path], folder: Path, batch_size: int) -> dict[st
 
     wall, chunks = langchain_ingest(files, folder, batch_size)
     return {"wall_s": round(wall, 2), "chunks": chunks, "peak_rss_mb": _peak_mb()}
+
+
+def sweep_child(backend: str, files: list[Path], documents: int, repeats: int = 2) -> dict[str, Any]:
+    """In this (fresh) process: the chunk texts of the first ``documents`` archive documents,
+    encoded by ``backend`` at each batch size of ``SWEEP`` in turn, ``repeats`` rounds; the
+    least seconds per batch size (the round least disturbed by the rest of the machine)."""
+    from bot.assembly import assemble
+    from despatch.settings import load_settings
+    from index.reading import read_file
+
+    texts: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="despatch-sweep-") as tmp:
+        settings = load_settings(embed_backend=backend, store=Path(tmp) / "store")
+        indexer = assemble(settings, create=True).indexer()  # chunks as ingest does; writes nothing
+        docs = [d for f in files for d in read_file(f, 10**9)][:documents]
+        for doc in docs:
+            texts += [c.embedding_text() for c in indexer.chunk(doc)]
+    embedders = {b: assemble(load_settings(embed_backend=backend, batch_size=b)).embedder for b in SWEEP}
+    for embedder in embedders.values():
+        embedder.embed(texts[:16])
+    seconds: dict[int, list[float]] = {b: [] for b in SWEEP}
+    for _ in range(repeats):
+        for b, embedder in embedders.items():
+            began = time.perf_counter()
+            embedder.embed(texts)
+            seconds[b].append(time.perf_counter() - began)
+    return {"chunks": len(texts), "seconds": {str(b): round(min(t), 2) for b, t in seconds.items()}}
+
+
+def batch_sweep(documents: int) -> dict[str, Any]:
+    """Each backend's encode time of the same chunks at each batch size, one process each."""
+    from bench.__main__ import machine
+
+    names = [str(f) for f in archive(2100)]
+    results: dict[str, Any] = {"machine": machine(), "documents": documents, "backends": {}}
+    for backend in BACKENDS:
+        print(f"Batch sizes, {backend}…", flush=True)
+        results["backends"][backend] = _spawn(
+            ["--child", f"sweep:{backend}", "--documents", str(documents), *names]
+        )
+    return results
 
 
 def _spawn(args: list[str]) -> dict[str, Any]:
@@ -183,7 +229,10 @@ def run(
                 continue
             print(f"Despatch, {backend}…", flush=True)
             got = _spawn(
-                ["--child", backend, "--folder", f"{tmp}/{backend}", "--questions", str(n_questions), *names]
+                [
+                    *("--child", backend, "--folder", f"{tmp}/{backend}"),
+                    *("--questions", str(n_questions), "--batch", str(batch_size), *names),
+                ]
             )
             got["mb_per_s"] = round(mb / got["wall_s"], 4)
             if "langchain" in results:
@@ -246,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--documents", type=int, default=2100)
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument(
+        "--batch", type=int, help="LangChain's batch size (default: Despatch's, Settings.batch_size)"
+    )
+    parser.add_argument("--batch-sweep", action="store_true", help="time encode per batch size and exit")
     parser.add_argument("--skip", default="", help="comma-separated: langchain,torch,onnx,onnx-int8,quality")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
@@ -264,21 +316,30 @@ def main(argv: list[str] | None = None) -> int:
     from bot.assembly import assemble
     from despatch.settings import load_settings
 
-    assemble(load_settings())  # offline set-up before any model loads
+    settings = assemble(load_settings()).settings  # offline set-up before any model loads
+    batch = args.batch or settings.batch_size
     if args.child == "langchain":
-        print(json.dumps(langchain_child(args.files, args.folder, args.batch)))
+        print(json.dumps(langchain_child(args.files, args.folder, batch)))
+        return 0
+    if args.child and args.child.startswith("sweep:"):
+        print(json.dumps(sweep_child(args.child.split(":", 1)[1], args.files, args.documents)))
         return 0
     if args.child:
-        print(json.dumps(despatch_child(args.child, args.files, args.folder, args.questions)))
+        print(json.dumps(despatch_child(args.child, args.files, args.folder, args.questions, batch)))
         return 0
 
     def save(results: dict[str, Any]) -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
+    if args.batch_sweep:
+        sweep = batch_sweep(300 if args.documents == 2100 else args.documents)
+        BATCH_RESULTS.write_text(json.dumps(sweep, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(sweep["backends"], indent=2))
+        return 0
     skip = set(filter(None, args.skip.split(",")))
     compared = tuple(filter(None, args.quality_backends.split(",")))
-    results = run(args.documents, args.questions, args.batch, skip, save, compared)
+    results = run(args.documents, args.questions, batch, skip, save, compared)
     save(results)
     print(markdown(results))
     return 0

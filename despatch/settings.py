@@ -40,7 +40,9 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "data" / "onnx",
         description="Project-managed folder of the ONNX exports of the embedding model.",
     )
-    batch_size: int = Field(64, ge=1, description="Embedding batch size.")
+    batch_size: int = Field(
+        16, ge=1, description="Embedding batch size (16: fastest measured, bench/results-batch.json)."
+    )
     max_file_mb: float = Field(20.0, gt=0, description="Largest input file accepted, MB.")
     members_file: Path | None = Field(
         None,

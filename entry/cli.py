@@ -192,7 +192,9 @@ def _day(text: str) -> str:
     from index.reading import real_date
 
     if not real_date(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a real day; write it as YYYY-MM-DD, e.g. 2010-01-06")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a real day; write it as YYYY-MM-DD, e.g. 2010-01-06"
+        )
     return text
 
 

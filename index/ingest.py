@@ -18,7 +18,7 @@ from index.embedding import space_of
 from index.members import Members, load_members
 from index.nlp import entities
 from index.reading import canonical, discover, read_file
-from index.records import Chunk, Document
+from index.records import Chunk, Document, Entity
 from index.store import Store
 from index.tokens import get_encoding
 
@@ -223,15 +223,52 @@ class Indexer:
         summary.errors.append(f"{error} (file skipped)")
 
 
+_REGION_CHARS = 100_000  # longest text given to the entity recogniser at once
+
+
 def _annotated(
     pending: list[tuple[Document, list[Chunk], bool]],
 ) -> list[tuple[Document, list[Chunk], bool]]:
     """Chunks with their named entities in ``meta.entities``, so answering never runs the
-    entity recogniser on passages."""
-    found = iter(entities([c.text for _, chunks, _ in pending for c in chunks]))
+    entity recogniser on passages.
+
+    Overlapping chunks are annotated once, as the one stretch of the document they cover
+    (the overlap is not read twice); each chunk keeps the entities wholly inside it."""
+    regions: list[tuple[int, int, int]] = []  # (pending index, start, end)
+    for i, (_, chunks, _) in enumerate(pending):
+        for c in sorted(chunks, key=lambda c: c.start):
+            last = regions[-1] if regions else None
+            if last and last[0] == i and c.start < last[2] and c.end - last[1] <= _REGION_CHARS:
+                regions[-1] = (i, last[1], max(last[2], c.end))
+            else:
+                regions.append((i, c.start, c.end))
+    found = entities([pending[i][0].text[start:end] for i, start, end in regions])
+    by_doc: dict[int, list[Entity]] = {}
+    for (i, start, _), ents in zip(regions, found, strict=True):
+        known = by_doc.setdefault(i, [])
+        # regions of one document only overlap when a region was cut at _REGION_CHARS
+        seen = {(e.start, e.end) for e in known if e.end > start}
+        known.extend(
+            Entity(start + e.start, start + e.end, e.label)
+            for e in ents
+            if (start + e.start, start + e.end) not in seen
+        )
     out = []
-    for doc, chunks, existed in pending:
-        annotated = [replace(c, meta=c.meta.with_entities(next(found))) for c in chunks]
+    for i, (doc, chunks, existed) in enumerate(pending):
+        ents = by_doc.get(i, [])
+        annotated = [
+            replace(
+                c,
+                meta=c.meta.with_entities(
+                    [
+                        Entity(e.start - c.start, e.end - c.start, e.label)
+                        for e in ents
+                        if e.start >= c.start and e.end <= c.end
+                    ]
+                ),
+            )
+            for c in chunks
+        ]
         out.append((doc, annotated, existed))
     return out
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from bot.assembly import assemble
-from despatch.errors import ConfigError, StoreError
+from despatch.errors import ConfigError, OfflineResourceError, StoreError
 from despatch.settings import load_settings
-from index.embedding import SentenceTransformerEmbedder, space_of, vector_space
-from index.onnx_embedding import OnnxEmbedder, export_path
+from index.embedding import SentenceTransformerEmbedder, default_model_path, space_of, vector_space
+from index.onnx_embedding import OnnxEmbedder, ensure_export, export_path
 from index.records import LEGACY_SPACE, VectorSpace
 from tests.conftest import FOUNDING, make_settings
 
@@ -144,3 +144,92 @@ def test_emptied_store_takes_a_new_backend(tmp_path: Path, backends: dict[str, o
     assert fp32.indexer().ingest([FOUNDING]).added == 1
     now = fp32.store.vector_space()
     assert now is not None and now.backend == "onnx"
+
+
+def _copy_export(backends: dict[str, object], cache: Path, *, as_fp32: str) -> Path:
+    """A cache holding ``as_fp32`` ("model.onnx" or "model-int8.onnx" of the real cache) as its
+    fp32 export, with the real cache's export.json."""
+    import shutil
+
+    onnx_e = backends["onnx"]
+    assert isinstance(onnx_e, OnnxEmbedder)
+    onnx_e.embed(["warm"])
+    real = export_path(onnx_e.cache, onnx_e.model_path, quantized=False).parent
+    target = export_path(cache, onnx_e.model_path, quantized=False)
+    target.parent.mkdir(parents=True)
+    shutil.copy(real / as_fp32, target)
+    shutil.copy(real / "export.json", target.parent / "export.json")
+    return target
+
+
+def test_a_renamed_export_is_refused(tmp_path: Path, backends: dict[str, object]) -> None:
+    """The int8 file under the fp32 name is not what export.json records: refused, with the fix."""
+    target = _copy_export(backends, tmp_path / "cache", as_fp32="model-int8.onnx")
+    renamed = OnnxEmbedder(None, tmp_path / "cache")
+    with pytest.raises(OfflineResourceError, match="is not the file") as refused:
+        renamed.embed(["x"])
+    assert f"delete {target.parent}" in str(refused.value)
+
+
+def test_the_right_export_is_accepted(tmp_path: Path, backends: dict[str, object]) -> None:
+    _copy_export(backends, tmp_path / "cache", as_fp32="model.onnx")
+    vecs = OnnxEmbedder(None, tmp_path / "cache").embed(TEXTS[:2])
+    assert np.abs(vecs - np.asarray(backends["onnx"].embed(TEXTS[:2]))).max() < 1e-6  # type: ignore[attr-defined]
+
+
+def test_an_unwritable_cache_names_the_setting(tmp_path: Path) -> None:
+    """A cache that cannot be written (here under a plain file, which stops root too) is a
+    ConfigError naming DESPATCH_ONNX_CACHE, never a raw OSError."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    for quantized in (False, True):
+        with pytest.raises(ConfigError, match="DESPATCH_ONNX_CACHE") as raised:
+            OnnxEmbedder(None, blocker / "onnx", quantized=quantized).embed(["x"])
+        assert "Cannot write the ONNX export cache" in str(raised.value)
+        assert isinstance(raised.value.__cause__, OSError)
+
+
+def test_a_broken_fp32_export_fails_quantising_with_the_fix(tmp_path: Path) -> None:
+    import json
+
+    model = default_model_path()
+    fp32 = export_path(tmp_path, model, quantized=False)
+    fp32.parent.mkdir(parents=True)
+    fp32.write_bytes(b"not an onnx graph")
+    (fp32.parent / "export.json").write_text(
+        json.dumps({"files": {"model.onnx": {"bytes": fp32.stat().st_size}}}), encoding="utf-8"
+    )
+    with pytest.raises(OfflineResourceError, match=r"Quantising .* failed") as raised:
+        ensure_export(model, tmp_path, quantized=True)
+    assert f"delete {fp32.parent}" in str(raised.value)
+    assert not export_path(tmp_path, model, quantized=True).exists()
+    assert not list(fp32.parent.glob("*.tmp"))  # nothing half-written is left
+
+
+def test_an_export_that_disagrees_with_torch_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each export is checked against the torch model; one that fails the check is not kept."""
+    import index.onnx_embedding as onnx_embedding
+
+    monkeypatch.setattr(onnx_embedding, "_AGREEMENT", 1.5)  # a cosine no export can reach
+    model = default_model_path()
+    with pytest.raises(ConfigError, match="differ from the torch model's"):
+        ensure_export(model, tmp_path, quantized=False)
+    folder = export_path(tmp_path, model, quantized=False).parent
+    assert not (folder / "model.onnx").exists() and not list(folder.glob("*.tmp"))
+
+
+def test_stale_temporary_exports_are_removed(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from index.onnx_embedding import _remove_stale
+
+    old, young = tmp_path / "model.abc.tmp", tmp_path / "model.def.tmp"
+    for f in (old, young):
+        f.write_bytes(b"partial")
+    hours_ago = time.time() - 7200
+    os.utime(old, (hours_ago, hours_ago))
+    _remove_stale(tmp_path)
+    assert not old.exists() and young.exists()  # a young one may be another process's export
