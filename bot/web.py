@@ -141,7 +141,8 @@ def chat_filters(
         if values[key] and not real_date(values[key]):
             raise RequestError(
                 422,
-                f"{labels[key]} date {values[key]!r} is not a real day; write it as YYYY-MM-DD, e.g. 2010-01-06.",
+                f"{labels[key]} date {values[key]!r} is not a real day; "
+                "write it as YYYY-MM-DD, e.g. 2010-01-06.",
             )
     if values["date_from"] and values["date_to"] and values["date_from"] > values["date_to"]:
         raise RequestError(

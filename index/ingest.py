@@ -255,14 +255,14 @@ def _annotated(
         )
     out = []
     for i, (doc, chunks, existed) in enumerate(pending):
-        ents = by_doc.get(i, [])
+        found_here = by_doc.get(i, [])
         annotated = [
             replace(
                 c,
                 meta=c.meta.with_entities(
                     [
                         Entity(e.start - c.start, e.end - c.start, e.label)
-                        for e in ents
+                        for e in found_here
                         if e.start >= c.start and e.end <= c.end
                     ]
                 ),
