@@ -102,9 +102,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _squad_corpus() -> Path:
+    """SQuAD part A as a corpus and gold set, converted once per version of the converter (a
+    cache written by an older converter could hold records that ingest now refuses)."""
+    import hashlib
+
+    import evals.squad
     from evals.squad import convert
 
-    out = PROJECT_ROOT / "bench" / ".cache" / "squad"
+    converter = hashlib.sha256(Path(evals.squad.__file__).read_bytes()).hexdigest()[:12]
+    out = PROJECT_ROOT / "bench" / ".cache" / f"squad-{converter}"
     corpus = out / "squad-corpus.jsonl"
     if not corpus.exists():
         convert(DATA / "corpora" / "squad-v2-dev" / "squad-v2-dev-part-a.json", out)

@@ -403,8 +403,7 @@ def test_overlapping_chunks_are_annotated_once_each_keeping_its_own_entities(
     from index.records import Document, Section
 
     text = " ".join(
-        f"Theresa May met Amber Rudd on {day} March. Diane Abbott spoke in Leeds."
-        for day in range(1, 30)
+        f"Theresa May met Amber Rudd on {day} March. Diane Abbott spoke in Leeds." for day in range(1, 30)
     )
     doc = Document(id="d", source="s", title="t", text=text, sections=(Section(0, len(text)),))
     settings = make_settings(tmp_path / "store", chunk_tokens=60, chunk_overlap=20)
