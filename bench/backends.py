@@ -4,6 +4,7 @@ over each backend's own encode, question embedding, and SQuAD retrieval quality 
 python -m bench.backends                    # 2,100-document archive (>= 5 MB), writes results-backends.json
 python -m bench.backends --documents 50 --skip quality --out /tmp/r.json   # a quick proof
 python -m bench.backends --batch-sweep      # encode time per batch size, writes results-batch.json
+python -m bench.backends --gold             # gold-set evals per backend: results-backends-gold.json
 
 Each pipeline runs in its own fresh process (so its peak memory is its own), one after the
 other on the same archive files, in one run: LangChain first, then Despatch with each backend.
@@ -25,6 +26,9 @@ from despatch.settings import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results-backends.json"
 BATCH_RESULTS = PROJECT_ROOT / "bench" / "results-batch.json"
+GOLD_RESULTS = PROJECT_ROOT / "bench" / "results-backends-gold.json"
+# The gold sets the answerer may be compared on (not the held-out set, which is scored once).
+GOLD_SETS = ("founding", "hansard", "dev", "parlparse")
 SWEEP = (8, 16, 32, 64)
 CACHE = PROJECT_ROOT / "bench" / ".cache"
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -146,6 +150,44 @@ def batch_sweep(documents: int) -> dict[str, Any]:
             ["--child", f"sweep:{backend}", "--documents", str(documents), *names]
         )
     return results
+
+
+def gold(backends: tuple[str, ...] = BACKENDS) -> dict[str, Any]:
+    """``despatch eval`` of ``GOLD_SETS`` with each backend (fresh store each), and the largest
+    difference of each backend's scores from torch's (latency left out)."""
+    from bench.__main__ import machine
+
+    exe = Path(sys.executable).parent / "despatch"
+    sets = [str(PROJECT_ROOT / "evals" / "gold" / f"{name}.jsonl") for name in GOLD_SETS]
+    out: dict[str, Any] = {"machine": machine(), "sets": list(GOLD_SETS), "backends": {}}
+    for backend in backends:
+        print(f"Gold sets, {backend}…", flush=True)
+        with tempfile.TemporaryDirectory(prefix="despatch-gold-") as tmp:
+            env = {**os.environ, "DESPATCH_EMBED_BACKEND": backend}
+            args = [str(exe), "eval", "--gold", *sets, "--store", f"{tmp}/store", "--out", f"{tmp}/out"]
+            done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+            if done.returncode not in (0, 1):  # 1: a threshold breached, still a report
+                raise RuntimeError(f"despatch eval with {backend} failed:\n{done.stderr[-3000:]}")
+            report = json.loads(Path(tmp, "out", "report.json").read_text(encoding="utf-8"))
+        out["backends"][backend] = {
+            "passed": report["passed"],
+            "sets": {
+                Path(s["gold"]).stem: {k: v for k, v in s["metrics"].items() if "latency" not in k}
+                for s in report["sets"]
+            },
+        }
+    ref = out["backends"].get("torch")
+    for got in out["backends"].values() if ref else ():
+        got["max_abs_delta_vs_torch"] = round(
+            max(
+                abs(float(v) - float(ref["sets"][name][k]))
+                for name, metrics in got["sets"].items()
+                for k, v in metrics.items()
+                if isinstance(v, int | float)
+            ),
+            4,
+        )
+    return out
 
 
 def _spawn(args: list[str]) -> dict[str, Any]:
@@ -299,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         "--batch", type=int, help="LangChain's batch size (default: Despatch's, Settings.batch_size)"
     )
     parser.add_argument("--batch-sweep", action="store_true", help="time encode per batch size and exit")
+    parser.add_argument("--gold", action="store_true", help="the gold-set evals per backend, and exit")
     parser.add_argument("--skip", default="", help="comma-separated: langchain,torch,onnx,onnx-int8,quality")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
@@ -332,6 +375,12 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
+    if args.gold:
+        compared = gold(tuple(filter(None, args.quality_backends.split(","))))
+        GOLD_RESULTS.write_text(json.dumps(compared, indent=2) + "\n", encoding="utf-8")
+        for backend, got in compared["backends"].items():
+            print(backend, "passed" if got["passed"] else "breached", got.get("max_abs_delta_vs_torch"))
+        return 0
     if args.batch_sweep:
         sweep = batch_sweep(300 if args.documents == 2100 else args.documents)
         BATCH_RESULTS.write_text(json.dumps(sweep, indent=2) + "\n", encoding="utf-8")
