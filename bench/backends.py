@@ -376,9 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
     if args.gold:
-        compared = gold(tuple(filter(None, args.quality_backends.split(","))))
-        GOLD_RESULTS.write_text(json.dumps(compared, indent=2) + "\n", encoding="utf-8")
-        for backend, got in compared["backends"].items():
+        evals = gold(tuple(filter(None, args.quality_backends.split(","))))
+        GOLD_RESULTS.write_text(json.dumps(evals, indent=2) + "\n", encoding="utf-8")
+        for backend, got in evals["backends"].items():
             print(backend, "passed" if got["passed"] else "breached", got.get("max_abs_delta_vs_torch"))
         return 0
     if args.batch_sweep:

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -43,6 +44,13 @@ from index.records import VectorSpace
 RECIPE = "v2"
 _OPSET = 17
 _DIM = 384
+# Calls of at most this many texts (a question, the answerer's candidate sentences, a short
+# story from the CMS) run on a session whose threads spin between calls: a question's vector
+# in 3.0 ms against 4.15 without spinning (bench/results-backends.json, two runs). Larger
+# calls (ingest batches) run on one whose threads sleep: with spinning, ingest beside the
+# entity recogniser took 148 s against 130 s for the archive with int8, 231 against 207 s with
+# fp32. A process that does both holds the model twice (about 90 MB more for fp32).
+INTERACTIVE = 8
 _STALE_TMP_S = 3600.0  # a temporary export older than this was left by a killed process
 _AGREEMENT = 0.9999  # least cosine between the export's vectors and the torch model's
 _CHECK_TEXTS = (
@@ -327,7 +335,8 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         self.threads = threads
         self.backend = "onnx-int8" if quantized else "onnx"
-        self._session: Any = None
+        self._sessions: dict[bool, Any] = {}
+        self._lock = threading.Lock()
         self._tokenizer: Any = None
         self._counter: Any = None
 
@@ -335,27 +344,31 @@ class OnnxEmbedder:
     def space(self) -> VectorSpace:
         return vector_space(self.model_path, self.backend)
 
-    @property
-    def session(self) -> Any:
-        if self._session is None:
-            import onnxruntime as ort
+    def session(self, interactive: bool = False) -> Any:
+        """The loaded session: one for interactive calls, one for batches (see ``embed``)."""
+        with self._lock:
+            if self._sessions.get(interactive) is None:
+                self._sessions[interactive] = self._load(spin=interactive)
+            return self._sessions[interactive]
 
-            path = ensure_export(self.model_path, self.cache, self.quantized)
-            check_export(path)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            # Spinning worker threads would take the cores from the work that follows each
-            # call (spaCy, Chroma, numpy), as OpenBLAS's did (see despatch.offline).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            try:
-                self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-                raise OfflineResourceError(
-                    f"Cannot load the ONNX model {path} ({exc}); delete {path.parent} so it is "
-                    "exported again, or set DESPATCH_EMBED_BACKEND=torch"
-                ) from exc
-        return self._session
+    def _load(self, spin: bool) -> Any:
+        import onnxruntime as ort
+
+        path = ensure_export(self.model_path, self.cache, self.quantized)
+        check_export(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        # Spinning worker threads answer the next call sooner, but while the model embeds
+        # a batch they take the cores from the entity recogniser beside it.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        try:
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise OfflineResourceError(
+                f"Cannot load the ONNX model {path} ({exc}); delete {path.parent} so it is "
+                "exported again, or set DESPATCH_EMBED_BACKEND=torch"
+            ) from exc
 
     def _tokenizers(self) -> tuple[Any, Any]:
         """One tokenizer that truncates to the model's limit, one that counts without limits."""
@@ -393,7 +406,7 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, _DIM), dtype=np.float32)
         tokenizer, _ = self._tokenizers()
-        session = self.session
+        session = self.session(interactive=len(texts) <= INTERACTIVE)
         # sentence-transformers strips each text before tokenising; so do we, for equal vectors.
         encoded = tokenizer.encode_batch([str(t).strip() for t in texts])
         lengths = np.array([len(e.ids) for e in encoded])

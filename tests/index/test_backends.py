@@ -233,3 +233,17 @@ def test_stale_temporary_exports_are_removed(tmp_path: Path) -> None:
     os.utime(old, (hours_ago, hours_ago))
     _remove_stale(tmp_path)
     assert not old.exists() and young.exists()  # a young one may be another process's export
+
+
+def test_interactive_calls_and_batches_give_the_same_vectors(backends: dict[str, object]) -> None:
+    """A question (few texts) and an ingest batch run on two sessions of the same export, whose
+    threads differ only in how they wait: the vectors are the same."""
+    from index.onnx_embedding import INTERACTIVE
+
+    onnx_e = backends["onnx"]
+    assert isinstance(onnx_e, OnnxEmbedder)
+    batch = (TEXTS * 3)[: INTERACTIVE + 2]
+    together = np.asarray(onnx_e.embed(batch))
+    alone = np.vstack([onnx_e.embed([t]) for t in batch])
+    assert onnx_e.session(interactive=True) is not onnx_e.session(interactive=False)
+    assert np.abs(together - alone).max() < 1e-5
