@@ -45,11 +45,12 @@ RECIPE = "v2"
 _OPSET = 17
 _DIM = 384
 # Calls of at most this many texts (a question, the answerer's candidate sentences, a short
-# story from the CMS) run on a session whose threads spin between calls: a question's vector
-# in 3.0 ms against 4.15 without spinning (bench/results-backends.json, two runs). Larger
-# calls (ingest batches) run on one whose threads sleep: with spinning, ingest beside the
-# entity recogniser took 148 s against 130 s for the archive with int8, 231 against 207 s with
-# fp32. A process that does both holds the model twice (about 90 MB more for fp32).
+# story from the CMS) run on a session whose threads spin between calls, which answers the next
+# call sooner: a question's vector in 3.0-3.6 ms with spinning against 4.15 ms without, in
+# three archive runs (docs/benchmarks.md). Larger calls (ingest batches) run on one whose
+# threads sleep, leaving the cores to the entity recogniser beside them; whether spinning would
+# slow ingest was not settled (those runs varied by 10% on this shared machine). A process that
+# does both holds the model twice (about 90 MB more for fp32).
 INTERACTIVE = 8
 _STALE_TMP_S = 3600.0  # a temporary export older than this was left by a killed process
 _AGREEMENT = 0.9999  # least cosine between the export's vectors and the torch model's
@@ -359,8 +360,7 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
-        # Spinning worker threads answer the next call sooner, but while the model embeds
-        # a batch they take the cores from the entity recogniser beside it.
+        # Spinning worker threads answer the next call sooner (see INTERACTIVE).
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         try:
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
