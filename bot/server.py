@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.core import Bot
 from bot.records import Answer
@@ -43,6 +43,20 @@ class Scope(BaseModel):
         if value is not None and not real_date(value):
             raise ValueError("not a real date (YYYY-MM-DD)")
         return value
+
+    @field_validator("source", "speaker", "party")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        """A blank name is no filter (as in the chat), not a filter that matches nothing."""
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> Scope:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
+        return self
 
     def filters(self) -> Filters:
         return Filters(

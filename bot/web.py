@@ -4,6 +4,7 @@
 # (gr.Request, gr.LikeData) at run time to decide what to inject.
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from html import escape
@@ -131,7 +132,8 @@ def chat_filters(
     ends before it starts, or a field longer than 200 characters."""
     labels = {"speaker": "Speaker", "party": "Party", "date_from": "From", "date_to": "To"}
     raw = {"speaker": speaker, "party": party, "date_from": date_from, "date_to": date_to}
-    values = {k: " ".join(scrub(v or "").split()) for k, v in raw.items()}
+    # invisible format characters (zero-width spaces, joiners) would make a blank-looking field
+    values = {k: " ".join(_visible(scrub(v or "")).split()) for k, v in raw.items()}
     for key, value in values.items():
         if len(value) > _FILTER_LIMIT:
             raise RequestError(
@@ -157,13 +159,17 @@ def chat_filters(
     return None if filters.empty else filters
 
 
+def _visible(text: str) -> str:
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def _no_match_note(filters: Filters) -> str:
     """What to tell a reader whose filters left nothing to search."""
     note = "No sources match these filters; widen them."
     if filters.party:
         note += (
-            " Party filters need the speakers' parties: transcripts are given them at ingest"
-            " (despatch ingest --members people.json)."
+            " A party filter matches only speakers whose party the index knows (parlparse"
+            " transcripts get theirs from despatch ingest --members people.json)."
         )
     return note
 

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         description="Project-managed folder of the ONNX exports of the embedding model.",
     )
     batch_size: int = Field(
-        16, ge=1, description="Embedding batch size (16: fastest measured, bench/results-batch.json)."
+        16, ge=1, description="Embedding batch size (16: within 4% of the fastest measured for each backend)."
     )
     max_file_mb: float = Field(20.0, gt=0, description="Largest input file accepted, MB.")
     members_file: Path | None = Field(

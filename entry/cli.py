@@ -199,6 +199,7 @@ def _day(text: str) -> str:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answering import NO_MATCH
     from bot.assembly import assemble
     from bot.render import text_answer
     from index.records import Filters
@@ -217,6 +218,8 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if not args.jsonl:
         answer = bot.ask(args.question, filters=filters)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else text_answer(answer))
+        if not filters.empty and answer.refused and answer.meta.get("reason") == NO_MATCH:
+            print("despatch: no sources match these filters; widen them", file=sys.stderr)
         return 0
     failures = 0
     for lineno, line in enumerate(sys.stdin, start=1):

@@ -71,3 +71,15 @@ def test_ask_refuses_a_backwards_range(founding_store: Any, capsys: pytest.Captu
     assert "--date-from 2018-05-01 is after --date-to 2018-04-01" in capsys.readouterr().err
     assert main([*args, "--json", "--date-from", "2018-04-26", "--date-to", "2018-04-26"]) == 0
     assert "12,000" in json.loads(capsys.readouterr().out)["answer"]
+
+
+def test_ask_says_when_the_filters_match_nothing(
+    founding_store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, _ = founding_store
+    args = ["ask", "What was the 2015/16 target?", "--store", str(settings.store)]
+    assert main([*args, "--date-from", "2030-01-01"]) == 0
+    captured = capsys.readouterr()
+    assert "doesn't answer" in captured.out and "no sources match these filters" in captured.err
+    assert main(args) == 0
+    assert "no sources match" not in capsys.readouterr().err

@@ -227,6 +227,21 @@ def test_api_scope_filters(sitting: Any) -> None:
         assert data["meta"]["filters"] == {"speaker": "Isobel Kerr"}
         bad = httpx.post(f"{live.url}/api/ask", json={"question": "Who?", "scope": {"date_from": "6 Jan"}})
         assert bad.status_code == 422
+        for odd in ("2010-W01-3", "20100106"):
+            week = httpx.post(f"{live.url}/api/ask", json={"question": "Who?", "scope": {"date_to": odd}})
+            assert week.status_code == 422, odd
+        # a range that ends before it starts is refused, as in the chat and the CLI
+        backwards = {"date_from": "2010-02-01", "date_to": "2010-01-01"}
+        reversed_range = httpx.post(f"{live.url}/api/ask", json={"question": "Who?", "scope": backwards})
+        assert reversed_range.status_code == 422
+        assert "date_from 2010-02-01 is after date_to 2010-01-01" in reversed_range.text
+        # a blank speaker is no filter, not a filter that matches nothing
+        blank = httpx.post(
+            f"{live.url}/api/ask",
+            json={"question": "What was said about universities?", "scope": {"speaker": "   "}},
+            timeout=60,
+        ).json()
+        assert blank["citations"] and "speaker" not in blank["meta"].get("filters", {})
     finally:
         live.stop()
 
@@ -312,6 +327,9 @@ def test_chat_filters_narrow_the_sources(sitting: Any, tmp_path: Path) -> None:
             chat_filters(date_to=odd)
     with pytest.raises(RequestError, match="Speaker filter is 201 characters; the limit is 200"):
         chat_filters(speaker="x" * 201)
+    # invisible format characters do not count, nor make a blank field a filter
+    assert chat_filters(speaker="\u200b" * 300) is None
+    assert chat_filters(date_from="2010-01-06\u200b") == Filters(date_from="2010-01-06")
     # a bad field is answered in the chat, and counts against the reader's rate limit
     content, answer = reply(date_from="2010-W01-3")
     assert answer is None and "not a real day" in content
