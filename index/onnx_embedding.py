@@ -7,10 +7,10 @@ Attention, SkipLayerNormalization and BiasGelu kernels, and checked against the 
 before it is kept. The int8 variant quantises that graph's weights per output channel with
 onnxruntime's dynamic quantiser (per-tensor scales drifted three times as far). Both are cached
 under ``Settings.onnx_cache`` (``DESPATCH_ONNX_CACHE``) in a folder named by the model's
-fingerprint, with ``export.json`` recording each file's size and sha256; a file whose size
-does not match is refused. ``scripts/setup.sh`` makes both; otherwise the first use makes the
-one it needs. Nothing is downloaded. Running it needs only onnxruntime and the model's
-``tokenizer.json`` (no torch).
+fingerprint, with ``export.json`` recording each file's size, modification time and sha256;
+a file of another size, or modified since with other bytes, is refused. ``scripts/setup.sh``
+makes both; otherwise the first use makes the one it needs. Nothing is downloaded. Running it
+needs only onnxruntime and the model's ``tokenizer.json`` (no torch).
 """
 
 from __future__ import annotations
@@ -82,15 +82,30 @@ def ensure_export(model_path: Path, cache: Path, quantized: bool) -> Path:
 
 
 def check_export(path: Path) -> None:
-    """Refuse an export whose size is not the one ``export.json`` recorded for it (a file of
-    another variant renamed, or one cut short)."""
+    """Refuse an export that is not the file ``export.json`` recorded: another size (a file of
+    another variant renamed, one cut short), or, when the file was modified since it was
+    recorded, another sha256 (bytes changed in place). The sha256 is only read again when the
+    file's modification time differs from the recorded one, so a load costs no hashing."""
     recorded = _read_provenance(path.parent).get("files", {}).get(path.name)
-    size = path.stat().st_size
-    if recorded is None or recorded.get("bytes") != size:
+    stat = path.stat()
+    problem = None
+    if recorded is None or recorded.get("bytes") != stat.st_size:
+        problem = f"{stat.st_size} bytes"
+    elif recorded.get("mtime_ns") != stat.st_mtime_ns and recorded.get("sha256") != _sha256(path):
+        problem = "its bytes changed"
+    if problem:
         raise OfflineResourceError(
-            f"The ONNX model {path} ({size} bytes) is not the file {path.parent / 'export.json'} "
+            f"The ONNX model {path} ({problem}) is not the file {path.parent / 'export.json'} "
             f"records ({recorded or 'nothing'}); delete {path.parent} so it is exported again"
         )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _cache_error(path: Path, exc: OSError) -> ConfigError:
@@ -301,15 +316,18 @@ def _read_provenance(folder: Path) -> dict[str, Any]:
 
 
 def _record(out: Path, extra: dict[str, Any]) -> None:
-    """Add ``out`` (its size, its sha256, how it was made) to its folder's ``export.json``."""
-    digest = hashlib.sha256()
-    with out.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    """Add ``out`` (its size, modification time, sha256, how it was made) to its folder's
+    ``export.json``."""
+    stat = out.stat()
     info = _read_provenance(out.parent)
     info.update({"recipe": RECIPE, "opset": _OPSET})
     files = info.setdefault("files", {})
-    files[out.name] = {"bytes": out.stat().st_size, "sha256": digest.hexdigest(), **extra}
+    files[out.name] = {
+        "bytes": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": _sha256(out),
+        **extra,
+    }
     try:
         with _atomic(out.parent / "export.json") as tmp:
             tmp.write_text(json.dumps(info, indent=2), encoding="utf-8")

@@ -171,6 +171,17 @@ def test_a_renamed_export_is_refused(tmp_path: Path, backends: dict[str, object]
     assert f"delete {target.parent}" in str(refused.value)
 
 
+def test_an_export_changed_in_place_is_refused(tmp_path: Path, backends: dict[str, object]) -> None:
+    """Bytes changed without changing the size (bit rot, a bad copy) are caught by the sha256,
+    which is read again because the file's modification time is not the recorded one."""
+    target = _copy_export(backends, tmp_path / "cache", as_fp32="model.onnx")
+    with target.open("r+b") as f:
+        f.seek(target.stat().st_size // 2)
+        f.write(b"\x00" * 4096)
+    with pytest.raises(OfflineResourceError, match="its bytes changed"):
+        OnnxEmbedder(None, tmp_path / "cache").embed(["x"])
+
+
 def test_the_right_export_is_accepted(tmp_path: Path, backends: dict[str, object]) -> None:
     _copy_export(backends, tmp_path / "cache", as_fp32="model.onnx")
     vecs = OnnxEmbedder(None, tmp_path / "cache").embed(TEXTS[:2])
@@ -190,14 +201,17 @@ def test_an_unwritable_cache_names_the_setting(tmp_path: Path) -> None:
 
 
 def test_a_broken_fp32_export_fails_quantising_with_the_fix(tmp_path: Path) -> None:
+    import hashlib
     import json
 
     model = default_model_path()
     fp32 = export_path(tmp_path, model, quantized=False)
     fp32.parent.mkdir(parents=True)
-    fp32.write_bytes(b"not an onnx graph")
+    garbage = b"not an onnx graph"
+    fp32.write_bytes(garbage)
     (fp32.parent / "export.json").write_text(
-        json.dumps({"files": {"model.onnx": {"bytes": fp32.stat().st_size}}}), encoding="utf-8"
+        json.dumps({"files": {"model.onnx": {"bytes": 17, "sha256": hashlib.sha256(garbage).hexdigest()}}}),
+        encoding="utf-8",
     )
     with pytest.raises(OfflineResourceError, match=r"Quantising .* failed") as raised:
         ensure_export(model, tmp_path, quantized=True)
