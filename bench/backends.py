@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gold", action="store_true", help="the gold-set evals per backend, and exit")
     parser.add_argument("--sweep-documents", type=int, default=300, help="documents --batch-sweep encodes")
     parser.add_argument("--skip", default="", help="comma-separated: langchain,torch,onnx,onnx-int8,quality")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, help="results file (default: the mode's bench/results-*.json)")
     parser.add_argument(
         "--quality-backends", default=",".join(BACKENDS), help="backends the SQuAD eval compares"
     )
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.markdown:
-        print(markdown(json.loads(args.out.read_text(encoding="utf-8"))))
+        print(markdown(json.loads((args.out or RESULTS).read_text(encoding="utf-8"))))
         return 0
 
     from bot.assembly import assemble
@@ -372,21 +372,20 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(despatch_child(args.child, args.files, args.folder, args.questions, batch)))
         return 0
 
-    def save(results: dict[str, Any]) -> None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    def save(results: dict[str, Any], default: Path = RESULTS) -> None:
+        out: Path = args.out or default
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
     if args.gold:
         evals = gold(tuple(filter(None, args.quality_backends.split(","))))
-        out = args.out if args.out != RESULTS else GOLD_RESULTS
-        out.write_text(json.dumps(evals, indent=2) + "\n", encoding="utf-8")
+        save(evals, GOLD_RESULTS)
         for backend, got in evals["backends"].items():
             print(backend, "passed" if got["passed"] else "breached", got.get("max_abs_delta_vs_torch"))
         return 0
     if args.batch_sweep:
         sweep = batch_sweep(args.sweep_documents)
-        out = args.out if args.out != RESULTS else BATCH_RESULTS
-        out.write_text(json.dumps(sweep, indent=2) + "\n", encoding="utf-8")
+        save(sweep, BATCH_RESULTS)
         print(json.dumps(sweep["backends"], indent=2))
         return 0
     skip = set(filter(None, args.skip.split(",")))

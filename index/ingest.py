@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -255,20 +256,13 @@ def _annotated(
         )
     out = []
     for i, (doc, chunks, existed) in enumerate(pending):
-        found_here = by_doc.get(i, [])
-        annotated = [
-            replace(
-                c,
-                meta=c.meta.with_entities(
-                    [
-                        Entity(e.start - c.start, e.end - c.start, e.label)
-                        for e in found_here
-                        if e.start >= c.start and e.end <= c.end
-                    ]
-                ),
-            )
-            for c in chunks
-        ]
+        in_doc = sorted(by_doc.get(i, []), key=lambda e: (e.start, e.end))
+        starts = [e.start for e in in_doc]
+        annotated = []
+        for c in chunks:  # each chunk looks only at the entities starting inside it
+            inside = in_doc[bisect_left(starts, c.start) : bisect_left(starts, c.end)]
+            own = [Entity(e.start - c.start, e.end - c.start, e.label) for e in inside if e.end <= c.end]
+            annotated.append(replace(c, meta=c.meta.with_entities(own)))
         out.append((doc, annotated, existed))
     return out
 

@@ -355,6 +355,7 @@ class OnnxEmbedder:
         self.threads = threads
         self.backend = "onnx-int8" if quantized else "onnx"
         self._sessions: dict[bool, Any] = {}
+        self._path: Path | None = None
         self._lock = threading.Lock()
         self._tokenizer: Any = None
         self._counter: Any = None
@@ -367,14 +368,16 @@ class OnnxEmbedder:
         """The loaded session: one for interactive calls, one for batches (see ``embed``)."""
         with self._lock:
             if self._sessions.get(interactive) is None:
-                self._sessions[interactive] = self._load(spin=interactive)
+                if self._path is None:  # found (or made) and checked once for both sessions
+                    path = ensure_export(self.model_path, self.cache, self.quantized)
+                    check_export(path)
+                    self._path = path
+                self._sessions[interactive] = self._load(self._path, spin=interactive)
             return self._sessions[interactive]
 
-    def _load(self, spin: bool) -> Any:
+    def _load(self, path: Path, spin: bool) -> Any:
         import onnxruntime as ort
 
-        path = ensure_export(self.model_path, self.cache, self.quantized)
-        check_export(path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
