@@ -1,7 +1,8 @@
 """The embedding backend: a one-method ``Embedder``, its sentence-transformers implementation and
 the identity of the vectors a model makes (``VectorSpace``).
 
-The ONNX Runtime implementation is in ``index.onnx_embedding``; ``BACKENDS`` names them all.
+The ONNX Runtime implementation is in ``index.onnx_embedding`` (its export:
+``index.onnx_export``); ``BACKENDS`` names them all.
 """
 
 from __future__ import annotations

@@ -33,5 +33,5 @@ fi
 s = load_settings(); seed_cache(s.tiktoken_cache, s.encoding)"
 # Export the embedding model to ONNX (fp32 and int8) from the packaged model into data/onnx/,
 # so the default backend never exports at first use; nothing downloads.
-.venv/bin/python -c "from despatch.settings import load_settings; from index.onnx_embedding import export_all; \
+.venv/bin/python -c "from despatch.settings import load_settings; from index.onnx_export import export_all; \
 s = load_settings(); export_all(s.model_path, s.onnx_cache)"

@@ -12,7 +12,8 @@ from bot.assembly import assemble
 from despatch.errors import ConfigError, OfflineResourceError, StoreError
 from despatch.settings import load_settings
 from index.embedding import SentenceTransformerEmbedder, default_model_path, space_of, vector_space
-from index.onnx_embedding import OnnxEmbedder, ensure_export, export_path
+from index.onnx_embedding import OnnxEmbedder
+from index.onnx_export import ensure_export, export_path
 from index.records import LEGACY_SPACE, VectorSpace
 from tests.conftest import FOUNDING, make_settings
 
@@ -224,9 +225,9 @@ def test_an_export_that_disagrees_with_torch_is_not_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each export is checked against the torch model; one that fails the check is not kept."""
-    import index.onnx_embedding as onnx_embedding
+    import index.onnx_export as onnx_export
 
-    monkeypatch.setattr(onnx_embedding, "_AGREEMENT", 1.5)  # a cosine no export can reach
+    monkeypatch.setattr(onnx_export, "_AGREEMENT", 1.5)  # a cosine no export can reach
     model = default_model_path()
     with pytest.raises(ConfigError, match="differ from the torch model's"):
         ensure_export(model, tmp_path, quantized=False)
@@ -238,7 +239,7 @@ def test_stale_temporary_exports_are_removed(tmp_path: Path) -> None:
     import os
     import time
 
-    from index.onnx_embedding import _remove_stale
+    from index.onnx_export import _remove_stale
 
     old, young = tmp_path / "model.abc.tmp", tmp_path / "model.def.tmp"
     for f in (old, young):
