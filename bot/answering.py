@@ -23,14 +23,13 @@ from bot import citations
 from bot.answerability import FEATURES, Model, Sentence, answer_entities, expansion, features
 from bot.citations import Idf
 from bot.questions import QuestionInfo, analyse
-from bot.records import Answer, Citation, Passage, ShortAnswer
+from bot.records import NO_MATCH, Answer, Citation, Passage, ShortAnswer
 from bot.text import is_year, numbers, terms
 from index.embedding import Embedder
 from index.nlp import Entity
 from index.nlp import entities as annotate
 
 REFUSAL = "The indexed coverage doesn't answer this question."
-NO_MATCH = "nothing in the index matches it"  # meta["reason"] when no passage is left to consider
 
 _COUNTRY = frozenset(terms("UK Britain British United Kingdom Great"))
 _WEAK_VERBS = frozenset(terms("think thought believe feel want do did make made happen get got"))

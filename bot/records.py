@@ -7,6 +7,8 @@ from typing import Any
 
 from index.records import ChunkMeta, Entity
 
+NO_MATCH = "nothing in the index matches it"  # meta["reason"] when no passage is left to consider
+
 
 @dataclass(frozen=True, kw_only=True)
 class Passage:
@@ -124,6 +126,11 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     short_answer: ShortAnswer | None = None
+
+    @property
+    def nothing_matched(self) -> bool:
+        """Refused because no passage was left to consider (e.g. filters that match nothing)."""
+        return self.refused and self.meta.get("reason") == NO_MATCH
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

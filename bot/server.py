@@ -54,8 +54,8 @@ class Scope(BaseModel):
 
     @model_validator(mode="after")
     def _range_in_order(self) -> Scope:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
+        if (problem := Filters(self.date_from, self.date_to).range_error()) is not None:
+            raise ValueError(f"date_from and date_to are the wrong way round: {problem}")
         return self
 
     def filters(self) -> Filters:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from bot.answering import NO_MATCH
 from bot.core import Bot
 from bot.feedback import Feedback
 from bot.records import Answer
@@ -146,16 +145,14 @@ def chat_filters(
                 f"{labels[key]} date {values[key]!r} is not a real day; "
                 "write it as YYYY-MM-DD, e.g. 2010-01-06.",
             )
-    if values["date_from"] and values["date_to"] and values["date_from"] > values["date_to"]:
-        raise RequestError(
-            422, f"The From date {values['date_from']} is after the To date {values['date_to']}."
-        )
     filters = Filters(
         date_from=values["date_from"] or None,
         date_to=values["date_to"] or None,
         speaker=values["speaker"] or None,
         party=values["party"] or None,
     )
+    if (problem := filters.range_error()) is not None:
+        raise RequestError(422, f"The From and To dates are the wrong way round: {problem}.")
     return None if filters.empty else filters
 
 
@@ -231,7 +228,7 @@ def chat(
     assert final is not None
     content = message_html(final, service.document_text)
     if filters is not None:
-        if final.refused and final.meta.get("reason") == NO_MATCH:
+        if final.nothing_matched:
             content += f'<p class="despatch-scope-note">{escape(_no_match_note(filters))}</p>'
         content += f'<p class="despatch-scope-note">{escape(scope_line(filters))}</p>'
     yield [*history, {"role": "assistant", "content": content}], [*answers, final.to_json()], ""

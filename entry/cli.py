@@ -199,7 +199,6 @@ def _day(text: str) -> str:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.answering import NO_MATCH
     from bot.assembly import assemble
     from bot.render import text_answer
     from index.records import Filters
@@ -207,18 +206,18 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if not args.jsonl and not args.question:
         print("despatch: error: give a question, or --jsonl to read them from stdin", file=sys.stderr)
         return 2
-    if args.date_from and args.date_to and args.date_from > args.date_to:
+    filters = Filters(args.date_from, args.date_to, args.source, args.speaker, args.party)
+    if (problem := filters.range_error()) is not None:
         print(
-            f"despatch: error: --date-from {args.date_from} is after --date-to {args.date_to}",
+            f"despatch: error: --date-from and --date-to are the wrong way round: {problem}",
             file=sys.stderr,
         )
         return 2
     bot = assemble(settings).bot(args.answerer)
-    filters = Filters(args.date_from, args.date_to, args.source, args.speaker, args.party)
     if not args.jsonl:
         answer = bot.ask(args.question, filters=filters)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else text_answer(answer))
-        if not filters.empty and answer.refused and answer.meta.get("reason") == NO_MATCH:
+        if not filters.empty and answer.nothing_matched:
             print("despatch: no sources match these filters; widen them", file=sys.stderr)
         return 0
     failures = 0

@@ -294,6 +294,13 @@ class Filters:
             (self.date_from, self.date_to, self.source, self.doc_ids, self.speaker, self.party, self.tags)
         )
 
+    def range_error(self) -> str | None:
+        """What is wrong with the date range, or ``None``: a range that ends before it starts
+        matches nothing, so every front end refuses it rather than answer from no sources."""
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            return f"the range ends ({self.date_to}) before it starts ({self.date_from})"
+        return None
+
     @property
     def by_person(self) -> bool:
         """Restricted by speaker or party, which Chroma cannot match (see ``allows``)."""
