@@ -1,7 +1,9 @@
 // Put Despatch on a story page: <script src="https://DESPATCH/widget/embed.js" data-mode="inline|launcher"
 // data-doc="STORY-ID" ...></script>. Inline: an iframe where the script stands (or in data-target).
 // Launcher: a small button in the corner that opens the chat in a panel (full screen on phones,
-// closable with its button or Escape); closed, nothing covers the story. See docs/embedding.md.
+// closable with its button or Escape); closed, nothing covers the story. Full screen, the panel is
+// modal: keyboard focus that leaves it (Tab past its last control) is brought back into it, so
+// it never lands on the hidden page behind. See docs/embedding.md.
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -53,6 +55,7 @@
 
   var panel = null;
   function isOpen() { return !!panel && panel.style.display === "block"; }
+  function isModal() { return isOpen() && panel.getAttribute("aria-modal") === "true"; }
   function place() {
     if (!panel) return;
     var s = panel.style;
@@ -62,9 +65,24 @@
       panel.setAttribute("aria-modal", "true");
     } else {
       panel.removeAttribute("aria-modal");
+    }
+    var guards = panel.querySelectorAll(".despatch-focus-guard");  // tab stops only when modal
+    for (var i = 0; i < guards.length; i++) guards[i].tabIndex = window.innerWidth < 600 ? 0 : -1;
+    if (window.innerWidth >= 600) {
       s.left = "auto"; s.top = "auto"; s.right = "16px"; s.bottom = "72px"; s.width = "380px";
       s.height = "min(600px, calc(100vh - 96px))"; s.borderRadius = "8px";
     }
+  }
+  function guard() {
+    var g = document.createElement("span");
+    g.className = "despatch-focus-guard";
+    g.tabIndex = -1;
+    g.style.position = "absolute"; g.style.width = "1px"; g.style.height = "1px";
+    g.style.overflow = "hidden"; g.style.opacity = "0";
+    g.addEventListener("focus", function () {
+      if (isModal()) panel.querySelector("iframe").focus();
+    });
+    return g;
   }
   function open() {
     if (!panel) {
@@ -77,7 +95,11 @@
       s.boxShadow = "0 4px 24px rgba(0,0,0,.35)";
       var f = frame();
       f.style.height = "100%";
+      // Focus guards around the frame: Tab past the frame's last control (or Shift+Tab before
+      // its first) lands on a guard inside the panel, which sends focus back to the frame.
+      panel.appendChild(guard());
       panel.appendChild(f);
+      panel.appendChild(guard());
       document.body.appendChild(panel);
       window.addEventListener("resize", place);
     }
@@ -101,5 +123,9 @@
     if (e.origin === base && e.data && e.data.type === "despatch:close") close();
   });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") close(); });
+  // The focus trap: while the panel covers the page, focus on anything outside it goes back in.
+  document.addEventListener("focusin", function (e) {
+    if (isModal() && !panel.contains(e.target)) panel.querySelector("iframe").focus();
+  });
   document.body.appendChild(button);
 })();

@@ -68,3 +68,19 @@ def test_backends_bench_runs_end_to_end(tmp_path: Path) -> None:
         assert run["overhead_ratio"] > 0 and run["question_embed_ms"]["questions"] == 3
         assert run["peak_rss_mb"] > 0 and run["wall_vs_langchain"] > 0
     assert "| Despatch, `onnx` |" in backends.markdown(results)
+
+
+def test_ingest_profile_runs_end_to_end(tmp_path: Path) -> None:
+    """bench.profile at its smallest: both arms, the stage times and the CPU child are there,
+    and the counterfactual arm really ran without the entity pass."""
+    from bench import profile
+
+    out = tmp_path / "profile.json"
+    assert profile.main(["--documents", "6", "--repeats", "1", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    arms = {a["arm"]: a for a in r["arms"]}
+    assert set(arms) == {"annotate", "no-annotate"}
+    assert arms["annotate"]["chunks"] == arms["no-annotate"]["chunks"] > 0
+    assert arms["annotate"]["stages_s"]["annotate"] > 0 and "annotate" not in arms["no-annotate"]["stages_s"]
+    assert all(a["stages_s"]["embed"] > 0 and a["stages_s"]["write"] > 0 for a in arms.values())
+    assert r["cpu"]["entities_one_core_s"] > 0 and r["cpu_floor_ratio"] > 1.0

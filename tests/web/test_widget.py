@@ -105,6 +105,16 @@ def test_launcher_opens_closes_and_never_covers_the_story_when_closed(
     turn = _ask(frame, "Who assured Rudd of total support?")
     assert "Soames" in turn.inner_text()
     page.screenshot(path=str(SHOTS / f"widget-launcher-open-{width}.png"))
+    # Tab through every control and past the last: on a phone the full-screen panel is modal and
+    # focus stays inside it; beside the story (desktop) it may move on to the page.
+    inside = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        inside.append(page.evaluate("() => !!document.activeElement.closest('.despatch-panel')"))
+    if width < 600:
+        assert panel.get_attribute("aria-modal") == "true" and all(inside)
+    else:
+        assert panel.get_attribute("aria-modal") is None and not all(inside)
     frame.get_by_role("button", name="Close the questions panel").click()
     panel.wait_for(state="hidden")
     assert launcher.is_visible() and launcher.get_attribute("aria-expanded") == "false"
