@@ -10,12 +10,12 @@ Each arm runs in a fresh child process:
 - ``no-annotate``: ingest with the entity pass replaced by one that returns the chunks as they
   are, a counterfactual that only this benchmark runs.
 
-Each child loads the embedding model and the entity recogniser before the clock starts. It then reports ingest's wall time and
-the time spent inside each stage: reading, chunking, the entity pass in its own thread, the
-embedder's calls, and store writes. Last, it times the backend's own encode of the same chunk
-texts. One more child times the entity recogniser alone, on one core, over the same documents'
-text, and the encoder alone on one thread. So the CPU that each costs is measured rather than
-assumed:
+Each child loads the embedding model and the entity recogniser before the clock starts. It then
+reports ingest's wall time and the time spent inside each stage: reading, chunking, the entity
+pass in its own thread, the embedder's calls, and store writes. Last, it times the backend's own
+encode of the same chunk texts. One more child times the entity recogniser alone, on one core,
+over the same documents' text, and the encoder alone on one thread. So the CPU that each costs
+is measured rather than assumed:
 
 - ``encode_scaling``: the encoder's one-thread time over its time on all cores (the cores
   count): how fully the encode alone already uses the machine.

@@ -23,7 +23,7 @@ from bot.core import Bot
 from despatch.errors import DespatchError
 from despatch.settings import Settings
 from index.ingest import Indexer
-from index.reading import SAFE_ID, record_document
+from index.json_records import SAFE_ID, record_document
 
 SOURCE = "cms"  # the source of pushed stories unless the body names one
 _FIELD = re.compile(r'^"(\w+)"')

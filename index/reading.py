@@ -2,14 +2,13 @@
 
 Supported: ``.txt``/``.md`` articles (optionally opening with ``date YYYY-MM-DD``),
 Hansard-style debate transcripts (``.txt`` with ``Date:``/``Agenda:`` headers and
-``[speech N] Name (Party):`` turns), ``.html``/``.htm`` pages, ``.json``/``.jsonl`` records and
-TheyWorkForYou/parlparse debates ``.xml`` (``index.parlparse``).
+``[speech N] Name (Party):`` turns), ``.html``/``.htm`` pages, ``.json``/``.jsonl`` records
+(``index.json_records``) and TheyWorkForYou/parlparse debates ``.xml`` (``index.parlparse``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -19,7 +18,7 @@ from typing import Any
 from despatch.errors import InputError
 from index.cleaning import clean_text, decode, looks_binary
 from index.members import Members
-from index.records import Document, Section, normal_tags
+from index.records import Document, Section
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".xml"}
 
@@ -122,7 +121,9 @@ def read_file(
         raise InputError(path, "file holds no text after cleaning")
     source = source_name(path)
     if suffix in {".json", ".jsonl"}:
-        return _read_records(path, source, text, suffix, problems)
+        from index.json_records import read_records
+
+        return read_records(path, source, text, suffix, problems)
     if suffix in {".html", ".htm"}:
         return [_read_html(path, source, text)]
     if suffix == ".xml":
@@ -221,7 +222,7 @@ def _file_document(
     )
 
 
-def _title_from_name(path: Path) -> str:
+def title_from_name(path: Path) -> str:
     path = path.resolve()  # a symbolic link's target names the document, not the link
     stem = re.sub(r"^\d{4}-\d{2}-\d{2}[-_ ]*", "", path.stem)
     words = re.sub(r"[-_]+", " ", stem).strip()
@@ -289,7 +290,7 @@ def _read_article(path: Path, source: str, text: str) -> Document:
     return _file_document(
         path,
         text=text,
-        title=title or _title_from_name(path),
+        title=title or title_from_name(path),
         source=source,
         date=date,
     )
@@ -318,7 +319,7 @@ def _read_transcript(path: Path, source: str, text: str) -> Document:
     if not sections:
         raise InputError(path, "transcript has speech headers but no speech text")
     agenda = headers.get("agenda", "")
-    title = re.sub(r"\s*\[.*\]\s*$", "", agenda) or _title_from_name(path)
+    title = re.sub(r"\s*\[.*\]\s*$", "", agenda) or title_from_name(path)
     return _file_document(
         path,
         text=text,
@@ -337,7 +338,7 @@ def _read_html(path: Path, source: str, text: str) -> Document:
     return _file_document(
         path,
         text=body,
-        title=title or _title_from_name(path),
+        title=title or title_from_name(path),
         source=source,
         date=date,
     )
@@ -397,144 +398,3 @@ def html_main_text(text: str) -> tuple[str, str | None, str]:
         if line:
             blocks.append(line)
     return title, date, "\n\n".join(blocks)
-
-
-SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_TEXT_FIELDS = ("title", "source", "url", "date", "byline", "section", "html", "text")
-
-
-def safe_id(value: object) -> str:
-    """A caller's document id, if it is a safe slug: 1 to 128 letters, digits, ``.``, ``_``,
-    ``:`` or ``-``, starting with a letter or digit (a whole number is taken as its digits).
-    Raises ``ValueError`` otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not SAFE_ID.fullmatch(value):
-        raise ValueError(
-            '"id" must be 1 to 128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit'
-        )
-    return value
-
-
-def safe_url(value: str) -> str:
-    """An absolute http(s) address, or ``ValueError`` (no ``javascript:`` links reach readers)."""
-    from urllib.parse import urlsplit
-
-    url = value.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise ValueError('"url" is not a valid address') from exc
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
-        raise ValueError('"url" must be an absolute http:// or https:// address')
-    return url
-
-
-def record_document(
-    record: dict[str, Any],
-    *,
-    origin: str = "",
-    default_key: str,
-    legacy_keys: tuple[str, ...] = (),
-    default_title: str,
-    default_source: str,
-) -> Document:
-    """A document from a JSON record (a JSON/JSONL file's line, or the documents API's body):
-    ``text`` or ``html``, and optional ``id``, ``title``, ``source``, ``url``, ``date``,
-    ``byline``, ``section`` and ``tags``. The caller's ``id`` *is* the document id; without one,
-    the ``url``, else ``default_key``, keys it. A bad field raises ``ValueError`` naming it."""
-    wrong = [k for k in _TEXT_FIELDS if record.get(k) is not None and not isinstance(record[k], str)]
-    if wrong:
-        raise ValueError(f'"{wrong[0]}" must be text')
-    title = clean_text(record.get("title") or "").strip()
-    date = None
-    if isinstance(record.get("html"), str) and not isinstance(record.get("text"), str):
-        page_title, date, body = html_main_text(clean_text(record["html"]))
-        title = title or page_title
-    else:
-        body = record.get("text") or ""
-    body = clean_text(body).strip()
-    if not body:
-        raise ValueError('missing or empty "text" (or "html" with no main text)')
-    if record.get("date"):
-        date = record_date(record["date"])
-        if date is None:
-            raise ValueError(f'"date" {record["date"][:40]!r} is not a real date written YYYY-MM-DD')
-    url = safe_url(clean_text(record["url"])) if record.get("url") else None
-    tags = record.get("tags") or []
-    if (
-        not isinstance(tags, list)
-        or not all(isinstance(t, str) and len(t) <= 60 for t in tags)
-        or len(tags) > 50
-    ):
-        raise ValueError('"tags" must be a list of at most 50 strings of at most 60 characters')
-    doc_id = safe_id(record["id"]) if record.get("id") is not None else None
-    return make_document(
-        key=f"url:{url}" if url else default_key,
-        doc_id=doc_id,
-        legacy_keys=legacy_keys,
-        origin=origin,
-        text=body,
-        title=title or default_title,
-        source=clean_text(record.get("source") or "").strip() or default_source,
-        date=date,
-        url=url,
-        byline=clean_text(record.get("byline") or "").strip()[:200] or None,
-        section=clean_text(record.get("section") or "").strip()[:100] or None,
-        tags=normal_tags(tags),
-    )
-
-
-def _read_records(
-    path: Path, source: str, text: str, suffix: str, problems: list[InputError] | None
-) -> list[Document]:
-    bad: list[InputError] = []
-    records: list[tuple[int, object]] = []
-    if suffix == ".jsonl":
-        for lineno, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                bad.append(InputError(path, f"line {lineno}: malformed JSON ({exc.msg}); record skipped"))
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"line {exc.lineno}: malformed JSON ({exc.msg})") from exc
-        items = data.get("records", data.get("documents", [data])) if isinstance(data, dict) else data
-        if not isinstance(items, list):
-            raise InputError(path, 'JSON must be a record, a list of records or {"records": [...]}')
-        records = [(i + 1, item) for i, item in enumerate(items)]
-    docs = []
-    for lineno, record in records:
-        where = f"line {lineno}" if suffix == ".jsonl" else f"record {lineno}"
-        if not isinstance(record, dict):
-            bad.append(InputError(path, f'{where}: expected an object with a "text" field; record skipped'))
-            continue
-        try:
-            docs.append(
-                record_document(
-                    record,
-                    origin=canonical(path),
-                    default_key=f"{canonical(path)}#{lineno}",
-                    legacy_keys=(
-                        f"{source}#{record.get('id') or record.get('url') or lineno}",
-                        *([f"id:{record['id']}"] if record.get("id") else []),
-                    ),
-                    default_title=f"{_title_from_name(path)} {lineno}",
-                    default_source=source,
-                )
-            )
-        except ValueError as exc:
-            bad.append(InputError(path, f"{where}: {exc}; record skipped"))
-    if not docs:
-        if bad:
-            raise InputError(path, f"no good records ({len(bad)} bad; first: {bad[0].reason})")
-        raise InputError(path, "no records found")
-    if bad and problems is None:
-        raise bad[0]
-    if problems is not None:
-        problems.extend(bad)
-    return docs

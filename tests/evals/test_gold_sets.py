@@ -10,7 +10,8 @@ import pytest
 from despatch.errors import InputError
 from evals.gold import load_gold
 from evals.squad import convert
-from index.reading import SAFE_ID, read_file
+from index.json_records import SAFE_ID
+from index.reading import read_file
 from tests.conftest import FOUNDING, HANSARD, SQUAD
 
 GOLD = Path(__file__).resolve().parents[2] / "evals" / "gold"
