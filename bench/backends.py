@@ -190,13 +190,17 @@ def gold(backends: tuple[str, ...] = BACKENDS) -> dict[str, Any]:
     return out
 
 
-def _spawn(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.backends", *args], capture_output=True, text=True, check=False
-    )
+def spawn(module: str, args: list[str]) -> dict[str, Any]:
+    """Run ``python -m module args`` in a fresh process; its last stdout line is JSON. A child that
+    fails raises with the end of its error output."""
+    out = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=False)
     if out.returncode != 0:
-        raise RuntimeError(f"bench.backends {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _spawn(args: list[str]) -> dict[str, Any]:
+    return spawn("bench.backends", args)
 
 
 def quality(backends: tuple[str, ...], k: int = 5) -> dict[str, Any]:

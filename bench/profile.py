@@ -10,12 +10,12 @@ Each arm runs in a fresh child process:
 - ``no-annotate``: ingest with the entity pass replaced by one that returns the chunks as they
   are, a counterfactual that only this benchmark runs.
 
-Each child loads the embedding model and the entity recogniser before the clock starts. It then
-reports ingest's wall time and the time spent inside each stage: reading, chunking, the entity
-pass in its own thread, the embedder's calls, and store writes. Last, it times the backend's own
-encode of the same chunk texts. One more child times the entity recogniser alone, on one core,
-over the same documents' text, and the encoder alone on one thread. So the CPU that each costs
-is measured rather than assumed:
+Each child loads the embedding model (and, in ``annotate``, the entity recogniser) before the
+clock starts. It then reports ingest's wall time and the time spent inside each stage: reading,
+chunking, the entity pass in its own thread, the embedder's calls, and store writes. Last, it
+times the backend's own encode of the same chunk texts. One more child times the entity
+recogniser alone, on one core, over the same documents' text, and the encoder alone on one
+thread. So the CPU that each costs is measured rather than assumed:
 
 - ``encode_scaling``: the encoder's one-thread time over its time on all cores (the cores
   count): how fully the encode alone already uses the machine.
@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -149,18 +147,16 @@ def cpu_child(backend: str, documents: int, batch_size: int) -> dict[str, Any]:
     }
 
 
-def _spawn(args: list[str]) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.profile", *args], check=True, capture_output=True, text=True, env=env
-    )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 def run(backend: str, documents: int, batch_size: int, repeats: int = 1) -> dict[str, Any]:
     """Every arm ``repeats`` times, interleaved (arm by arm within each round), then the CPU child;
-    an arm's figures are its median run's by wall time, with every wall time listed."""
+    an arm's figures are its median run's by wall time (the lower middle one for an even count),
+    with every wall time listed (``median_wall_s`` is their statistical median)."""
     import statistics
+
+    from bench.backends import spawn
+
+    def _spawn(args: list[str]) -> dict[str, Any]:
+        return spawn("bench.profile", args)
 
     common = ["--backend", backend, "--documents", str(documents), "--batch", str(batch_size)]
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
@@ -179,7 +175,10 @@ def run(backend: str, documents: int, batch_size: int, repeats: int = 1) -> dict
     scaling = one / min(a["encode_only_s"] for a in arms)
     return {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": f"python -m bench.profile --backend {backend} --documents {documents} --repeats {repeats}",
+        "command": (
+            f"python -m bench.profile --backend {backend} --documents {documents} "
+            f"--repeats {repeats} --batch {batch_size}"
+        ),
         "repeats": repeats,
         "backend": backend,
         "documents": documents,

@@ -55,7 +55,7 @@ class Scope(BaseModel):
     @model_validator(mode="after")
     def _range_in_order(self) -> Scope:
         if (problem := Filters(self.date_from, self.date_to).range_error()) is not None:
-            raise ValueError(f"date_from and date_to are the wrong way round: {problem}")
+            raise ValueError(f"date_from is after date_to ({problem}); swap them")
         return self
 
     def filters(self) -> Filters:

@@ -152,7 +152,7 @@ def chat_filters(
         party=values["party"] or None,
     )
     if (problem := filters.range_error()) is not None:
-        raise RequestError(422, f"The From and To dates are the wrong way round: {problem}.")
+        raise RequestError(422, f"The From date is after the To date ({problem}); swap them.")
     return None if filters.empty else filters
 
 

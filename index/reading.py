@@ -121,6 +121,7 @@ def read_file(
         raise InputError(path, "file holds no text after cleaning")
     source = source_name(path)
     if suffix in {".json", ".jsonl"}:
+        # imported here, not at the top: index.json_records imports this module
         from index.json_records import read_records
 
         return read_records(path, source, text, suffix, problems)

@@ -296,9 +296,11 @@ class Filters:
 
     def range_error(self) -> str | None:
         """What is wrong with the date range, or ``None``: a range that ends before it starts
-        matches nothing, so every front end refuses it rather than answer from no sources."""
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            return f"the range ends ({self.date_to}) before it starts ({self.date_from})"
+        matches nothing, so every front end refuses it (each adds how to fix it in its terms)
+        rather than answer from no sources. Dates compare as days (``date_ord``)."""
+        start, end = date_ord(self.date_from), date_ord(self.date_to)  # both checked YYYY-MM-DD
+        if start is not None and end is not None and start > end:
+            return f"the start date {self.date_from} is after the end date {self.date_to}"
         return None
 
     @property

@@ -59,28 +59,31 @@
   function place() {
     if (!panel) return;
     var s = panel.style;
-    if (window.innerWidth < 600) {  // phones: the whole screen, with its own close button
+    var phone = window.innerWidth < 600;
+    if (phone) {  // the whole screen, with its own close button: a modal dialog
       s.left = "0"; s.top = "0"; s.right = "0"; s.bottom = "0"; s.width = "100%"; s.height = "100%";
       s.borderRadius = "0";
       panel.setAttribute("aria-modal", "true");
-    } else {
+    } else {  // a panel beside the story, above the launcher
       panel.removeAttribute("aria-modal");
-    }
-    var guards = panel.querySelectorAll(".despatch-focus-guard");  // tab stops only when modal
-    for (var i = 0; i < guards.length; i++) guards[i].tabIndex = window.innerWidth < 600 ? 0 : -1;
-    if (window.innerWidth >= 600) {
       s.left = "auto"; s.top = "auto"; s.right = "16px"; s.bottom = "72px"; s.width = "380px";
       s.height = "min(600px, calc(100vh - 96px))"; s.borderRadius = "8px";
     }
+    var guards = panel.querySelectorAll(".despatch-focus-guard");  // tab stops only when modal
+    for (var i = 0; i < guards.length; i++) guards[i].tabIndex = phone ? 0 : -1;
+    // Full screen, the launcher would sit under the panel; beside the story it stays, to close
+    // it. A resize can move between the two while the panel is open.
+    if (isOpen()) button.style.display = phone ? "none" : "block";
   }
   function guard() {
     var g = document.createElement("span");
     g.className = "despatch-focus-guard";
     g.tabIndex = -1;
-    g.style.position = "absolute"; g.style.width = "1px"; g.style.height = "1px";
-    g.style.overflow = "hidden"; g.style.opacity = "0";
+    g.style.position = "absolute"; g.style.top = "0"; g.style.left = "0";  // never scrolls the panel
+    g.style.width = "1px"; g.style.height = "1px"; g.style.overflow = "hidden";
+    g.style.opacity = "0"; g.style.pointerEvents = "none";
     g.addEventListener("focus", function () {
-      if (isModal()) panel.querySelector("iframe").focus();
+      if (isModal()) panel.querySelector("iframe").focus({ preventScroll: true });
     });
     return g;
   }
@@ -103,9 +106,8 @@
       document.body.appendChild(panel);
       window.addEventListener("resize", place);
     }
-    place();
     panel.style.display = "block";
-    button.style.display = window.innerWidth < 600 ? "none" : "block";
+    place();
     button.setAttribute("aria-expanded", "true");
     panel.querySelector("iframe").focus();
   }
@@ -125,7 +127,7 @@
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") close(); });
   // The focus trap: while the panel covers the page, focus on anything outside it goes back in.
   document.addEventListener("focusin", function (e) {
-    if (isModal() && !panel.contains(e.target)) panel.querySelector("iframe").focus();
+    if (isModal() && !panel.contains(e.target)) panel.querySelector("iframe").focus({ preventScroll: true });
   });
   document.body.appendChild(button);
 })();

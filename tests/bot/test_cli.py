@@ -68,9 +68,13 @@ def test_ask_refuses_a_backwards_range(founding_store: Any, capsys: pytest.Captu
     settings, _ = founding_store
     args = ["ask", "What was the 2015/16 target?", "--store", str(settings.store)]
     assert main([*args, "--date-from", "2018-05-01", "--date-to", "2018-04-01"]) == 2
-    assert "the range ends (2018-04-01) before it starts (2018-05-01)" in capsys.readouterr().err
+    assert "--date-from 2018-05-01 is after --date-to 2018-04-01; swap them" in capsys.readouterr().err
     assert main([*args, "--json", "--date-from", "2018-04-26", "--date-to", "2018-04-26"]) == 0
     assert "12,000" in json.loads(capsys.readouterr().out)["answer"]
+    # A blank name is no filter (as in the chat and the API), not one that matches nothing.
+    assert main([*args, "--json", "--speaker", "  ", "--party", ""]) == 0
+    captured = capsys.readouterr()
+    assert "12,000" in json.loads(captured.out)["answer"] and "no sources match" not in captured.err
 
 
 def test_ask_says_when_the_filters_match_nothing(

@@ -115,6 +115,14 @@ def test_launcher_opens_closes_and_never_covers_the_story_when_closed(
         assert panel.get_attribute("aria-modal") == "true" and all(inside)
     else:
         assert panel.get_attribute("aria-modal") is None and not all(inside)
+    # Resized while open: the panel and the launcher follow (full screen hides the launcher).
+    other = 1200 if width < 600 else 320
+    for size in (other, width):
+        page.set_viewport_size({"width": size, "height": 740})
+        modal = "true" if size < 600 else "false"  # the resize event is dispatched asynchronously
+        is_modal = "document.querySelector('.despatch-panel').getAttribute('aria-modal') === 'true'"
+        page.wait_for_function(f"() => ({is_modal}) === {modal}")
+        assert launcher.is_visible() == (size >= 600)
     frame.get_by_role("button", name="Close the questions panel").click()
     panel.wait_for(state="hidden")
     assert launcher.is_visible() and launcher.get_attribute("aria-expanded") == "false"
