@@ -198,6 +198,9 @@ def _day(text: str) -> str:
     return text
 
 
+_NO_MATCH_HINT = "despatch: no sources match these filters; widen them"
+
+
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.assembly import assemble
     from bot.render import text_answer
@@ -220,9 +223,10 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         answer = bot.ask(args.question, filters=filters)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else text_answer(answer))
         if not filters.empty and answer.nothing_matched:
-            print("despatch: no sources match these filters; widen them", file=sys.stderr)
+            print(_NO_MATCH_HINT, file=sys.stderr)
         return 0
     failures = 0
+    hinted = False
     for lineno, line in enumerate(sys.stdin, start=1):
         line = line.strip()
         if not line:
@@ -243,6 +247,9 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
             failures += 1
             continue
         print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        if not hinted and not filters.empty and answer.nothing_matched:
+            print(_NO_MATCH_HINT, file=sys.stderr)  # once: the filters are the same for every line
+            hinted = True
     return 1 if failures else 0
 
 

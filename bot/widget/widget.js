@@ -29,6 +29,11 @@
     speaker: params.get("speaker") || null,
     party: params.get("party") || null
   };
+  if (scope.date_from && scope.date_to && scope.date_from > scope.date_to) {
+    // A publisher's reversed range would make every question a 422: take it the right way round.
+    console.warn("despatch: data-from " + scope.date_from + " is after data-to " + scope.date_to + "; swapped");
+    var later = scope.date_from; scope.date_from = scope.date_to; scope.date_to = later;
+  }
   var scoped = scope.doc_ids.length || scope.tags.length || scope.date_from || scope.date_to ||
     scope.source || scope.speaker || scope.party;
   var useScope = !!scoped;
@@ -188,7 +193,9 @@
     }).then(function (res) {
       if (!res.ok) {
         var d = res.data && res.data.detail;
-        item.appendChild(el("p", "dw-refused", typeof d === "string" ? d : "That question could not be taken."));
+        // FastAPI's validation errors are a list; show the first one's message.
+        var msg = typeof d === "string" ? d : Array.isArray(d) && d[0] && typeof d[0].msg === "string" ? d[0].msg : "";
+        item.appendChild(el("p", "dw-refused", msg || "That question could not be taken."));
         return;
       }
       history.push(question);

@@ -78,7 +78,7 @@ def test_ask_refuses_a_backwards_range(founding_store: Any, capsys: pytest.Captu
 
 
 def test_ask_says_when_the_filters_match_nothing(
-    founding_store: Any, capsys: pytest.CaptureFixture[str]
+    founding_store: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, _ = founding_store
     args = ["ask", "What was the 2015/16 target?", "--store", str(settings.store)]
@@ -87,3 +87,8 @@ def test_ask_says_when_the_filters_match_nothing(
     assert "doesn't answer" in captured.out and "no sources match these filters" in captured.err
     assert main(args) == 0
     assert "no sources match" not in capsys.readouterr().err
+    # --jsonl: every line is answered (a refusal), and the hint is said once
+    monkeypatch.setattr("sys.stdin", io.StringIO("What was the 2015/16 target?\nWho is Amber Rudd?\n"))
+    assert main(["ask", "--jsonl", "--store", str(settings.store), "--date-from", "2030-01-01"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2 and captured.err.count("no sources match these filters") == 1

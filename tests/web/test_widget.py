@@ -150,3 +150,27 @@ def test_widget_page_both_paths_theming_and_csp(stories: Any, browser: Any) -> N
     assert page.get_by_label("Your question").is_visible()
     assert page.get_by_role("button", name="Ask", exact=True).is_visible()
     page.close()
+
+
+def test_a_reversed_publisher_date_range_is_taken_the_right_way_round(stories: Any, browser: Any) -> None:
+    """data-from after data-to would make every question a 422; the widget swaps them (and says
+    so in the console) and answers from the range the publisher meant."""
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    story = {
+        "title": "Harbour fees set",
+        "date": "2018-04-20",
+        "text": "The Quillon harbour board met on Friday. It set mooring fees at 75 pounds a night.",
+    }
+    url = f"{stories.url}/api/documents/harbour-fees"
+    assert httpx.put(url, json=story, headers=auth, timeout=60).status_code == 200
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        warnings: list[str] = []
+        page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+        page.goto(f"{stories.url}/widget?from=2018-05-01&to=2018-04-01", wait_until="load")
+        turn = _ask(page, "What did the Quillon harbour board set mooring fees at?")
+        assert "75 pounds" in turn.inner_text()
+        assert any("is after data-to" in w and "swapped" in w for w in warnings)
+        page.close()
+    finally:
+        assert httpx.delete(url, headers=auth, timeout=60).status_code == 200
