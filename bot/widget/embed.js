@@ -75,7 +75,9 @@
     // it. A resize can move between the two while the panel is open.
     if (isOpen()) button.style.display = phone ? "none" : "block";
   }
-  function guard() {
+  // A guard sends focus back into the frame, to the control at the end the reader wrapped to:
+  // the first after Tab past the last, the last after Shift+Tab before the first.
+  function guard(where) {
     var g = document.createElement("span");
     g.className = "despatch-focus-guard";
     g.tabIndex = -1;
@@ -83,7 +85,10 @@
     g.style.width = "1px"; g.style.height = "1px"; g.style.overflow = "hidden";
     g.style.opacity = "0"; g.style.pointerEvents = "none";
     g.addEventListener("focus", function () {
-      if (isModal()) panel.querySelector("iframe").focus({ preventScroll: true });
+      if (!isModal()) return;
+      var f = panel.querySelector("iframe");
+      f.focus({ preventScroll: true });
+      f.contentWindow.postMessage({ type: "despatch:focus", where: where }, base);
     });
     return g;
   }
@@ -100,9 +105,9 @@
       f.style.height = "100%";
       // Focus guards around the frame: Tab past the frame's last control (or Shift+Tab before
       // its first) lands on a guard inside the panel, which sends focus back to the frame.
-      panel.appendChild(guard());
+      panel.appendChild(guard("last"));
       panel.appendChild(f);
-      panel.appendChild(guard());
+      panel.appendChild(guard("first"));
       document.body.appendChild(panel);
       window.addEventListener("resize", place);
     }

@@ -59,6 +59,15 @@
     document.addEventListener("keydown", function (e) {
       if (e.key === "Escape") window.parent.postMessage({ type: "despatch:close" }, "*");
     });
+    // The host page's focus guards (embed.js) ask for the first or the last control.
+    window.addEventListener("message", function (e) {
+      if (e.source !== window.parent || !e.data || e.data.type !== "despatch:focus") return;
+      var controls = Array.prototype.filter.call(
+        document.querySelectorAll("a[href], button, input, textarea, select, [tabindex]"),
+        function (c) { return !c.disabled && c.tabIndex >= 0 && c.offsetParent !== null; });
+      var target = e.data.where === "last" ? controls[controls.length - 1] : controls[0];
+      if (target) target.focus();
+    });
   }
 
   function describeScope() {

@@ -113,6 +113,15 @@ def test_launcher_opens_closes_and_never_covers_the_story_when_closed(
         inside.append(page.evaluate("() => !!document.activeElement.closest('.despatch-panel')"))
     if width < 600:
         assert panel.get_attribute("aria-modal") == "true" and all(inside)
+        # Wrapping lands on a real control, never on the frame's page itself: through 40 Tabs
+        # and 10 Shift+Tabs, focus settles on a control of the widget every time.
+        frame_el = page.locator(".despatch-panel iframe").element_handle()
+        widget = frame_el.content_frame() if frame_el else None
+        assert widget is not None
+        on_control = "() => document.hasFocus() && document.activeElement !== document.body"
+        for key in ["Tab"] * 40 + ["Shift+Tab"] * 10:
+            page.keyboard.press(key)
+            widget.wait_for_function(on_control, timeout=5_000)
     else:
         assert panel.get_attribute("aria-modal") is None and not all(inside)
     # Resized while open: the panel and the launcher follow (full screen hides the launcher).
