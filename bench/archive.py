@@ -73,3 +73,16 @@ def write_archive(folder: Path, documents: int, seed: int = 7, per_file: int = 1
     if handle:
         handle.close()
     return files
+
+
+CACHE = PROJECT_ROOT / "bench" / ".cache"
+
+
+def cached_archive(documents: int, seed: int = 7) -> list[Path]:
+    """The seeded archive of ``documents`` articles (JSONL), written once under bench/.cache."""
+    folder = CACHE / f"archive-ingest-{seed}-{documents}"
+    done = folder / "complete"
+    if not done.exists():
+        files = write_archive(folder, documents, seed)
+        done.write_text("\n".join(f.name for f in files), encoding="utf-8")
+    return [folder / name for name in done.read_text(encoding="utf-8").split()]

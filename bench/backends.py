@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.archive import cached_archive
 from despatch.settings import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results-backends.json"
@@ -30,20 +31,7 @@ GOLD_RESULTS = PROJECT_ROOT / "bench" / "results-backends-gold.json"
 # The gold sets the answerer may be compared on (not the held-out set, which is scored once).
 GOLD_SETS = ("founding", "hansard", "dev", "parlparse")
 SWEEP = (8, 16, 32, 64)
-CACHE = PROJECT_ROOT / "bench" / ".cache"
 BACKENDS = ("torch", "onnx", "onnx-int8")
-
-
-def archive(documents: int, seed: int = 7) -> list[Path]:
-    """The seeded synthetic archive of ``documents`` articles (JSONL), written once and cached."""
-    from bench.archive import write_archive
-
-    folder = CACHE / f"archive-ingest-{seed}-{documents}"
-    done = folder / "complete"
-    if not done.exists():
-        files = write_archive(folder, documents, seed)
-        done.write_text("\n".join(f.name for f in files), encoding="utf-8")
-    return [folder / name for name in done.read_text(encoding="utf-8").split()]
 
 
 def _peak_mb() -> float:
@@ -142,7 +130,7 @@ def batch_sweep(documents: int) -> dict[str, Any]:
     """Each backend's encode time of the same chunks at each batch size, one process each."""
     from bench.__main__ import machine
 
-    names = [str(f) for f in archive(2100)]
+    names = [str(f) for f in cached_archive(2100)]
     results: dict[str, Any] = {"machine": machine(), "documents": documents, "backends": {}}
     for backend in BACKENDS:
         print(f"Batch sizes, {backend}…", flush=True)
@@ -190,16 +178,9 @@ def gold(backends: tuple[str, ...] = BACKENDS) -> dict[str, Any]:
     return out
 
 
-def spawn(module: str, args: list[str]) -> dict[str, Any]:
-    """Run ``python -m module args`` in a fresh process; its last stdout line is JSON. A child that
-    fails raises with the end of its error output."""
-    out = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 def _spawn(args: list[str]) -> dict[str, Any]:
+    from bench.children import spawn
+
     return spawn("bench.backends", args)
 
 
@@ -249,7 +230,7 @@ def run(
     from bench.__main__ import machine
     from bench.ingest import source_bytes
 
-    files = archive(documents)
+    files = cached_archive(documents)
     mb = source_bytes(files) / 1e6
     results: dict[str, Any] = {
         "machine": machine(),

@@ -58,13 +58,13 @@ ARMS = ("annotate", "no-annotate")
 def ingest_child(backend: str, documents: int, arm: str, batch_size: int) -> dict[str, Any]:
     """In this fresh process: ingest the archive with every stage timed, then encode alone."""
     import index.ingest as ingest
-    from bench.backends import archive
+    from bench.archive import cached_archive
     from bench.ingest import chunk_texts
     from bot.assembly import assemble
     from despatch.settings import load_settings
     from index.nlp import entities
 
-    files = archive(documents)
+    files = cached_archive(documents)
     stages: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(store=Path(tmp), embed_backend=backend, batch_size=batch_size)
@@ -107,14 +107,14 @@ def ingest_child(backend: str, documents: int, arm: str, batch_size: int) -> dic
 def cpu_child(backend: str, documents: int, batch_size: int) -> dict[str, Any]:
     """The entity recogniser alone (one thread) on the archive's text, and the encoder alone on
     one thread over the same chunk texts: the core-seconds each costs."""
-    from bench.backends import archive
+    from bench.archive import cached_archive
     from bench.ingest import chunk_texts
     from bot.assembly import assemble
     from despatch.settings import load_settings
     from index.nlp import entities
     from index.reading import read_file
 
-    files = archive(documents)
+    files = cached_archive(documents)
     texts = [doc.text for f in files for doc in read_file(f, 10**9)]
     entities(["Warm-up text about John Smith in London."])
     began = time.perf_counter()
@@ -153,7 +153,7 @@ def run(backend: str, documents: int, batch_size: int, repeats: int = 1) -> dict
     with every wall time listed (``median_wall_s`` is their statistical median)."""
     import statistics
 
-    from bench.backends import spawn
+    from bench.children import spawn
 
     def _spawn(args: list[str]) -> dict[str, Any]:
         return spawn("bench.profile", args)
