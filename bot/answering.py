@@ -20,11 +20,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot import citations
-from bot.answerability import FEATURES, Model, Sentence, answer_entities, expansion, features
+from bot.answerability import FEATURES, Model, Sentence, answer_entities, features
 from bot.citations import Idf
 from bot.questions import QuestionInfo, analyse
 from bot.records import NO_MATCH, Answer, Citation, Passage, ShortAnswer
-from bot.text import is_year, numbers, terms
+from bot.short_answer import short_answer
+from bot.text import numbers, terms
 from index.embedding import Embedder
 from index.nlp import Entity
 from index.nlp import entities as annotate
@@ -392,48 +393,8 @@ class ExtractiveAnswerer:
             cites.append(Citation.of(n, p, support.start, support.end, cand.p))
             parts.append(f"{sentence} [{n}]")
             if i == 0:
-                short = _short_answer(info, s, n, support.start, support.end, p)
+                short = short_answer(info, s, n, support.start, support.end, p)
         return " ".join(parts), cites, short
-
-
-def _short_answer(
-    info: QuestionInfo, s: Sentence, n: int, start: int, end: int, passage: Passage
-) -> ShortAnswer | None:
-    """The exact span of citation ``n`` that answers: the entity of the expected type nearest the
-    words the sentence shares with the question, or an acronym's expansion."""
-    span: tuple[int, int] | None = None
-    if info.atype == "definition":
-        span = expansion(s)
-    else:
-        hits = [e for e in answer_entities(info, s) if start <= e.start and e.end <= end]
-        if info.atype in ("number", "money", "percent"):
-            # "2014/15" names a period, not the quantity asked for.
-            hits = [e for e in hits if not is_year(s.text[e.start - s.start : e.end - s.start])]
-        if hits:
-            near = {
-                term: [s.start + m for m in _positions(s.text.lower(), term)] for term in set(info.content)
-            }
-
-            def closeness(e: Entity) -> tuple[int, float, int]:
-                # the entity that the most question words sit close to, then the nearest one
-                dists = [min(abs(e.start - a) for a in spots) for spots in near.values() if spots]
-                return (-sum(1 for d in dists if d <= 40), min(dists, default=0), e.start)
-
-            best = min(hits, key=closeness)
-            span = (best.start, best.end)
-    if span is None or not (start <= span[0] < span[1] <= end):
-        return None
-    text = passage.text[span[0] - passage.start : span[1] - passage.start]
-    return ShortAnswer(text=text, n=n, start=span[0], end=span[1])
-
-
-def _positions(text: str, term: str) -> list[int]:
-    out: list[int] = []
-    i = text.find(term)
-    while i >= 0 and len(out) < 5:
-        out.append(i)
-        i = text.find(term, i + 1)
-    return out
 
 
 def attributed(text: str, passage: Passage) -> str:
