@@ -117,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=_positive, default=5, help="retrieval depth scored (recall@k, MRR)")
     p.add_argument("--limit", type=_positive, help="only the first N cases")
     p.add_argument("--thresholds", help="thresholds file (default: evals/thresholds/<gold name>.json each)")
+    p.add_argument(
+        "--members",
+        type=Path,
+        help="parlparse people.json giving the corpus's speakers their party (DESPATCH_MEMBERS_FILE)",
+    )
     p.set_defaults(run=_eval)
 
     p = sub.add_parser("serve", parents=[common], help="run the chat, widget and JSON API")

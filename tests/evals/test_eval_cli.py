@@ -182,3 +182,21 @@ def test_a_gold_file_without_thresholds_is_warned_and_each_store_holds_one_corpu
     main(other)
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["sets"][0]["cases"][0]["failures"]  # 12,000 is not in the Hansard transcripts
+
+
+def test_members_give_the_eval_corpus_speakers_their_party(tmp_path: Path) -> None:
+    """``--members`` reaches the eval's own index: parlparse voters and speakers get their party,
+    as ``despatch ingest --members`` gives them; a members file that cannot be read is exit 2."""
+    from bot.assembly import assemble
+    from despatch.settings import load_settings
+
+    sitting = PROJECT_ROOT / "data" / "corpora" / "parlparse-2010-01-06"
+    people = PROJECT_ROOT / "data" / "members" / "people.json"
+    case = {"id": "vote", "question": "How did Alice Hartley vote in division 41?", "answerable": True}
+    gold = _gold(tmp_path / "pp.jsonl", {**case, "facts": [["no"]]})
+    args = [a if a != str(CORPUS) else str(sitting) for a in _args(tmp_path, gold, "out")]
+    assert main([*args, "--members", str(tmp_path / "missing.json")]) == 2
+    assert main([*args, "--members", str(people)]) == 0
+    store = assemble(load_settings(store=tmp_path / "store" / "pp")).store
+    parties = {c.meta.party for c in store.iter_chunks()}
+    assert {"Labour", "Conservative"} <= parties
