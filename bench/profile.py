@@ -108,14 +108,13 @@ def cpu_child(backend: str, documents: int, batch_size: int) -> dict[str, Any]:
     """The entity recogniser alone (one thread) on the archive's text, and the encoder alone on
     one thread over the same chunk texts: the core-seconds each costs."""
     from bench.archive import cached_archive
-    from bench.ingest import chunk_texts
     from bot.assembly import assemble
     from despatch.settings import load_settings
     from index.nlp import entities
     from index.reading import read_file
 
-    files = cached_archive(documents)
-    texts = [doc.text for f in files for doc in read_file(f, 10**9)]
+    docs = [doc for f in cached_archive(documents) for doc in read_file(f, 10**9)]
+    texts = [doc.text for doc in docs]
     entities(["Warm-up text about John Smith in London."])
     began = time.perf_counter()
     entities(texts)
@@ -123,8 +122,9 @@ def cpu_child(backend: str, documents: int, batch_size: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(store=Path(tmp), embed_backend=backend, batch_size=batch_size)
         parts = assemble(settings, create=True)
-        parts.indexer().ingest(files)
-        chunks = chunk_texts(Path(tmp))
+        # what ingest embeds, from chunking alone (no second ingest)
+        indexer = parts.indexer()
+        chunks = [c.embedding_text() for doc in docs for c in indexer.chunk(doc)]
     embedder: Any = parts.embedder
     if backend.startswith("onnx"):  # a new embedder, whose sessions run on one thread
         from index.onnx_embedding import OnnxEmbedder
@@ -144,6 +144,7 @@ def cpu_child(backend: str, documents: int, batch_size: int) -> dict[str, Any]:
         "entities_one_core_s": round(ner, 2),
         "encode_one_thread_s": round(one_thread, 2),
         "characters": sum(len(t) for t in texts),
+        "chunks": len(chunks),
     }
 
 
@@ -155,20 +156,17 @@ def run(backend: str, documents: int, batch_size: int, repeats: int = 1) -> dict
 
     from bench.children import spawn
 
-    def _spawn(args: list[str]) -> dict[str, Any]:
-        return spawn("bench.profile", args)
-
     common = ["--backend", backend, "--documents", str(documents), "--batch", str(batch_size)]
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
     for _ in range(repeats):
         for arm in ARMS:
-            runs[arm].append(_spawn([*common, "--child", arm]))
+            runs[arm].append(spawn("bench.profile", [*common, "--child", arm]))
     arms = []
     for done in runs.values():
         walls = [r["wall_s"] for r in done]
         median = sorted(done, key=lambda r: r["wall_s"])[(len(done) - 1) // 2]
         arms.append({**median, "walls_s": walls, "median_wall_s": round(statistics.median(walls), 2)})
-    cpu = _spawn([*common, "--child", "cpu"])
+    cpu = spawn("bench.profile", [*common, "--child", "cpu"])
     cores = os.cpu_count() or 1
     one = cpu["encode_one_thread_s"]
     floor = (one + cpu["entities_one_core_s"]) / one
