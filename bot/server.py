@@ -44,14 +44,6 @@ class Scope(BaseModel):
             raise ValueError("not a real date (YYYY-MM-DD)")
         return value
 
-    @field_validator("source", "speaker", "party")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        """A blank name is no filter (as in the chat), not a filter that matches nothing."""
-        if value is None or not value.strip():
-            return None
-        return value.strip()
-
     @model_validator(mode="after")
     def _range_in_order(self) -> Scope:
         if (problem := Filters(self.date_from, self.date_to).range_error()) is not None:

@@ -214,9 +214,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if not args.jsonl and not args.question:
         print("despatch: error: give a question, or --jsonl to read them from stdin", file=sys.stderr)
         return 2
-    # A blank name is no filter, as in the chat and the API, not a filter that matches nothing.
-    source, speaker, party = ((v or "").strip() or None for v in (args.source, args.speaker, args.party))
-    filters = Filters(args.date_from, args.date_to, source, speaker, party)
+    filters = Filters(args.date_from, args.date_to, args.source, args.speaker, args.party)
     if filters.range_error() is not None:
         print(
             f"despatch: error: --date-from {args.date_from} is after --date-to {args.date_to}; swap them",

@@ -288,6 +288,14 @@ class Filters:
     doc_ids: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Names are matched trimmed, and a blank one is no filter (not a filter that matches
+        # nothing), whichever front end built the scope: the chat, the API or the CLI.
+        for name in ("source", "speaker", "party"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, value.strip() or None)
+
     @property
     def empty(self) -> bool:
         return not any(

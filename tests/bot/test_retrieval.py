@@ -40,6 +40,15 @@ def test_date_and_source_filters(hansard_bot: Any) -> None:
     assert {p.source for p in one.passages} == {source}
 
 
+def test_a_blank_name_is_no_filter_and_names_are_trimmed(hansard_bot: Any) -> None:
+    """Whichever front end builds the scope, a blank source, speaker or party filters nothing."""
+    blank = Filters(source="  ", speaker=" ", party="\t")
+    assert blank.empty and (blank.source, blank.speaker, blank.party) == (None, None, None)
+    assert Filters(speaker="  Damian Green ").speaker == "Damian Green"
+    everything = hansard_bot.retriever.search("immigration", 6)
+    assert hansard_bot.retriever.search("immigration", 6, blank).passages == everything.passages
+
+
 def test_transcript_passages_carry_speakers(hansard_bot: Any) -> None:
     passages = hansard_bot.retriever.search("Damian Green immigration cap limit", 6).passages
     assert any(p.speaker == "Damian Green" and p.party == "Con" for p in passages)
