@@ -17,8 +17,8 @@ from bot.records import Answer
 from bot.web import ChatService, RateLimiter, build_app
 from despatch.errors import ConfigError, DespatchError, RequestError, StoreError
 from despatch.settings import Settings
+from index.dates import real_date
 from index.ingest import Indexer
-from index.reading import real_date
 from index.records import Filters, normal_tags
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"

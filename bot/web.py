@@ -17,7 +17,7 @@ from bot.render import message_html
 from despatch.errors import DespatchError, RequestError
 from despatch.settings import Settings
 from index.cleaning import scrub
-from index.reading import real_date
+from index.dates import real_date
 from index.records import Filters
 
 EXAMPLES = [

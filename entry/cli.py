@@ -194,7 +194,7 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
 
 def _day(text: str) -> str:
     """An ``--date-from``/``--date-to`` value: a real day written ``YYYY-MM-DD``."""
-    from index.reading import real_date
+    from index.dates import real_date
 
     if not real_date(text):
         raise argparse.ArgumentTypeError(

@@ -17,13 +17,13 @@ from typing import Any
 
 from despatch.errors import InputError
 from index.cleaning import clean_text, decode, looks_binary
+from index.dates import first_date
 from index.members import Members
 from index.records import Document, Section
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".xml"}
 
 _DATE_HEADER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})[ \t]*\n?[ \t]*", re.IGNORECASE)
-_ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _TURN = re.compile(r"^\[speech (\d+)\]\s+(.+?)(?:\s+\(([^)]*)\))?:[ \t]*$", re.MULTILINE)
 _HEADER_LINE = re.compile(r"^(Date|Agenda|Source|Note):\s*(.*)$", re.MULTILINE)
 
@@ -230,40 +230,6 @@ def title_from_name(path: Path) -> str:
     return (words[:1].upper() + words[1:]) if words else path.name
 
 
-def _normal_date(value: object) -> str | None:
-    """The first real calendar date ``YYYY-MM-DD`` in ``value`` (a page's date meta), or None."""
-    if value is None:
-        return None
-    match = _ISO_DATE.search(str(value))
-    return match.group(1) if match and real_date(match.group(1)) else None
-
-
-_STRICT_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-_RECORD_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.+\-Z]*)?")
-
-
-def real_date(text: str) -> bool:
-    """Whether ``text`` is exactly ``YYYY-MM-DD`` and names a day that exists (2018-02-30 does
-    not). ISO week dates (``2010-W01-3``) and compact dates (``20100106``) are refused too:
-    dates are compared as text and as ``YYYYMMDD`` integers, which only this form keeps right."""
-    import datetime
-
-    if not _STRICT_DATE.fullmatch(text):
-        return False
-    try:
-        datetime.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def record_date(value: str) -> str | None:
-    """A record's date: ``YYYY-MM-DD`` (optionally with an ISO time after it) naming a real
-    day, as ``YYYY-MM-DD``; None for anything else."""
-    match = _RECORD_DATE.fullmatch(value.strip())
-    return match.group(1) if match and real_date(match.group(1)) else None
-
-
 def _read_article(path: Path, source: str, text: str) -> Document:
     date = None
     title = None
@@ -326,7 +292,7 @@ def _read_transcript(path: Path, source: str, text: str) -> Document:
         text=text,
         title=title,
         source=source,
-        date=_normal_date(headers.get("date")),
+        date=first_date(headers.get("date")),
         kind="transcript",
         sections=tuple(sections),
     )
@@ -354,7 +320,7 @@ def html_main_text(text: str) -> tuple[str, str | None, str]:
     date = None
     time_tag = soup.find("time", attrs={"datetime": True})
     if time_tag is not None:
-        date = _normal_date(time_tag.get("datetime"))
+        date = first_date(time_tag.get("datetime"))
     if date is None:
         meta_attrs: tuple[dict[str, Any], ...] = (
             {"property": "article:published_time"},
@@ -365,7 +331,7 @@ def html_main_text(text: str) -> tuple[str, str | None, str]:
         for attrs in meta_attrs:
             meta = soup.find("meta", attrs=attrs)
             if meta is not None and meta.get("content"):
-                date = _normal_date(meta.get("content"))
+                date = first_date(meta.get("content"))
                 if date:
                     break
     h1 = soup.find("h1")
