@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 from bot.answering import REFUSAL
 from bot.records import Answer, Citation, Passage, ShortAnswer
 from bot.retrieval import HybridRetriever, IndexView
+from index.filters import Filters, speaker_matches
 from index.parlparse import DivisionText, Vote, read_division
-from index.records import ChunkMeta, Filters, speaker_matches
+from index.records import ChunkMeta
 from index.store import Store
 
 NAME = "division"

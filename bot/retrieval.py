@@ -29,7 +29,8 @@ from bot.lexical import BM25
 from bot.records import Passage
 from despatch.errors import StoreError
 from index.embedding import Embedder
-from index.records import ChunkMeta, Filters
+from index.filters import Filters
+from index.records import ChunkMeta
 from index.store import Store
 
 __all__ = ["Filters", "HybridRetriever", "IndexView", "Retrieval"]

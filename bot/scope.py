@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from index.records import Filters, party_key, speaker_matches
+from index.filters import Filters, party_key, speaker_matches
 
 _SAID = re.compile(
     r"\bwhat (?:did|does|do|has|have) (?:the )?(?P<who>[^?,]+?)\s+"

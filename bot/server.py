@@ -18,8 +18,9 @@ from bot.web import ChatService, RateLimiter, build_app
 from despatch.errors import ConfigError, DespatchError, RequestError, StoreError
 from despatch.settings import Settings
 from index.dates import real_date
+from index.filters import Filters
 from index.ingest import Indexer
-from index.records import Filters, normal_tags
+from index.records import normal_tags
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 

@@ -18,7 +18,7 @@ from despatch.errors import DespatchError, RequestError
 from despatch.settings import Settings
 from index.cleaning import scrub
 from index.dates import real_date
-from index.records import Filters
+from index.filters import Filters
 
 EXAMPLES = [
     "What target did the Home Office set for voluntary departures in 2015/16?",

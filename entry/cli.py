@@ -209,7 +209,7 @@ _NO_MATCH_HINT = "despatch: no sources match these filters; widen them"
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.assembly import assemble
     from bot.render import text_answer
-    from index.records import Filters
+    from index.filters import Filters
 
     if not args.jsonl and not args.question:
         print("despatch: error: give a question, or --jsonl to read them from stdin", file=sys.stderr)

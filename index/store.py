@@ -26,6 +26,7 @@ import numpy as np
 
 from despatch.errors import StoreError
 from despatch.settings import Settings
+from index.filters import Filters
 from index.records import (
     LEGACY_SPACE,
     TAG_KEY,
@@ -33,7 +34,6 @@ from index.records import (
     ChunkMeta,
     Document,
     DocumentMeta,
-    Filters,
     VectorSpace,
     date_ord,
 )

@@ -13,7 +13,7 @@ import pytest
 from bot.core import Bot
 from bot.records import Answer
 from entry.cli import main
-from index.records import Filters
+from index.filters import Filters
 from tests.conftest import HANSARD, assert_citations_valid, build_store, make_settings
 from tests.index.test_parlparse import MEMBERS, SITTING
 
