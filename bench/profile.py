@@ -13,9 +13,12 @@ Each arm runs in a fresh child process:
 Each child loads the embedding model (and, in ``annotate``, the entity recogniser) before the
 clock starts. It then reports ingest's wall time and the time spent inside each stage: reading,
 chunking, the entity pass in its own thread, the embedder's calls, and store writes. Last, it
-times the backend's own encode of the same chunk texts. One more child times the entity
-recogniser alone, on one core, over the same documents' text, and the encoder alone on one
-thread. So the CPU that each costs is measured rather than assumed:
+times the backend's own encode of the same chunk texts, and answers real questions over the
+store it wrote (``answer_ms``): without the entity pass, the answerer annotates each passage
+when it first reads it, so the two arms' answer times show what the pass saves. One more
+child times the entity recogniser alone over the same documents' text, and the encoder alone on
+one thread, each by the process's CPU clock. So the CPU that each costs is measured rather than
+assumed:
 
 - ``encode_scaling``: the encoder's one-thread time over its time on all cores (the cores
   count): how fully the encode alone already uses the machine.
@@ -55,8 +58,9 @@ def _timed(stages: dict[str, float], name: str, func: Callable[..., Any]) -> Cal
 ARMS = ("annotate", "no-annotate")
 
 
-def ingest_child(backend: str, documents: int, arm: str, batch_size: int) -> dict[str, Any]:
-    """In this fresh process: ingest the archive with every stage timed, then encode alone."""
+def ingest_child(backend: str, documents: int, arm: str, batch_size: int, questions: int) -> dict[str, Any]:
+    """In this fresh process: ingest the archive with every stage timed, then encode alone, then
+    answer ``questions`` questions over the store it wrote."""
     import index.ingest as ingest
     from bench.archive import cached_archive
     from bench.ingest import chunk_texts
@@ -94,6 +98,8 @@ def ingest_child(backend: str, documents: int, arm: str, batch_size: int) -> dic
         began = time.perf_counter()
         own_embed(texts)
         encode = time.perf_counter() - began
+        embedder.embed = own_embed  # type: ignore[method-assign]
+        answers = answer_latency(parts.bot(), questions)
     return {
         "arm": arm,
         "chunks": summary.chunks_written,
@@ -101,6 +107,30 @@ def ingest_child(backend: str, documents: int, arm: str, batch_size: int) -> dic
         "encode_only_s": round(encode, 2),
         "overhead_ratio": round(wall / encode, 3),
         "stages_s": {k: round(v, 2) for k, v in sorted(timed.items())},
+        "answer_ms": answers,
+    }
+
+
+def answer_latency(bot: Any, n: int) -> dict[str, Any]:
+    """The extractive answer's latency over this arm's store: ``n`` real questions after 5
+    unmeasured ones (as ``bench.latency`` asks them). Passages stored without entities are
+    annotated when first read, so this is what ingest's entity pass saves each answer."""
+    from bench.latency import questions
+    from bench.stats import percentile
+
+    qs = questions(n + 5)
+    for q in qs[:5]:
+        bot.ask(q)
+    rows = [bot.ask(q).timings_ms for q in qs[5:]]
+    return {
+        "questions": len(rows),
+        **{
+            stage: {
+                "p50": round(percentile([r.get(stage, 0.0) for r in rows], 50), 2),
+                "p95": round(percentile([r.get(stage, 0.0) for r in rows], 95), 2),
+            }
+            for stage in ("select", "total")
+        },
     }
 
 
@@ -151,7 +181,9 @@ def cpu_child(backend: str, documents: int, batch_size: int) -> dict[str, Any]:
     }
 
 
-def run(backend: str, documents: int, batch_size: int, repeats: int = 1) -> dict[str, Any]:
+def run(
+    backend: str, documents: int, batch_size: int, repeats: int = 1, questions: int = 60
+) -> dict[str, Any]:
     """Every arm ``repeats`` times, interleaved (arm by arm within each round), then the CPU child;
     an arm's figures are its median run's by wall time (the lower middle one for an even count),
     with every wall time listed (``median_wall_s`` is their statistical median)."""
@@ -160,6 +192,7 @@ def run(backend: str, documents: int, batch_size: int, repeats: int = 1) -> dict
     from bench.children import spawn
 
     common = ["--backend", backend, "--documents", str(documents), "--batch", str(batch_size)]
+    common += ["--questions", str(questions)]
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
     for _ in range(repeats):
         for arm in ARMS:
@@ -178,7 +211,7 @@ def run(backend: str, documents: int, batch_size: int, repeats: int = 1) -> dict
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": (
             f"python -m bench.profile --backend {backend} --documents {documents} "
-            f"--repeats {repeats} --batch {batch_size}"
+            f"--repeats {repeats} --batch {batch_size} --questions {questions}"
         ),
         "repeats": repeats,
         "backend": backend,
@@ -200,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--documents", type=int, default=400)
     parser.add_argument("--batch", type=int, help="batch size (default: Settings.batch_size)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each arm, interleaved")
+    parser.add_argument("--questions", type=int, default=60, help="questions answered over each arm's store")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", choices=(*ARMS, "cpu"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -213,9 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(cpu_child(args.backend, args.documents, batch)))
         return 0
     if args.child:
-        print(json.dumps(ingest_child(args.backend, args.documents, args.child, batch)))
+        print(json.dumps(ingest_child(args.backend, args.documents, args.child, batch, args.questions)))
         return 0
-    results = run(args.backend, args.documents, batch, args.repeats)
+    results = run(args.backend, args.documents, batch, args.repeats, args.questions)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))

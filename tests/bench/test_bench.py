@@ -76,13 +76,14 @@ def test_ingest_profile_runs_end_to_end(tmp_path: Path) -> None:
     from bench import profile
 
     out = tmp_path / "profile.json"
-    assert profile.main(["--documents", "6", "--repeats", "1", "--out", str(out)]) == 0
+    assert profile.main(["--documents", "6", "--repeats", "1", "--questions", "3", "--out", str(out)]) == 0
     r = json.loads(out.read_text())
     arms = {a["arm"]: a for a in r["arms"]}
     assert set(arms) == {"annotate", "no-annotate"}
     assert arms["annotate"]["chunks"] == arms["no-annotate"]["chunks"] > 0
     assert arms["annotate"]["stages_s"]["annotate"] > 0 and "annotate" not in arms["no-annotate"]["stages_s"]
     assert all(a["stages_s"]["embed"] > 0 and a["stages_s"]["write"] > 0 for a in arms.values())
+    assert all(a["answer_ms"]["questions"] == 3 and a["answer_ms"]["total"]["p50"] > 0 for a in arms.values())
     cpu = r["cpu"]
     assert cpu["entities_cpu_s"] > 0 and cpu["encode_one_thread_cpu_s"] > 0 and r["cpu_floor_ratio"] > 1.0
     assert r["cpu"]["chunks"] == arms["annotate"]["chunks"]  # the encoder alone sees ingest's chunks
