@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from despatch.settings import PROJECT_ROOT
 
 SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
@@ -87,12 +89,15 @@ def test_narrowing_the_sources_by_date_in_the_chat(web: Any, browser: Any) -> No
     page.goto(f"{web.url}/", wait_until="load")
     page.locator("#despatch-scope").get_by_text("Narrow the sources").click()
     since = page.locator("#despatch-from input, #despatch-from textarea").first
+    since.click()  # a click waits until the opening panel has stopped moving; fill does not
     since.fill("2018-02-30")
+    expect(since).to_have_value("2018-02-30")  # the field holds the date before the question goes
     box = page.locator("#despatch-question textarea")
     box.fill("What target did the Home Office set for voluntary departures in 2015/16?")
     box.press("Enter")
     page.get_by_text("is not a real day").wait_for(timeout=60_000)
     since.fill("2019-01-01")  # after the founding article (2018-04-26)
+    expect(since).to_have_value("2019-01-01")
     box.fill("What target did the Home Office set for voluntary departures in 2015/16?")
     box.press("Enter")
     note = page.locator("#despatch-chat .despatch-scope-note")
