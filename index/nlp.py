@@ -26,21 +26,15 @@ _nlp: Any = None
 
 
 def _blas_ops() -> Any:
-    """thinc's ``NumpyOps`` with its matrix products done by numpy's BLAS (OpenBLAS) instead of
-    blis, for the entity recogniser.
+    """thinc's own ``NumpyOps`` with ``use_blis=False``, for the entity recogniser: its
+    ``gemm`` (the token encoder's layers and the parser's precomputed feature layer) then runs on
+    numpy's BLAS (OpenBLAS) instead of blis, which does these products more slowly on this
+    machine (docs/benchmarks.md, "Where ingest's overhead goes"). The parser's per-step products,
+    in spaCy's compiled code, still use blis. The entities found are the same as the stock
+    pipeline's (``tests/index/test_nlp.py``)."""
+    from thinc.api import NumpyOps
 
-    Its convolutional token encoder spends much of its time in these products, which blis does
-    more slowly on this machine (docs/benchmarks.md, "Where ingest's overhead goes"); the
-    entities found are the same as the stock pipeline's (``tests/index/test_nlp.py``)."""
-    from thinc.api import NumpyOps, Ops
-
-    class BlasOps(NumpyOps):  # type: ignore[misc]
-        name = "despatch-blas"
-
-        def gemm(self, x: Any, y: Any, out: Any = None, trans1: bool = False, trans2: bool = False) -> Any:
-            return Ops.gemm(self, x, y, out=out, trans1=trans1, trans2=trans2)
-
-    return BlasOps()
+    return NumpyOps(use_blis=False)
 
 
 def pipeline() -> Any:

@@ -15,16 +15,15 @@ def test_blas_ops_find_the_same_entities_as_spacys_own() -> None:
     from index.nlp import _NER_ONLY, MODEL, entities, pipeline
 
     ner = pipeline().get_pipe("ner")
-    assert {type(node.ops).__name__ for node in ner.model.walk()} == {"BlasOps"}
+    assert all(isinstance(node.ops, NumpyOps) and not node.ops.use_blis for node in ner.model.walk())
 
     texts = [(ROOT / "data" / "corpus" / "2018-04-26-rudd-removal-targets.txt").read_text(encoding="utf-8")]
     hansard = sorted((ROOT / "data" / "corpora" / "hansard-2010-immigration").glob("*.txt"))
     assert hansard
-    texts += [path.read_text(encoding="utf-8", errors="replace")[:20_000] for path in hansard[:3]]
+    texts += [path.read_text(encoding="utf-8", errors="replace")[:20_000] for path in hansard[:8]]
 
     stock = spacy.load(MODEL)
-    assert isinstance(stock.get_pipe("ner").model.ops, NumpyOps)
-    assert all(type(node.ops) is NumpyOps for node in stock.get_pipe("ner").model.walk())
+    assert all(node.ops.use_blis for node in stock.get_pipe("ner").model.walk())
     want = [
         tuple((e.start_char, e.end_char, e.label_) for e in doc.ents)
         for doc in stock.pipe(texts, disable=list(_NER_ONLY))
