@@ -86,4 +86,6 @@ def test_ingest_profile_runs_end_to_end(tmp_path: Path) -> None:
     assert all(a["answer_ms"]["questions"] == 3 and a["answer_ms"]["total"]["p50"] > 0 for a in arms.values())
     cpu = r["cpu"]
     assert cpu["entities_cpu_s"] > 0 and cpu["encode_one_thread_cpu_s"] > 0 and r["cpu_floor_ratio"] > 1.0
+    assert cpu["entities_blis_cpu_s"] > 0
+    assert {arm: len(runs) for arm, runs in cpu["entities_cpu_runs_s"].items()} == {"shipped": 3, "blis": 3}
     assert r["cpu"]["chunks"] == arms["annotate"]["chunks"]  # the encoder alone sees ingest's chunks
