@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench.archive import sentence_pool, write_archive
-from bench.stats import percentile
+from bench.stats import p50_p95
 from despatch.settings import PROJECT_ROOT, Settings, load_settings
 from index.sentences import sentences
 
@@ -114,6 +114,15 @@ def questions(n: int) -> list[str]:
     return qs[: max(n, 1)]
 
 
+def timed_answers(bot: Any, n: int) -> list[dict[str, float]]:
+    """The stage timings (ms) of ``n`` real questions' answers, after 5 warm-up questions that are
+    not measured (nor cached for the measured ones)."""
+    qs = questions(n + 5)
+    for q in qs[:5]:
+        bot.ask(q)
+    return [bot.ask(q).timings_ms for q in qs[5:]]
+
+
 def measure(chunks: int, n_questions: int, real: Any, pool: bool = True) -> dict[str, Any]:
     from bot.assembly import assemble
 
@@ -122,17 +131,8 @@ def measure(chunks: int, n_questions: int, real: Any, pool: bool = True) -> dict
     bot = assemble(settings, embedder=real).bot()
     bot.retriever.view()
     warm = time.perf_counter() - began
-    qs = questions(n_questions + 5)
-    for q in qs[:5]:  # warm-up questions are not measured (nor cached for the measured ones)
-        bot.ask(q)
-    rows = [bot.ask(q).timings_ms for q in qs[5:]]
-    stages = {
-        s: {
-            "p50": round(percentile([r.get(s, 0.0) for r in rows], 50), 2),
-            "p95": round(percentile([r.get(s, 0.0) for r in rows], 95), 2),
-        }
-        for s in STAGES
-    }
+    rows = timed_answers(bot, n_questions)
+    stages = {s: p50_p95([r.get(s, 0.0) for r in rows]) for s in STAGES}
     return {
         "chunks": store.count_chunks(),
         "questions": len(rows),

@@ -57,6 +57,7 @@ def _timed(stages: dict[str, float], name: str, func: Callable[..., Any]) -> Cal
 
 ARMS = ("annotate", "no-annotate")
 ENTITY_ROUNDS = 3  # runs of the recogniser alone, as shipped and with spaCy's stock ops
+_WARM_UP = "Warm-up text about John Smith in London."  # loads the recogniser before the clock
 
 
 def ingest_child(backend: str, documents: int, arm: str, batch_size: int, questions: int) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def ingest_child(backend: str, documents: int, arm: str, batch_size: int, questi
         embedder.embed(["warm-up"])  # model load outside the timing, as in bench.backends
         annotate = arm != "no-annotate"
         if annotate:  # and the entity recogniser's load too (bench.backends counts that one)
-            entities(["Warm-up text about John Smith in London."])
+            entities([_WARM_UP])
         indexer = parts.indexer()
         own_embed = embedder.embed
         ingest.read_file = _timed(stages, "read", ingest.read_file)  # type: ignore[assignment]
@@ -118,21 +119,14 @@ def answer_latency(bot: Any, n: int) -> dict[str, Any]:
     stored without entities are annotated when the answerer first reads them and then cached in
     memory, so in ``no-annotate`` some answers pay for annotation and some (passages already
     read) do not."""
-    from bench.latency import questions
-    from bench.stats import percentile
+    from bench.latency import timed_answers
+    from bench.stats import p50_p95
 
-    qs = questions(n + 5)
-    for q in qs[:5]:
-        bot.ask(q)
-    rows = [bot.ask(q).timings_ms for q in qs[5:]]
+    rows = timed_answers(bot, n)
     out: dict[str, Any] = {"questions": len(rows)}
     for stage in ("select", "total"):
         times = [r[stage] for r in rows if stage in r]  # an answer may skip a stage (a vote's)
-        out[stage] = {
-            "answers": len(times),
-            "p50": round(percentile(times, 50), 2),
-            "p95": round(percentile(times, 95), 2),
-        }
+        out[stage] = {"answers": len(times), **p50_p95(times)}
     return out
 
 
@@ -155,7 +149,7 @@ def cpu_child(backend: str, documents: int, batch_size: int) -> dict[str, Any]:
 
     docs = [doc for f in cached_archive(documents) for doc in read_file(f, 10**9)]
     texts = [doc.text for doc in docs]
-    entities(["Warm-up text about John Smith in London."])
+    entities([_WARM_UP])
     nodes = list(pipeline().get_pipe("ner").model.walk())
     shipped = [node.ops for node in nodes]
     stock = NumpyOps()  # spaCy's default: use_blis=True

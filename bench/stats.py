@@ -23,3 +23,8 @@ def percentile(values: Sequence[float], q: float) -> float:
         return 0.0
     k = min(len(vals) - 1, max(0, round(q / 100 * (len(vals) - 1))))
     return vals[k]
+
+
+def p50_p95(values: Sequence[float], digits: int = 2) -> dict[str, float]:
+    """The 50th and 95th percentiles (0.0 for no values)."""
+    return {"p50": round(percentile(values, 50), digits), "p95": round(percentile(values, 95), digits)}

