@@ -1,9 +1,15 @@
-"""The entity recogniser as ingest runs it: spaCy's pipeline with its matrix products on numpy's
-BLAS must find exactly the entities the stock pipeline finds."""
+"""Entity annotation at ingest: every chunk carries its entities, overlapping chunks are read
+once, and spaCy's pipeline with its matrix products on numpy's BLAS finds exactly the entities
+the stock pipeline finds."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,3 +37,55 @@ def test_blas_ops_find_the_same_entities_as_spacys_own() -> None:
     got = [tuple((e.start, e.end, e.label) for e in ents) for ents in entities(texts)]
     assert sum(map(len, want)) > 100  # real text with many entities, not a vacuous comparison
     assert got == want
+
+
+def test_chunks_are_annotated_with_entities(founding_store: Any) -> None:
+    _, store = founding_store
+    labels: set[str] = set()
+    for chunk in store.iter_chunks():
+        ents = chunk.meta.entities
+        assert ents is not None, "every chunk is annotated at ingest"
+        for e in ents:
+            assert 0 <= e.start < e.end <= len(chunk.text)
+            labels.add(e.label)
+            if e.label == "PERSON":
+                assert chunk.text[e.start : e.end].strip()
+        texts = {chunk.text[e.start : e.end] for e in ents}
+        if "July 2016" in chunk.text:
+            assert "July 2016" in texts
+    assert {"PERSON", "DATE", "CARDINAL", "ORG"} <= labels
+
+
+def test_overlapping_chunks_are_annotated_once_each_keeping_its_own_entities(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entity recogniser reads a document's overlapping chunks as one stretch of text; every
+    chunk gets the entities inside it, with offsets into its own text, and none twice, also
+    when a long stretch is cut (here at 400 characters)."""
+    from itertools import pairwise
+
+    import index.ingest as ingest
+    from bot.assembly import assemble
+    from index.nlp import entities
+    from index.records import Document, Section
+
+    text = " ".join(
+        f"Theresa May met Amber Rudd on {day} March. Diane Abbott spoke in Leeds." for day in range(1, 30)
+    )
+    doc = Document(id="d", source="s", title="t", text=text, sections=(Section(0, len(text)),))
+    settings = make_settings(tmp_path / "store", chunk_tokens=60, chunk_overlap=20)
+    indexer = assemble(settings, create=True).indexer()
+    chunks = indexer.chunk(doc)
+    assert len(chunks) > 3 and any(b.start < a.end for a, b in pairwise(chunks))
+    for cut in (100_000, 400):
+        monkeypatch.setattr(ingest, "_REGION_CHARS", cut)
+        [(_, annotated, _)] = ingest._annotated([(doc, chunks, False)])
+        alone = entities([c.text for c in chunks])
+        for chunk, own in zip(annotated, alone, strict=True):
+            ents = chunk.meta.entities
+            assert ents is not None and len(set(ents)) == len(ents)
+            got = {(chunk.text[e.start : e.end], e.label) for e in ents}
+            assert got and all(t and t == t.strip() for t, _ in got)  # offsets land on the words
+            # the same entities as annotating the chunk on its own, near enough (context differs)
+            want = {(chunk.text[e.start : e.end], e.label) for e in own}
+            assert len(got & want) >= 0.8 * len(want | got)
