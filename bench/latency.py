@@ -23,7 +23,7 @@ from despatch.settings import PROJECT_ROOT, Settings, load_settings
 from index.sentences import sentences
 
 CACHE = PROJECT_ROOT / "bench" / ".cache"
-STAGES = ("embed", "dense", "lexical", "fusion", "select", "cite", "total")
+STAGES = ("embed", "dense", "lexical", "fusion", "select", "score", "cite", "total")
 
 
 class PoolEmbedder:

@@ -16,6 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -215,7 +216,10 @@ def _special(info: QuestionInfo, sentence: Sentence) -> bool:
 
 @dataclass(frozen=True)
 class Model:
-    """A logistic model over standardised features, and the refusal threshold."""
+    """A logistic model over standardised features, and the refusal threshold: the
+    ``logistic`` ``SentenceScorer``."""
+
+    name: ClassVar[str] = "logistic"
 
     features: tuple[str, ...]
     mean: tuple[float, ...]
@@ -254,6 +258,10 @@ class Model:
         """All weights zero: what the fitting command starts from (features need no weights)."""
         n = len(FEATURES)
         return cls(FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, 0.5)
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        """P(answers) for each candidate row (the ``SentenceScorer`` method)."""
+        return self.probabilities(rows)
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """P(answers) for each row of raw features."""

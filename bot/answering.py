@@ -20,10 +20,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot import citations
-from bot.answerability import FEATURES, Model, Sentence, answer_entities, features
+from bot.answerability import FEATURES, Sentence, answer_entities, features
 from bot.citations import Idf
 from bot.questions import QuestionInfo, analyse
 from bot.records import NO_MATCH, Answer, Citation, Passage, ShortAnswer
+from bot.scorer import SentenceScorer
 from bot.short_answer import short_answer
 from bot.text import numbers, terms
 from index.embedding import Embedder
@@ -85,13 +86,13 @@ class ExtractiveAnswerer:
         self,
         embedder: Embedder,
         idf: Idf,
-        model: Model,
+        scorer: SentenceScorer,
         max_sentences: int = 3,
         embed_sentences: int = 8,
     ) -> None:
         self.embedder = embedder
         self.idf = idf
-        self.model = model
+        self.scorer = scorer
         self.max_sentences = max_sentences
         self.embed_sentences = embed_sentences
         self._entities: OrderedDict[str, tuple[Entity, ...]] = OrderedDict()
@@ -121,14 +122,19 @@ class ExtractiveAnswerer:
         refusal = self.gate(info, passages)
         if refusal:
             return self.refuse(question, passages, refusal, {"select": _ms(began)})
-        ranked = self.rank(info, passages, query_vector)
+        cands = self.candidates(info, passages, query_vector)
+        t0 = time.perf_counter()
+        ranked = self.order(cands)
         t1 = time.perf_counter()
-        timings = {"select": _ms(began, t1)}
+        timings = {"select": _ms(began, t1), "score": _ms(t0, t1)}
         best = ranked[0] if ranked else None
         confidence = best.p if best else 0.0
-        if best is None or confidence < self.model.threshold:
+        if best is None or confidence < self.scorer.threshold:
             reason = self._why_not(info, passages)
-            return self.refuse(question, passages, reason, timings, confidence=confidence)
+            below = self.refuse(question, passages, reason, timings, confidence=confidence)
+            if best is not None:  # what it would have led with: the eval's risk-coverage curve
+                below.meta["best_sentence"] = attributed(best.sentence.text, best.passage)
+            return below
         if info.atype == "reason" and not self._premise_holds(info, best):
             reason = "the sources don't say what the question takes for granted"
             return self.refuse(question, passages, reason, timings, confidence=confidence)
@@ -214,9 +220,14 @@ class ExtractiveAnswerer:
     def rank(
         self, info: QuestionInfo, passages: Sequence[Passage], query_vector: np.ndarray | None = None
     ) -> list[Candidate]:
-        """Candidates by the model's probability that they answer, best first (ties: source order)."""
-        cands = self.candidates(info, passages, query_vector)
-        probs = self.model.probabilities(np.asarray([c.x for c in cands], dtype=float))
+        """Candidates by the scorer's probability that they answer, best first (ties: source order)."""
+        return self.order(self.candidates(info, passages, query_vector))
+
+    def order(self, cands: list[Candidate]) -> list[Candidate]:
+        """``cands`` scored by the scorer, best first."""
+        probs = self.scorer.score(
+            np.asarray([c.x for c in cands], dtype=float).reshape(len(cands), len(FEATURES))
+        )
         scored = [Candidate(c.passage, c.sentence, c.x, float(p)) for c, p in zip(cands, probs, strict=True)]
         # A year or figure the question names is a constraint, not a hint: a sentence about
         # 2014/15 does not answer a question about 2015/16, however alike they read. The
@@ -366,7 +377,7 @@ class ExtractiveAnswerer:
                 chosen.append(max(helpful, key=lambda c: len(lacking & c.sentence.terms)))
         # Other sentences the model also thinks answer (a second phrasing, another part of a
         # question asking for several things), never a repeat of one already chosen.
-        floor = max(self.model.threshold, (0.4 if info.multi else 0.6) * best.p)
+        floor = max(self.scorer.threshold, (0.4 if info.multi else 0.6) * best.p)
         for cand in ranked[1:]:
             if len(chosen) >= self.max_sentences or cand.p < floor:
                 break

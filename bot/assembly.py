@@ -7,19 +7,52 @@ store, embedding model, indexer and ``Bot`` from ``assemble``; it is also the on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from despatch.errors import ConfigError
 from despatch.offline import go_offline
 from despatch.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.answerability import Model
     from bot.core import Bot
+    from bot.scorer import SentenceScorer
     from index.embedding import Embedder, SentenceTransformerEmbedder
     from index.ingest import Indexer
     from index.onnx_embedding import OnnxEmbedder
     from index.store import Store
+
+
+def _logistic(path: Path | None) -> SentenceScorer:
+    from bot.answerability import Model
+
+    return Model.load(path) if path else Model.load()
+
+
+def _boosted(path: Path | None) -> SentenceScorer:
+    from bot.boosted import BoostedScorer
+
+    return BoostedScorer.load(path)
+
+
+# The sentence scorers by name (DESPATCH_SCORER); each takes its model file (None: the shipped one).
+SCORERS: dict[str, Callable[[Path | None], SentenceScorer]] = {
+    "logistic": _logistic,
+    "boosted": _boosted,
+}
+
+
+def build_scorer(settings: Settings) -> SentenceScorer:
+    """The scorer ``Settings.scorer`` names, loaded from ``Settings.answer_model`` or its shipped file."""
+    try:
+        make = SCORERS[settings.scorer]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown DESPATCH_SCORER={settings.scorer!r}; choose one of: {', '.join(SCORERS)}"
+        ) from None
+    return make(settings.answer_model)
 
 
 class Parts:
@@ -59,17 +92,22 @@ class Parts:
             s.model_path, s.onnx_cache, quantized=s.embed_backend == "onnx-int8", batch_size=s.batch_size
         )
 
+    @cached_property
+    def scorer(self) -> SentenceScorer:
+        return build_scorer(self.settings)
+
     def indexer(self) -> Indexer:
         """An ``Indexer`` writing into the store with the embedding model."""
         from index.ingest import Indexer
 
         return Indexer(self.settings, self.store, self.embedder)  # type: ignore[arg-type]
 
-    def bot(self, answerer: str | None = None, model: Model | None = None) -> Bot:
-        """A ``Bot`` over the store (``answerer`` overrides ``Settings.answerer``)."""
+    def bot(self, answerer: str | None = None, scorer: SentenceScorer | None = None) -> Bot:
+        """A ``Bot`` over the store (``answerer`` overrides ``Settings.answerer``, ``scorer``
+        the scorer ``Settings.scorer`` names)."""
         from bot.core import Bot
 
-        return Bot(self.settings, self.store, self.embedder, answerer, model)
+        return Bot(self.settings, self.store, self.embedder, answerer, scorer or self.scorer)
 
 
 def assemble(settings: Settings, *, create: bool = False, embedder: Embedder | None = None) -> Parts:

@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from bot.answerability import Model
 from bot.answering import Answerer, ExtractiveAnswerer
 from bot.citations import check, similarity
 from bot.divisions import DivisionAnswerer
@@ -15,6 +14,7 @@ from bot.followup import resolve
 from bot.records import Answer, Passage
 from bot.retrieval import Filters, HybridRetriever
 from bot.scope import scoped
+from bot.scorer import SentenceScorer
 from despatch.settings import Settings
 from index.cleaning import scrub
 from index.embedding import Embedder, space_of
@@ -30,7 +30,7 @@ class Bot:
         store: Store,
         embedder: Embedder,
         answerer: str | None = None,
-        model: Model | None = None,
+        scorer: SentenceScorer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -45,10 +45,13 @@ class Bot:
             cache=store.view_cache(settings) if settings.save_views else None,
         )
         self.divisions = DivisionAnswerer(self.retriever, store, settings.top_k)
-        if model is None:
-            model = Model.load(settings.answer_model) if settings.answer_model else Model.load()
+        if scorer is None:
+            from bot.assembly import build_scorer
+
+            scorer = build_scorer(settings)
+        self.scorer = scorer
         self.extractive = ExtractiveAnswerer(
-            embedder, self.idf, model, embed_sentences=settings.embed_sentences
+            embedder, self.idf, scorer, embed_sentences=settings.embed_sentences
         )
         self.answerer: Answerer = self.extractive
         if (answerer or settings.answerer) == "llm":

@@ -61,10 +61,14 @@ class Settings(BaseSettings):
     # Bot
     answerer: Literal["extractive", "llm"] = "extractive"
     top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
+    scorer: str = Field(
+        "logistic",
+        description="Sentence scorer (bot.assembly.SCORERS): boosted (LightGBM trees) or logistic.",
+    )
     answer_model: Path | None = Field(
         None,
-        description="Fitted answerability model (weights and refusal threshold); "
-        "default: bot/answerability.json, written by python -m evals.fit.",
+        description="The scorer's fitted model file (weights and refusal threshold); default: the "
+        "shipped one (bot/models/boosted.json, bot/answerability.json), written by python -m evals.fit.",
     )
     embed_sentences: int = Field(
         8, ge=0, le=50, description="Candidate sentences the extractive answerer embeds (0: none)."

@@ -22,6 +22,7 @@ class GoldCase:
     history: list[Any] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     paragraph: str | None = None  # SQuAD: url of the gold paragraph, for retrieval scoring
+    source: str | None = None  # the source file the case was written from (training data)
 
 
 def load_gold(path: Path) -> list[GoldCase]:
@@ -51,7 +52,7 @@ def load_gold(path: Path) -> list[GoldCase]:
     return cases
 
 
-FIELDS = {"id", "question", "answerable", "facts", "evidence", "history", "tags", "paragraph"}
+FIELDS = {"id", "question", "answerable", "facts", "evidence", "history", "tags", "paragraph", "source"}
 # Read by the LLM gate's scripted model (tests/scripted_llm.py), not by the scorer.
 SCRIPT_FIELDS = {"reply", "rewrite"}
 
@@ -104,6 +105,7 @@ def _case(raw: dict[str, Any]) -> GoldCase:
         history=list(raw.get("history") or []),
         tags=[str(t) for t in raw.get("tags") or []],
         paragraph=raw.get("paragraph"),
+        source=raw.get("source"),
     )
 
 

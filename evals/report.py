@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from despatch.errors import InputError
-from evals.scoring import CaseScore
+from evals.scoring import CaseScore, risk_coverage
 
 # Metrics shown in the chart: shares between 0 and 1 (counts and milliseconds are in the table).
 _COUNTS = {"cases", "invalid_citations", "latency_p50_ms", "latency_p95_ms"}
@@ -45,10 +45,20 @@ class EvalReport:
     by_tag: dict[str, dict[str, float]]
     cases: list[CaseScore] = field(default_factory=list)
     model: str = ""  # what answered: the LLM and its endpoint, or the extractive model file
+    threshold: float | None = None  # the scorer's answer threshold (extractive answers)
 
     @property
     def passed(self) -> bool:
         return not self.breaches
+
+    def curve(self) -> dict[str, Any]:
+        """The risk-coverage curve of this run's cases and the point the scorer's threshold chose."""
+        chosen = {
+            "threshold": self.threshold,
+            "precision": self.metrics.get("answer_precision", 0.0),
+            "coverage": round(1 - self.metrics.get("false_refusal_rate", 0.0), 4),
+        }
+        return {"curve": risk_coverage(self.cases), "chosen": chosen}
 
 
 def failure_kind(message: str) -> str:
@@ -145,7 +155,7 @@ def write_suite(suite: Suite, out_dir: Path, junit: Path | None = None) -> None:
         "answerer": suite.answerer,
         "model": suite.model,
         "passed": suite.passed,
-        "sets": [{**asdict(r), "passed": r.passed} for r in suite.reports],
+        "sets": [{**asdict(r), "passed": r.passed, "risk_coverage": r.curve()} for r in suite.reports],
         "comparison": None
         if suite.comparison is None
         else {**asdict(suite.comparison), "ok": suite.comparison.ok},
@@ -319,6 +329,44 @@ def chart_svg(report: EvalReport) -> str:
     return svg[svg.index("<svg") :]
 
 
+def curve_svg(report: EvalReport) -> str:
+    """Answer precision against coverage as the threshold moves, and the chosen point, as SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = report.curve()
+    points = data["curve"]
+    chosen = data["chosen"]
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "despatch"}):
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        ax.plot(
+            [q["coverage"] for q in points], [q["precision"] for q in points], marker=".", color="#1565c0"
+        )
+        ax.plot([chosen["coverage"]], [chosen["precision"]], marker="o", markersize=9, color="#c62828")
+        if "answer_precision" in report.thresholds:
+            ax.axhline(report.thresholds["answer_precision"], color="black", linewidth=1, linestyle="--")
+        label = "" if chosen["threshold"] is None else f" (threshold {chosen['threshold']:g})"
+        ax.annotate(
+            f"this run{label}",
+            (chosen["coverage"], chosen["precision"]),
+            textcoords="offset points",
+            xytext=(6, -12),
+        )
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("coverage: share of answerable questions answered")
+        ax.set_ylabel("precision of answers given")
+        ax.set_title(f"{report.gold}: risk-coverage as the answer threshold moves")
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
 def to_html(suite: Suite) -> str:
     e = html.escape
     verdict = "PASSED" if suite.passed else "FAILED"
@@ -345,6 +393,7 @@ def to_html(suite: Suite) -> str:
             f"<section><h2>{e(report.gold)}: <span class='{'pass' if ok else 'fail'}'>"
             f"{'passed' if ok else 'failed'}</span></h2>",
             f"<figure class='chart'>{chart_svg(report)}</figure>",
+            f"<figure class='chart'>{curve_svg(report)}</figure>",
             "<table><tr><th>metric</th><th>value</th><th>threshold</th><th>status</th><th>change</th></tr>",
         ]
         for name, value in report.metrics.items():

@@ -85,20 +85,25 @@ def run_eval(
     limits = {k2: float(v) for k2, v in config.get("metrics", {}).items()} or dict(DEFAULT_GATE)
     breaches = [b for name, limit_ in limits.items() if (b := _breach(name, metrics, limit_))]
     model = describe_model(settings, answerer)
-    report = EvalReport(gold_path.name, answerer, metrics, limits, breaches, by_tag(scores), scores, model)
+    threshold = getattr(getattr(bot, "scorer", None), "threshold", None)
+    report = EvalReport(
+        gold_path.name, answerer, metrics, limits, breaches, by_tag(scores), scores, model, threshold
+    )
     if out_dir is not None:
         write_report(report, out_dir)
     return report
 
 
 def describe_model(settings: Settings, answerer: str) -> str:
-    """What answered, for the report: the LLM and its endpoint, or the extractive model file."""
+    """What answered, for the report: the LLM and its endpoint, or the scorer and its model file."""
     if answerer == "llm":
         return f"{settings.llm_model} at {settings.llm_base_url or 'the default OpenAI endpoint'}"
     from bot.answerability import MODEL_PATH
+    from bot.boosted import MANIFEST
 
-    digest = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()[:12]
-    return f"extractive, answerability model sha256:{digest}"
+    path = settings.answer_model or (MANIFEST if settings.scorer == "boosted" else MODEL_PATH)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return f"extractive, {settings.scorer} scorer {path.name} sha256:{digest}"
 
 
 def build_bot(
@@ -106,7 +111,7 @@ def build_bot(
     paths: list[Path],
     answerer: str = "extractive",
     embedder: Any = None,
-    model: Any = None,
+    scorer: Any = None,
 ) -> Any:
     """A ``Bot`` over an index of exactly ``paths`` in ``settings.store``, an eval-owned store:
     it is brought up to date idempotently, and documents of any other corpus are removed."""
@@ -125,7 +130,7 @@ def build_bot(
         )
     if others:
         parts.store.remove_many(others)
-    return parts.bot(answerer, model)
+    return parts.bot(answerer, scorer)
 
 
 def _breach(name: str, metrics: dict[str, float], limit: float) -> str | None:
@@ -191,6 +196,10 @@ def aggregate(scores: list[CaseScore], k: int) -> dict[str, float]:
             )
             / 2,
             4,
+        ),
+        # Of the answers given, the share whose lead sentence is right (see CaseScore.lead_ok).
+        "answer_precision": share(
+            sum(1 for s in scores if not s.refused and s.lead_ok), sum(1 for s in scores if not s.refused)
         ),
         "fact_in_first_sentence": share(
             sum(1 for s in answered_factoid if s.first_ok), len(answered_factoid)

@@ -76,6 +76,11 @@ class CaseScore:
     short_answer: str | None = None
     short_ok: bool | None = None  # a short answer was given: it matches a gold answer exactly
     fallback: str | None = None  # LLM answerer: why its answer was replaced by the extractive one
+    # The scorer's confidence in the lead sentence (None: refused before any sentence was
+    # scored, or refused for another reason), and whether that lead is right: the case is
+    # answerable, the lead states a gold fact and, when the answer was given, it states them all.
+    confidence: float | None = None
+    lead_ok: bool = False
     failures: list[str] = field(default_factory=list)
     citations: list[dict[str, object]] = field(default_factory=list)
 
@@ -120,6 +125,7 @@ def score_case(
         fallback=answer.meta.get("fallback"),
     )
     _check_citations(answer, document_text, supports, score)
+    _lead(case, answer, score)
     if not case.answerable:
         if not answer.refused:
             score.failures.append("answered an unanswerable question")
@@ -167,6 +173,46 @@ def score_case(
             ranks = [i for i, (_, txt) in enumerate(retrieved, 1) if normalise(ev) in normalise(txt)]
             score.retrieval_hits.append(ranks[0] if ranks else None)
     return score
+
+
+def _lead(case: GoldCase, answer: Answer, score: CaseScore) -> None:
+    """The confidence and rightness of the sentence the answer leads with (or, for a refusal
+    under the scorer's threshold, would have led with), for the risk-coverage curve."""
+    confidence = answer.meta.get("confidence")
+    if answer.refused:
+        lead = answer.meta.get("best_sentence")
+        if not isinstance(lead, str):
+            return  # refused by a gate, a premise or the citation check: never answered
+    else:
+        sentences = answer_sentences(answer.answer)
+        lead = MARKER.sub("", sentences[0]) if sentences else ""
+    score.confidence = float(confidence) if isinstance(confidence, int | float) else None
+    if score.confidence is None or not case.answerable:
+        return
+    states = any(contains(lead, alt) for g in case.facts for alt in g)
+    every = all(any(contains(MARKER.sub("", answer.answer), alt) for alt in g) for g in case.facts)
+    score.lead_ok = states and (answer.refused or every)
+
+
+def risk_coverage(scores: Sequence[CaseScore], steps: int = 50) -> list[dict[str, float]]:
+    """Precision of the answers given against the share of answerable questions answered, as
+    the answer threshold moves from 0 to 1 (in ``1/steps``)."""
+    answerable = sum(1 for s in scores if s.answerable)
+    curve = []
+    for i in range(steps + 1):
+        t = i / steps
+        answered = [s for s in scores if s.confidence is not None and s.confidence >= t]
+        right = sum(1 for s in answered if s.lead_ok)
+        curve.append(
+            {
+                "threshold": round(t, 4),
+                "precision": round(right / len(answered), 4) if answered else 1.0,
+                "coverage": round(sum(1 for s in answered if s.answerable) / answerable, 4)
+                if answerable
+                else 0.0,
+            }
+        )
+    return curve
 
 
 def _check_citations(

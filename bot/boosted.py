@@ -1,0 +1,55 @@
+"""Gradient-boosted trees (LightGBM) over the answerability features: a ``SentenceScorer``.
+
+The trees are a LightGBM text model (``bot/models/boosted.lgb.txt``) with a manifest
+(``bot/models/boosted.json``: features, threshold, the training data's sha256s, the command and
+the cross-validated figures), both written by ``python -m evals.fit``. Loading checks the
+manifest against the features and the model file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.answerability import FEATURES
+from bot.scorer import MODELS_DIR, REFIT, read_manifest
+from despatch.errors import ConfigError
+
+MANIFEST = MODELS_DIR / "boosted.json"
+
+
+class BoostedScorer:
+    """P(answers) from LightGBM trees; the threshold is the manifest's."""
+
+    name = "boosted"
+
+    def __init__(self, booster: Any, threshold: float, manifest: dict[str, Any] | None = None) -> None:
+        self.booster = booster
+        self.threshold = threshold
+        self.manifest = manifest or {}
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> BoostedScorer:
+        path = path or MANIFEST
+        manifest = read_manifest(path, FEATURES)
+        try:
+            import lightgbm
+        except ImportError as exc:  # an install without the project's dependencies
+            raise ConfigError(
+                "DESPATCH_SCORER=boosted needs LightGBM: reinstall with ./scripts/setup.sh "
+                "or set DESPATCH_SCORER=logistic"
+            ) from exc
+        model_file = path.parent / str(manifest.get("model_file", ""))
+        try:
+            booster = lightgbm.Booster(model_file=str(model_file))
+        except (lightgbm.basic.LightGBMError, OSError) as exc:
+            raise ConfigError(f"Cannot load the boosted scorer {model_file} ({exc}); {REFIT}") from exc
+        return cls(booster, float(manifest["threshold"]), manifest)
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros(0)
+        # One thread: a question has tens of rows, and the server answers several at once.
+        return np.asarray(self.booster.predict(np.asarray(rows, dtype=float), num_threads=1), dtype=float)

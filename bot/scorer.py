@@ -1,0 +1,61 @@
+"""The sentence-scorer seam: how likely each candidate sentence answers its question.
+
+A ``SentenceScorer`` scores one question's candidate sentences (their feature rows, in the
+order of ``bot.answerability.FEATURES``) and carries the threshold below which the answerer
+refuses. The extractive answerer uses it for the lead sentence, the sentences that follow it,
+refusals (and so the LLM path's refusal gate) and follow-up answers. Implementations are chosen
+by name in the composition root (``bot.assembly.SCORERS``, ``DESPATCH_SCORER``); each loads its
+fitted weights, which are data beside ``python -m evals.fit``, the command that made them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from despatch.errors import ConfigError
+
+MODELS_DIR = Path(__file__).with_name("models")
+REFIT = "refit it with: python -m evals.fit"
+
+
+class SentenceScorer(Protocol):
+    """P(the sentence answers the question) for each candidate row, and the bar to answer."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def threshold(self) -> float: ...
+
+    def score(self, rows: np.ndarray) -> np.ndarray: ...
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_manifest(path: Path, features: tuple[str, ...]) -> dict[str, Any]:
+    """A scorer's manifest (JSON), checked: it must be fitted for ``features`` and every file it
+    names must be the file it was fitted as (sha256)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Cannot read the scorer manifest {path} ({exc}); {REFIT}") from exc
+    if not isinstance(raw, dict) or tuple(raw.get("features", ())) != features:
+        raise ConfigError(f"{path} was fitted for other features; {REFIT}")
+    try:
+        float(raw["threshold"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path} has no numeric threshold; {REFIT}") from exc
+    for name, digest in (raw.get("files") or {}).items():
+        file = path.parent / name
+        if not file.exists():
+            raise ConfigError(f"{path} names {file}, which is missing; {REFIT}")
+        if sha256(file) != digest:
+            raise ConfigError(f"{file} is not the file {path.name} was fitted with (sha256 differs); {REFIT}")
+    return raw
