@@ -23,7 +23,7 @@ from bot.prompts import render
 from bot.questions import analyse
 from bot.records import Answer, Citation, Passage
 from bot.text import numbers, terms
-from despatch.errors import ConfigError
+from despatch.errors import AnswerError, ConfigError
 from despatch.settings import Settings
 from index.embedding import Embedder
 
@@ -147,8 +147,7 @@ class LLMAnswerer:
         raw = ""
         try:
             buffer = ""
-            for chunk in self.chat_model.stream(messages):
-                piece = str(chunk.content)
+            for piece in self._reply(messages):
                 raw += piece
                 buffer += piece
                 *complete, buffer = _split_sentences(buffer)
@@ -160,8 +159,8 @@ class LLMAnswerer:
                 shown = state.add(buffer)
                 if shown:
                     yield shown
-        except Exception as exc:  # the endpoint failed: the extractive answer stands
-            log.warning("LLM endpoint failed: %s", exc)
+        except AnswerError as exc:  # the endpoint failed: the extractive answer stands
+            log.warning("%s", exc)
             yield from self._fall_back(extractive, f"llm_error: {exc}", raw, state, began)
             return
         if not state.citations and _is_refusal(raw):
@@ -186,6 +185,16 @@ class LLMAnswerer:
             timings_ms=timings,
             meta=meta,
         )
+
+    def _reply(self, messages: list[Any]) -> Iterator[str]:
+        """The model's reply as it streams; any failure of the endpoint becomes ``AnswerError``."""
+        try:
+            for chunk in self.chat_model.stream(messages):
+                yield str(chunk.content)
+        except Exception as exc:  # openai, httpx and LangChain raise many types: translated here
+            raise AnswerError(
+                f"LLM endpoint failed: {exc}; check DESPATCH_LLM_BASE_URL and DESPATCH_LLM_MODEL"
+            ) from exc
 
     def _fall_back(
         self, extractive: Answer, reason: str, raw: str, state: _Verified, began: float

@@ -221,6 +221,8 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
             )
         try:
             return bot.ask(question, history, body.scope.filters() if body.scope else None).to_json()
+        except ConfigError as exc:  # the server is set up wrong: not a passing outage
+            return JSONResponse({"detail": f"server configuration error: {exc}"}, status_code=500)
         except DespatchError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=503)
 
