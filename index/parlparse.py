@@ -34,6 +34,16 @@ _DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 _UNSAFE = re.compile(r"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 _SMALL = frozenset(["a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"])
 _COUNT_NAMES = {"aye": "Ayes", "no": "Noes", "content": "Contents", "not-content": "Not-contents"}
+# <divisioncount>'s attribute for each vote, as parlparse writes it (Commons: ayes="287"
+# noes="231" tellerayes="2" tellernoes="2"; Lords: content="..." not-content="..."), then the
+# singular some older files use.
+_COUNT_ATTRS = {
+    "aye": ("ayes", "aye"),
+    "no": ("noes", "no"),
+    "content": ("content", "contents"),
+    "not-content": ("not-content", "not-contents"),
+}
+_TELLER_ATTRS = {"aye": "tellerayes", "no": "tellernoes"}
 _FOR = frozenset({"aye", "content"})  # a vote for the motion; "no" and "not-content" against
 
 # Built per file: a document from its identity key and fields (``reading.make_document``).
@@ -256,10 +266,15 @@ def _division(
         count_el is not None and count_el.get("content") is not None
     )
     order = ("content", "not-content") if lords else ("aye", "no")
-    counts = {}
+    counts: dict[str, int | None] = {}
+    tellers: dict[str, int] = {}
     for vote in order:
-        raw = (count_el.get(vote) if count_el is not None else None) or ""
+        given = [count_el.get(a) or "" for a in _COUNT_ATTRS[vote]] if count_el is not None else []
+        raw = next((g for g in given if g), "")
         counts[vote] = int(raw) if raw.strip().isdigit() else None
+        told = (count_el.get(_TELLER_ATTRS.get(vote, "")) if count_el is not None else None) or ""
+        if told.strip().isdigit():
+            tellers[vote] = int(told)
     lines: list[str] = []
     for lst in lists:
         for voter in lst:
@@ -282,6 +297,10 @@ def _division(
     summary = ", ".join(f"{_COUNT_NAMES[v]} {counts[v]}" for v in order)
     head = f"Division {number} ({date or 'undated'}): {summary}."
     intro = f"{head}\nDebate: {debate_title.rstrip('.')}."
+    if tellers:
+        intro += (
+            "\nTellers: " + ", ".join(f"{_COUNT_NAMES[v]} {tellers[v]}" for v in order if v in tellers) + "."
+        )
     text = intro + ("\n" + "\n".join(lines) if lines else "")
     sections = [Section(0, len(intro), url=url, column=el.get("colnum") or None, division=number)]
     if lines:

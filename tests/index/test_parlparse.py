@@ -241,3 +241,24 @@ def test_ingest_reports_a_malformed_file_and_reingest_of_unchanged_xml_writes_no
     joined = with_members.ingest([folder])
     assert (joined.updated, joined.unchanged) == (5, 0)
     assert with_members.ingest([folder]).unchanged == 5
+
+
+def test_commons_counts_come_from_divisioncount_not_from_partial_lists(tmp_path: Path) -> None:
+    """parlparse writes <divisioncount ayes="287" noes="231" tellerayes=".." tellernoes="..">;
+    a file whose lists are partial still reports the published totals, and the tellers."""
+    path = tmp_path / "debates2010-01-12a.xml"
+    path.write_text(
+        '<publicwhip><major-heading id="y.1">Immigration Bill</major-heading>'
+        '<division id="y.2" divdate="2010-01-12" divnumber="55">'
+        '<divisioncount ayes="287" noes="231" tellerayes="2" tellernoes="2"/>'
+        '<mplist vote="aye"><mpname id="uk.org.publicwhip/member/100001" vote="aye">Hartley, Alice</mpname>'
+        '</mplist><mplist vote="no"><mpname id="uk.org.publicwhip/member/100002" vote="no">'
+        "Okafor, Bernard</mpname></mplist></division></publicwhip>",
+        encoding="utf-8",
+    )
+    division = _kind(_docs(path), "division")[0]
+    assert division.text.startswith("Division 55 (2010-01-12): Ayes 287, Noes 231.\n")
+    assert "\nTellers: Ayes 2, Noes 2.\n" in division.text
+    record = read_division(division.text)
+    assert record is not None
+    assert {k: v[0] for k, v in record.counts.items()} == {"aye": 287, "no": 231}
