@@ -40,7 +40,7 @@ def test_hansard_gold_set_shape() -> None:
             assert ev in texts, (c.id, ev)
 
 
-@pytest.mark.parametrize("name", ["dev", "heldout"])
+@pytest.mark.parametrize("name", ["dev", "heldout", "newsroom"])
 def test_fresh_gold_sets_shape(name: str) -> None:
     """Written from the sources by a helper that never saw the code; heldout is never tuned on."""
     cases = load_gold(GOLD / f"{name}.jsonl")
@@ -57,9 +57,21 @@ def test_fresh_gold_sets_shape(name: str) -> None:
 
 
 def test_heldout_questions_are_not_in_the_training_sets() -> None:
-    held = {c.question.lower() for c in load_gold(GOLD / "heldout.jsonl")}
-    for name in ("founding", "hansard", "dev"):
-        assert not held & {c.question.lower() for c in load_gold(GOLD / f"{name}.jsonl")}, name
+    train = GOLD.parent / "train"
+    for held_out in ("heldout", "newsroom"):
+        held = {c.question.lower() for c in load_gold(GOLD / f"{held_out}.jsonl")}
+        for path in [*(GOLD / f"{n}.jsonl" for n in ("founding", "hansard", "dev")), *train.glob("*.jsonl")]:
+            assert not held & {c.question.lower() for c in load_gold(path)}, (held_out, path.name)
+
+
+def test_the_newsroom_held_out_set_has_near_content_unanswerables_of_every_kind() -> None:
+    cases = load_gold(GOLD / "newsroom.jsonl")
+    assert len(cases) >= 60
+    kinds = {"year-figure", "attribute", "unsaid", "followup", "near-topic"}
+    unanswerable = [c for c in cases if not c.answerable]
+    assert len(unanswerable) >= 20
+    assert all(len(kinds & set(c.tags)) == 1 for c in unanswerable)
+    assert {k for c in unanswerable for k in c.tags} >= kinds
 
 
 def test_parlparse_gold_set_shape() -> None:
