@@ -52,7 +52,22 @@ def build_scorer(settings: Settings) -> SentenceScorer:
         raise ConfigError(
             f"Unknown DESPATCH_SCORER={settings.scorer!r}; choose one of: {', '.join(SCORERS)}"
         ) from None
-    return make(settings.answer_model)
+    scorer = make(settings.answer_model)
+    if settings.answer_threshold is not None:
+        scorer = with_threshold(scorer, settings.answer_threshold)
+    return scorer
+
+
+def with_threshold(scorer: SentenceScorer, threshold: float) -> SentenceScorer:
+    """``scorer`` answering from ``threshold`` instead of its fitted one."""
+    import copy
+    import dataclasses
+
+    if dataclasses.is_dataclass(scorer) and not isinstance(scorer, type):
+        return dataclasses.replace(scorer, threshold=threshold)  # type: ignore[type-var]
+    moved = copy.copy(scorer)
+    moved.threshold = threshold  # type: ignore[misc]
+    return moved
 
 
 class Parts:

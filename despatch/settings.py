@@ -62,8 +62,15 @@ class Settings(BaseSettings):
     answerer: Literal["extractive", "llm"] = "extractive"
     top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
     scorer: str = Field(
-        "logistic",
+        "boosted",
         description="Sentence scorer (bot.assembly.SCORERS): boosted (LightGBM trees) or logistic.",
+    )
+    answer_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Answer only above this scorer probability, instead of the fitted threshold "
+        "(the model file's cross_validation holds the precision and coverage each threshold gave).",
     )
     answer_model: Path | None = Field(
         None,
