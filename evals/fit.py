@@ -519,12 +519,14 @@ def squad_report(
     )
     all_scores = []
     with tempfile.TemporaryDirectory() as tmp:
+        ungated = Path(tmp) / "none.json"  # report every metric, gate none
+        ungated.write_text('{"corpus": [], "metrics": {}}', encoding="utf-8")
         for group, scorer in sorted(fold_scorers.items()):
             cases = [q.case for q in questions if q.group == group]
             fold_gold = Path(tmp) / f"{group.split(':', 1)[1]}.jsonl"
             write_gold(cases, fold_gold)
             bot.scorer = bot.extractive.scorer = with_threshold(scorer, threshold)
-            report = run_eval(settings, fold_gold, bot=bot, thresholds=Path(tmp) / "none.json")
+            report = run_eval(settings, fold_gold, bot=bot, thresholds=ungated)
             all_scores += report.cases
     metrics = aggregate(all_scores, 5)
     report = EvalReport(

@@ -393,7 +393,7 @@ def to_html(suite: Suite) -> str:
             f"<section><h2>{e(report.gold)}: <span class='{'pass' if ok else 'fail'}'>"
             f"{'passed' if ok else 'failed'}</span></h2>",
             f"<figure class='chart'>{chart_svg(report)}</figure>",
-            f"<figure class='chart'>{curve_svg(report)}</figure>",
+            f"<figure class='curve'>{curve_svg(report)}</figure>",
             "<table><tr><th>metric</th><th>value</th><th>threshold</th><th>status</th><th>change</th></tr>",
         ]
         for name, value in report.metrics.items():

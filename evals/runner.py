@@ -103,7 +103,7 @@ def describe_model(settings: Settings, answerer: str) -> str:
 
     path = settings.answer_model or (MANIFEST if settings.scorer == "boosted" else MODEL_PATH)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    return f"extractive, {settings.scorer} scorer {path.name} sha256:{digest}"
+    return f"extractive, {settings.scorer} answerability model {path.name} sha256:{digest}"
 
 
 def build_bot(

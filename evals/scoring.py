@@ -177,7 +177,8 @@ def score_case(
 
 def _lead(case: GoldCase, answer: Answer, score: CaseScore) -> None:
     """The confidence and rightness of the sentence the answer leads with (or, for a refusal
-    under the scorer's threshold, would have led with), for the risk-coverage curve."""
+    under the scorer's threshold, would have led with), for the risk-coverage curve. An answer
+    from a division record has no confidence: its lead is judged, but it is left off the curve."""
     confidence = answer.meta.get("confidence")
     if answer.refused:
         lead = answer.meta.get("best_sentence")
@@ -187,7 +188,7 @@ def _lead(case: GoldCase, answer: Answer, score: CaseScore) -> None:
         sentences = answer_sentences(answer.answer)
         lead = MARKER.sub("", sentences[0]) if sentences else ""
     score.confidence = float(confidence) if isinstance(confidence, int | float) else None
-    if score.confidence is None or not case.answerable:
+    if not case.answerable:
         return
     states = any(contains(lead, alt) for g in case.facts for alt in g)
     every = all(any(contains(MARKER.sub("", answer.answer), alt) for alt in g) for g in case.facts)

@@ -40,3 +40,37 @@ def test_threshold_balances_answers_and_refusals() -> None:
     assert table["balanced_accuracy"] == 1.0 and table["false_refusal_rate"] == 0.0
     wrong = [("s", True, 0.9, False), ("s", False, 0.95, False)]
     assert scores(wrong, 0.5)["s"]["balanced_accuracy"] == 0.0
+
+
+def test_the_threshold_for_a_target_precision_is_the_lowest_that_reaches_it() -> None:
+    from evals.fit import precision_at
+
+    # 10 right answers at high confidence, 2 wrong ones at 0.55, 1 right at 0.5, 3 wrong low.
+    outcomes = [("s", True, 0.9, True)] * 10 + [("s", False, 0.55, False)] * 2
+    outcomes += [("s", True, 0.5, True)] + [("s", False, 0.3, False)] * 3
+    t = choose_threshold(outcomes, target=0.95)
+    assert 0.55 < t <= 0.9
+    assert precision_at(outcomes, t)[0] >= 0.95
+    assert precision_at(outcomes, 0.5)[0] < 0.95  # lower thresholds miss the target
+
+
+def test_folds_keep_each_group_whole_and_are_deterministic() -> None:
+    from evals.fit import Question, folds
+    from evals.gold import GoldCase
+
+    questions = [Question("s", f"g{i % 7}", GoldCase(str(i), "q", False), gated=True) for i in range(70)]
+    first = folds(questions, k=3)
+    assert first == folds(list(reversed(questions)), k=3)
+    assert set(first) == {f"g{i}" for i in range(7)} and set(first.values()) == {0, 1, 2}
+
+
+def test_a_label_needs_the_answer_and_the_evidence() -> None:
+    from evals.fit import label
+    from evals.gold import GoldCase
+
+    case = GoldCase(
+        "1", "Which party is he from?", True, [["Conservative"]], ["the Conservative MP Nicholas Soames told"]
+    )
+    assert label("Amber Rudd has the support of Conservative MPs.", case) == 0.0
+    assert label("Then the Conservative MP Nicholas Soames told Ms Rudd she had support.", case) == 1.0
+    assert label("Anything at all.", GoldCase("2", "q", False)) == 0.0

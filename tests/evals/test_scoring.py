@@ -145,3 +145,26 @@ def test_a_fact_stated_but_not_in_the_cited_quote_is_not_grounded() -> None:
         case, _answer("The target was 12,000. [1]", (0, 52)), lambda d: DOC, lambda s, p: True, []
     )
     assert grounded.facts_grounded == 1
+
+
+def test_the_risk_coverage_curve_trades_coverage_for_precision() -> None:
+    from evals.runner import aggregate
+    from evals.scoring import CaseScore, risk_coverage
+
+    def case(i: int, answerable: bool, confidence: float | None, right: bool, refused: bool) -> CaseScore:
+        return CaseScore(str(i), "q", answerable, refused, "", [], confidence=confidence, lead_ok=right)
+
+    scores = [
+        case(1, True, 0.9, True, False),
+        case(2, True, 0.8, True, False),
+        case(3, False, 0.7, False, False),  # answered an unanswerable question
+        case(4, True, 0.3, True, True),  # refused under the threshold; its lead would have been right
+        case(5, False, 0.2, False, True),
+        case(6, True, None, False, True),  # refused by a gate: never answered at any threshold
+    ]
+    curve = {round(p["threshold"], 2): p for p in risk_coverage(scores, steps=10)}
+    assert curve[0.0]["precision"] == round(3 / 5, 4) and curve[0.0]["coverage"] == 0.75
+    assert curve[0.5]["precision"] == round(2 / 3, 4) and curve[0.5]["coverage"] == 0.5
+    assert curve[0.8]["precision"] == 1.0 and curve[0.8]["coverage"] == 0.5
+    assert curve[1.0]["coverage"] == 0.0
+    assert aggregate(scores, 5)["answer_precision"] == round(2 / 3, 4)

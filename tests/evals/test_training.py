@@ -18,7 +18,7 @@ from evals.training import (
 )
 
 TEXTS = {
-    "a.txt": "The Home Office set a target of 12,800 voluntary departures for 2015/16. It hired 40 staff."
+    "a.txt": "The Home Office set a target of 12,800 voluntary departures for 2015/16. It employs 40 staff."
 }
 
 
@@ -33,14 +33,14 @@ def test_evidence_must_be_verbatim_and_hold_the_facts() -> None:
     assert check_case(ok, TEXTS) is None
     retyped = GoldCase("2", "What was the target?", True, [["12,800"]], ["a target of 12800"], source="a.txt")
     assert check_case(retyped, TEXTS) == "evidence not verbatim"
-    elsewhere = GoldCase("3", "How many staff?", True, [["41"]], ["It hired 40 staff."], source="a.txt")
+    elsewhere = GoldCase("3", "How many staff?", True, [["41"]], ["It employs 40 staff."], source="a.txt")
     assert check_case(elsewhere, TEXTS) == "fact not in evidence"
     assert check_case(GoldCase("4", "Q?", False, source="b.txt"), TEXTS) == "unknown source"
 
 
 def test_an_unanswerable_whose_key_terms_share_a_sentence_is_caught() -> None:
     sentences = [_terms(s) for s in TEXTS["a.txt"].split(". ")]
-    assert answered_somewhere("How many staff did it hire?", sentences)
+    assert answered_somewhere("How many staff does it employ?", sentences)
     assert not answered_somewhere("What was the Home Office's budget for 2015/16?", sentences)
 
 

@@ -54,5 +54,9 @@ def test_report_html_shows_the_chart_and_escapes_gold_text(tmp_path: Path, brows
         assert case.locator("img, script").count() == 0
         assert page.evaluate("typeof window.pwned") == "undefined"
         assert page.locator("td.fail").first.inner_text() == "BREACH"
+        curve = page.locator("figure.curve svg")
+        box = curve.bounding_box()
+        assert curve.is_visible() and box is not None and box["width"] > 300
+        assert "risk-coverage" in (curve.text_content() or "")
     finally:
         page.close()

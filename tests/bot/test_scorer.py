@@ -1,0 +1,98 @@
+"""The sentence-scorer seam: both shipped scorers, chosen by name, checked on load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answerability import FEATURES, Model, features
+from bot.assembly import SCORERS, build_scorer
+from bot.boosted import MANIFEST, BoostedScorer
+from bot.questions import analyse
+from despatch.errors import ConfigError
+from despatch.settings import load_settings
+from tests.bot.test_answerability import _sentence
+
+
+def test_every_named_scorer_loads_and_scores_in_0_1() -> None:
+    rows = np.zeros((3, len(FEATURES)))
+    for name in SCORERS:
+        scorer = build_scorer(load_settings(scorer=name))
+        assert scorer.name == name
+        assert 0.0 < scorer.threshold < 1.0
+        p = scorer.score(rows)
+        assert p.shape == (3,) and np.all((p >= 0) & (p <= 1))
+        assert scorer.score(np.zeros((0, len(FEATURES)))).shape == (0,)
+
+
+def test_the_default_scorer_is_the_boosted_one() -> None:
+    assert isinstance(build_scorer(load_settings()), BoostedScorer)
+
+
+def test_an_unknown_scorer_names_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"DESPATCH_SCORER='forest'.*boosted.*logistic|logistic.*boosted"):
+        build_scorer(load_settings(scorer="forest"))
+
+
+def test_the_boosted_scorer_ranks_an_answer_above_a_related_sentence() -> None:
+    info = analyse("On what date did Amber Rudd resign?")
+    q = frozenset(info.content)
+    related = features(
+        info, _sentence("Jeremy Corbyn has also called on Ms Rudd to resign over Windrush."), q
+    )
+    answer = features(info, _sentence("Amber Rudd resigned on 29 April 2018 after the Windrush scandal."), q)
+    for name in SCORERS:
+        p = build_scorer(load_settings(scorer=name)).score(np.asarray([related, answer]))
+        assert p[1] > p[0], name
+
+
+def test_the_manifest_names_its_data_command_and_cross_validation() -> None:
+    raw = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    assert raw["command"] == "python -m evals.fit"
+    assert tuple(raw["features"]) == FEATURES
+    sets = raw["fitted_on"]["sets"]
+    assert {"squad", "newsroom", "near-misses", "xquad", "xquad-newsroom"} <= set(sets)
+    assert all("sha256:" in v for v in sets.values())
+    text = json.dumps(raw["fitted_on"])
+    assert "heldout" not in text and "gold/newsroom" not in text  # never trained on held-out sets
+    cv = raw["cross_validation"]
+    assert {"logistic", "boosted"} <= set(cv)
+    assert raw["chosen"] == "boosted" == load_settings().scorer  # the default is the CV winner
+    chosen = cv["boosted"]
+    assert chosen["threshold"] == raw["threshold"]
+    best = max(cv[n]["newsroom"]["balanced_accuracy"] for n in ("logistic", "boosted"))
+    assert chosen["newsroom"]["balanced_accuracy"] == best
+    strict = chosen["at_target_precision"]
+    assert strict["threshold"] >= chosen["threshold"]
+    assert strict["answer_precision"] >= raw["target_precision"] or strict["threshold"] == 0.99
+    curve = chosen["risk_coverage_newsroom"]
+    assert [p["threshold"] for p in curve] == sorted(p["threshold"] for p in curve)
+
+
+def test_a_tampered_model_file_is_refused(tmp_path: Path) -> None:
+    for f in MANIFEST.parent.glob("boosted*"):
+        shutil.copy(f, tmp_path / f.name)
+    trees = tmp_path / "boosted.lgb.txt"
+    trees.write_text(trees.read_text(encoding="utf-8").replace("Tree=0", "Tree=0\n", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sha256 differs.*python -m evals\.fit"):
+        BoostedScorer.load(tmp_path / "boosted.json")
+
+
+def test_a_manifest_for_other_features_is_refused(tmp_path: Path) -> None:
+    for f in MANIFEST.parent.glob("boosted*"):
+        shutil.copy(f, tmp_path / f.name)
+    raw = json.loads((tmp_path / "boosted.json").read_text(encoding="utf-8"))
+    raw["features"] = raw["features"][:-1]
+    (tmp_path / "boosted.json").write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ConfigError, match="other features"):
+        BoostedScorer.load(tmp_path / "boosted.json")
+
+
+def test_the_logistic_model_is_a_scorer() -> None:
+    model = Model.load()
+    rows = np.ones((2, len(FEATURES)))
+    assert np.array_equal(model.score(rows), model.probabilities(rows))
