@@ -1,6 +1,6 @@
-"""The evaluation gate: the founding, Hansard, dev and held-out sets, SQuAD part A and the LLM
-answerer's scripted cases must meet their thresholds. Reports are kept under artifacts/evals/
-for CI."""
+"""The evaluation gate: the founding, Hansard, dev and both held-out sets (heldout, newsroom),
+SQuAD part A and the LLM answerer's scripted cases must meet their thresholds. Reports are kept
+under artifacts/evals/ for CI."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.scripted_llm import Script, fill_markers, serve
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "evals"
 
 
-@pytest.mark.parametrize("name", ["founding", "hansard", "dev", "heldout", "parlparse"])
+@pytest.mark.parametrize("name", ["founding", "hansard", "dev", "heldout", "newsroom", "parlparse"])
 def test_gold_set_meets_thresholds(name: str, tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "store")
     report = run_eval(settings, PROJECT_ROOT / "evals" / "gold" / f"{name}.jsonl")
