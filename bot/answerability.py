@@ -243,9 +243,16 @@ class Model:
                 float(raw["threshold"]),
             )
         except (OSError, KeyError, TypeError, ValueError) as exc:
+            missing = f"no field {exc}" if isinstance(exc, KeyError) else str(exc)
             raise ConfigError(
-                f"Cannot read the answerability model {path} ({exc}); refit it with: python -m evals.fit"
+                f"Cannot read the logistic answerability model {path} ({missing}); point "
+                "DESPATCH_ANSWER_MODEL at a logistic model file such as bot/answerability.json (for "
+                "bot/models/boosted.json set DESPATCH_SCORER=boosted), or refit with: python -m evals.fit"
             ) from exc
+        if not 0.0 <= model.threshold <= 1.0:
+            raise ConfigError(
+                f"{path} has threshold {model.threshold}, not a probability; refit with: python -m evals.fit"
+            )
         if model.features != FEATURES:
             raise ConfigError(
                 f"{path} was fitted for other features ({', '.join(model.features)}); "

@@ -33,7 +33,20 @@ class BoostedScorer:
     @classmethod
     def load(cls, path: Path | None = None) -> BoostedScorer:
         path = path or MANIFEST
-        manifest = read_manifest(path, FEATURES)
+        wrong_kind = ConfigError(
+            f"{path} is not a boosted scorer's manifest (no checked model_file); point "
+            "DESPATCH_ANSWER_MODEL at bot/models/boosted.json, or set DESPATCH_SCORER=logistic "
+            "for a logistic model such as bot/answerability.json"
+        )
+        try:
+            manifest = read_manifest(path, FEATURES)
+        except ConfigError:
+            if path.is_file() and '"weights"' in path.read_text(encoding="utf-8", errors="replace"):
+                raise wrong_kind from None  # a logistic model file
+            raise
+        model_file = str(manifest.get("model_file") or "")
+        if not model_file or model_file not in manifest["files"]:
+            raise wrong_kind
         try:
             import lightgbm
         except ImportError as exc:  # an install without the project's dependencies
@@ -41,11 +54,11 @@ class BoostedScorer:
                 "DESPATCH_SCORER=boosted needs LightGBM: reinstall with ./scripts/setup.sh "
                 "or set DESPATCH_SCORER=logistic"
             ) from exc
-        model_file = path.parent / str(manifest.get("model_file", ""))
+        trees = path.parent / model_file
         try:
-            booster = lightgbm.Booster(model_file=str(model_file))
+            booster = lightgbm.Booster(model_file=str(trees))
         except (lightgbm.basic.LightGBMError, OSError) as exc:
-            raise ConfigError(f"Cannot load the boosted scorer {model_file} ({exc}); {REFIT}") from exc
+            raise ConfigError(f"Cannot load the boosted scorer {trees} ({exc}); {REFIT}") from exc
         return cls(booster, float(manifest["threshold"]), manifest)
 
     def score(self, rows: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -105,7 +106,8 @@ class Bot:
     ) -> Iterator[str | Answer]:
         """Yield verified answer text as it grows, then the final ``Answer``."""
         began = time.perf_counter()
-        question = scrub(question).strip()  # history is scrubbed where it is read (normalise_history)
+        # NFKC: fullwidth digits and letters ("２０１５/１６") read as the years and names they are.
+        question = unicodedata.normalize("NFKC", scrub(question)).strip()  # history: normalise_history
         resolved = resolve(question, history, self.brief)
         condensed = self.answerer.condense(question, history) if history else None
         resolved = condensed or resolved

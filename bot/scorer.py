@@ -20,7 +20,10 @@ import numpy as np
 from despatch.errors import ConfigError
 
 MODELS_DIR = Path(__file__).with_name("models")
-REFIT = "refit it with: python -m evals.fit"
+REFIT = (
+    "point DESPATCH_ANSWER_MODEL at a fitted model file (or unset it for the shipped one), "
+    "or refit with: python -m evals.fit"
+)
 
 
 class SentenceScorer(Protocol):
@@ -49,10 +52,15 @@ def read_manifest(path: Path, features: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(raw, dict) or tuple(raw.get("features", ())) != features:
         raise ConfigError(f"{path} was fitted for other features; {REFIT}")
     try:
-        float(raw["threshold"])
+        threshold = float(raw["threshold"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path} has no numeric threshold; {REFIT}") from exc
-    for name, digest in (raw.get("files") or {}).items():
+    if not 0.0 <= threshold <= 1.0:  # NaN too: a NaN threshold would never refuse
+        raise ConfigError(f"{path} has threshold {threshold}, not a probability; {REFIT}")
+    files = raw.get("files")
+    if not isinstance(files, dict) or not files:
+        raise ConfigError(f"{path} names no model files with their sha256; {REFIT}")
+    for name, digest in files.items():
         file = path.parent / name
         if not file.exists():
             raise ConfigError(f"{path} names {file}, which is missing; {REFIT}")

@@ -58,8 +58,19 @@ def test_the_committed_model_matches_the_features_and_names_its_data() -> None:
     raw = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
     assert model.features == FEATURES
     assert 0.0 < model.threshold < 1.0
-    assert set(raw["fitted_on"]["sets"]) == {"squad", "founding", "hansard", "dev"}
-    assert "heldout" not in json.dumps(raw["fitted_on"])
+    assert set(raw["fitted_on"]["sets"]) == {
+        "squad",
+        "founding",
+        "hansard",
+        "dev",
+        "newsroom",
+        "near-misses",
+        "xquad",
+        "xquad-newsroom",
+    }
+    assert "heldout" not in json.dumps(raw["fitted_on"]) and "gold/newsroom" not in json.dumps(
+        raw["fitted_on"]
+    )
     p = model.probabilities(np.zeros((2, len(FEATURES))))
     assert p.shape == (2,) and np.all((p > 0) & (p < 1))
 

@@ -197,3 +197,27 @@ def test_shown_quotes_are_balanced(founding_bot: Any) -> None:
         for c in [*answer.citations, *answer.related]:
             marks = c.quote.count("“") + c.quote.count("”")
             assert marks % 2 == 0, c.quote
+
+
+def test_fullwidth_digits_keep_the_year_constraint(founding_bot: Any) -> None:
+    """NFKC: "２０１５/１６" is 2015/16, so the 2014/15 figure never answers it."""
+    answer = _ask(
+        founding_bot, "What target did the Home Office set for voluntary departures in ２０１５/１６?"
+    )
+    assert answer.question.endswith("2015/16?")
+    assert answer.refused or ("12,000" in answer.answer and "7,200" not in answer.answer.split("[1]")[0])
+
+
+def test_a_refusal_under_the_threshold_names_the_sentence_it_would_have_led_with(founding_bot: Any) -> None:
+    from bot.assembly import with_threshold
+
+    strict = with_threshold(founding_bot.extractive.scorer, 1.0)
+    answerer = type(founding_bot.extractive)(
+        founding_bot.embedder, founding_bot.idf, strict, embed_sentences=founding_bot.settings.embed_sentences
+    )
+    question = "What target did the Home Office set for voluntary departures in 2015/16?"
+    passages = founding_bot.search(question, founding_bot.settings.top_k)
+    answer = answerer.answer(question, passages)
+    assert answer.refused and answer.meta["confidence"] < 1.0
+    assert "12,000" in answer.meta["best_sentence"]
+    assert "score" in answer.timings_ms

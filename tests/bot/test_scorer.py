@@ -96,3 +96,45 @@ def test_the_logistic_model_is_a_scorer() -> None:
     model = Model.load()
     rows = np.ones((2, len(FEATURES)))
     assert np.array_equal(model.score(rows), model.probabilities(rows))
+
+
+def _copy(tmp_path: Path) -> Path:
+    for f in MANIFEST.parent.glob("boosted*"):
+        shutil.copy(f, tmp_path / f.name)
+    return tmp_path / "boosted.json"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"threshold": float("nan")}, "not a probability"),
+        ({"threshold": 1.5}, "not a probability"),
+        ({"files": {}}, "names no model files"),
+        ({"model_file": ""}, "not a boosted scorer's manifest"),
+    ],
+)
+def test_a_bad_manifest_is_refused_with_the_fix(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    path = _copy(tmp_path)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw.update(change)
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"{message}.*DESPATCH_ANSWER_MODEL"):
+        BoostedScorer.load(path)
+
+
+def test_a_model_file_of_the_other_scorer_says_which_setting_to_change() -> None:
+    from bot.answerability import MODEL_PATH
+
+    with pytest.raises(ConfigError, match="DESPATCH_SCORER=logistic"):
+        build_scorer(load_settings(scorer="boosted", answer_model=MODEL_PATH))
+    with pytest.raises(ConfigError, match="DESPATCH_SCORER=boosted"):
+        build_scorer(load_settings(scorer="logistic", answer_model=MANIFEST))
+    with pytest.raises(ConfigError, match="DESPATCH_ANSWER_MODEL"):
+        build_scorer(load_settings(answer_model=MANIFEST.with_name("missing.json")))
+
+
+def test_the_answer_threshold_setting_overrides_the_fitted_one() -> None:
+    for name in SCORERS:
+        assert build_scorer(load_settings(scorer=name, answer_threshold=0.9)).threshold == 0.9
