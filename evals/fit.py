@@ -544,8 +544,8 @@ def squad_report(
 
 def main(argv: list[str] | None = None) -> int:
     from bot.answerability import MODEL_PATH
+    from bot.assembly import assemble
     from bot.boosted import MANIFEST
-    from despatch.offline import go_offline
     from evals.runner import summary
 
     parser = argparse.ArgumentParser(
@@ -570,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = load_settings()
-    go_offline(settings)  # before any model loads
+    assemble(settings)  # offline set-up before any model loads
     if args.extract_only:
         load_training(settings, args.features, set(args.extract_only.split(",")))
         return 0

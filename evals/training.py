@@ -305,7 +305,7 @@ def write(kept: dict[str, list[GoldCase]], manifest: dict[str, Any], out: Path =
 
 
 def main(argv: list[str] | None = None) -> int:
-    from despatch.offline import go_offline
+    from bot.assembly import assemble
     from despatch.settings import load_settings
 
     parser = argparse.ArgumentParser(
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="fail if the committed files differ from a rebuild"
     )
     args = parser.parse_args(argv)
-    go_offline(load_settings())  # spaCy and the tokenizer load from disk only
+    assemble(load_settings())  # offline set-up: spaCy loads from disk only
     kept, manifest = build()
     if args.check:
         import tempfile

@@ -31,7 +31,12 @@ def test_ask_jsonl_loads_once_and_answers_each_line(
     settings, _ = founding_store
     lines = [
         "Who assured Rudd of total support?",
-        json.dumps({"question": "When did she take over?", "history": ["Who is the Home Secretary?"]}),
+        json.dumps(
+            {
+                "question": "And for 2015/16?",
+                "history": ["What voluntary departures target was set for 2014/15?"],
+            }
+        ),
         "{not json",
         "What was the deportation target for 2017?",
     ]
@@ -40,7 +45,7 @@ def test_ask_jsonl_loads_once_and_answers_each_line(
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(rows) == 4
     assert "Soames" in rows[0]["answer"]
-    assert "July 2016" in rows[1]["answer"] and rows[1]["resolved_question"] != rows[1]["question"]
+    assert "12,000" in rows[1]["answer"] and rows[1]["resolved_question"] != rows[1]["question"]
     assert rows[2]["line"] == 3 and "bad JSON" in rows[2]["error"]
     assert rows[3]["refused"] is True and rows[3]["related"]
 

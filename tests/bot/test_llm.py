@@ -139,6 +139,15 @@ def test_citations_renumbered_by_first_appearance(founding_bot: Any) -> None:
         f"For 2015/16, the annual target was raised to 12,000 [{target}]. "
         f"Nicholas Soames told Ms Rudd she had the total support of this side of the House [{soames}]."
     )
-    answer = _fake(founding_bot, reply).answer(QUESTION, passages)  # a question the sources answer
+    # The renumbering is under test, not the refusal gate: the fallback answers whatever it scores.
+    from bot.assembly import with_threshold
+
+    extractive = type(founding_bot.extractive)(
+        founding_bot.embedder, founding_bot.idf, with_threshold(founding_bot.extractive.scorer, 0.0)
+    )
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
+    answer = LLMAnswerer(model, extractive, founding_bot.idf, founding_bot.embedder).answer(
+        QUESTION, passages
+    )
     assert re.findall(r"\[(\d+)\]", answer.answer) == ["1", "2"]
     assert "12,000" in answer.citations[0].quote and "Soames" in answer.citations[1].quote
