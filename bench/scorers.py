@@ -22,12 +22,13 @@ RESULTS = PROJECT_ROOT / "bench" / "results-scorers.json"
 STAGES = ("embed", "dense", "lexical", "fusion", "select", "score", "cite", "total")
 
 
-def run(chunks: int, n_questions: int, rounds: int = 3) -> dict[str, Any]:
+def run(chunks: int, n_questions: int, rounds: int = 3, pool: bool = True) -> dict[str, Any]:
+    """``pool=False`` embeds the archive with the real model (small archives, as ``--quick`` does)."""
     from bench.__main__ import machine
     from bot.assembly import SCORERS, assemble
 
     real = assemble(load_settings()).embedder
-    settings, store = archive_store(chunks, real)
+    settings, store = archive_store(chunks, real, pool=pool)
     bots = {}
     for name in SCORERS:
         parts = assemble(settings.model_copy(update={"scorer": name}), embedder=real)
@@ -65,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=10000)
     parser.add_argument("--questions", type=int, default=150)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--quick", action="store_true", help="200 chunks embedded by the real model")
     args = parser.parse_args(argv)
-    results = run(args.chunks, args.questions)
+    results = run(200 if args.quick else args.chunks, args.questions, pool=not args.quick)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     for name, r in results["scorers"].items():
         st = r["stages_ms"]

@@ -89,3 +89,16 @@ def test_ingest_profile_runs_end_to_end(tmp_path: Path) -> None:
     assert cpu["entities_blis_cpu_s"] > 0
     assert {arm: len(runs) for arm, runs in cpu["entities_cpu_runs_s"].items()} == {"shipped": 3, "blis": 3}
     assert r["cpu"]["chunks"] == arms["annotate"]["chunks"]  # the encoder alone sees ingest's chunks
+
+
+def test_scorers_bench_times_every_scorer(tmp_path: Path) -> None:
+    from bench.scorers import main as scorers_main
+    from bot.assembly import SCORERS
+
+    out = tmp_path / "scorers.json"
+    assert scorers_main(["--quick", "--questions", "6", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert set(results["scorers"]) == set(SCORERS)
+    for row in results["scorers"].values():
+        assert row["questions"] == 6 and row["stages_ms"]["total"]["p50"] > 0
+        assert row["stages_ms"]["score"]["p95"] >= 0
