@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from index.reading import stable_id
+from index.documents import stable_id
 from index.records import Chunk, ChunkMeta, Document, Section, embedding_text
 from index.sentences import sentences
 

@@ -15,10 +15,11 @@ import numpy as np
 from despatch.errors import DespatchError, InputError
 from despatch.settings import Settings
 from index.chunking import ChunkLimits, chunk_document
+from index.documents import canonical
 from index.embedding import space_of
 from index.members import Members, load_members
 from index.nlp import entities
-from index.reading import canonical, discover, read_file
+from index.reading import discover, read_file
 from index.records import Chunk, Document, Entity
 from index.store import Store
 from index.tokens import get_encoding

@@ -15,7 +15,7 @@ from typing import Any
 from despatch.errors import InputError
 from index.cleaning import clean_text
 from index.dates import record_date
-from index.reading import canonical, html_main_text, make_document, title_from_name
+from index.documents import canonical, html_main_text, make_document, title_from_name
 from index.records import Document, normal_tags
 
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")

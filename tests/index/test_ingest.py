@@ -240,7 +240,8 @@ def test_a_store_from_an_earlier_version_is_migrated_on_reingest(
     it from that directory replaces the old record in the same commit."""
     from dataclasses import replace
 
-    from index.reading import read_file, stable_id
+    from index.documents import stable_id
+    from index.reading import read_file
 
     story = tmp_path / "story.txt"
     story.write_text("Rudd\n\nThe target was 12,000 departures.\n")
