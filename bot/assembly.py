@@ -7,9 +7,7 @@ store, embedding model, indexer and ``Bot`` from ``assemble``; it is also the on
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from despatch.errors import ConfigError
@@ -23,51 +21,6 @@ if TYPE_CHECKING:
     from index.ingest import Indexer
     from index.onnx_embedding import OnnxEmbedder
     from index.store import Store
-
-
-def _logistic(path: Path | None) -> SentenceScorer:
-    from bot.answerability import Model
-
-    return Model.load(path) if path else Model.load()
-
-
-def _boosted(path: Path | None) -> SentenceScorer:
-    from bot.boosted import BoostedScorer
-
-    return BoostedScorer.load(path)
-
-
-# The sentence scorers by name (DESPATCH_SCORER); each takes its model file (None: the shipped one).
-SCORERS: dict[str, Callable[[Path | None], SentenceScorer]] = {
-    "logistic": _logistic,
-    "boosted": _boosted,
-}
-
-
-def build_scorer(settings: Settings) -> SentenceScorer:
-    """The scorer ``Settings.scorer`` names, loaded from ``Settings.answer_model`` or its shipped file."""
-    try:
-        make = SCORERS[settings.scorer]
-    except KeyError:
-        raise ConfigError(
-            f"Unknown DESPATCH_SCORER={settings.scorer!r}; choose one of: {', '.join(SCORERS)}"
-        ) from None
-    scorer = make(settings.answer_model)
-    if settings.answer_threshold is not None:
-        scorer = with_threshold(scorer, settings.answer_threshold)
-    return scorer
-
-
-def with_threshold(scorer: SentenceScorer, threshold: float) -> SentenceScorer:
-    """``scorer`` answering from ``threshold`` instead of its fitted one."""
-    import copy
-    import dataclasses
-
-    if dataclasses.is_dataclass(scorer) and not isinstance(scorer, type):
-        return dataclasses.replace(scorer, threshold=threshold)  # type: ignore[type-var]
-    moved = copy.copy(scorer)
-    moved.threshold = threshold  # type: ignore[misc]
-    return moved
 
 
 class Parts:
@@ -94,8 +47,6 @@ class Parts:
 
             return SentenceTransformerEmbedder(s.model_path, s.device, s.batch_size)
         if s.device == "cuda":
-            from despatch.errors import ConfigError
-
             raise ConfigError(
                 f"DESPATCH_EMBED_BACKEND={s.embed_backend} runs on the CPU; for DESPATCH_DEVICE=cuda "
                 "set DESPATCH_EMBED_BACKEND=torch"
@@ -109,6 +60,8 @@ class Parts:
 
     @cached_property
     def scorer(self) -> SentenceScorer:
+        from bot.scorer import build_scorer
+
         return build_scorer(self.settings)
 
     def indexer(self) -> Indexer:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bot.answerability import FEATURES
-from bot.scorer import MODELS_DIR, REFIT, read_manifest
+from bot.manifest import MODELS_DIR, REFIT, read_manifest
 from despatch.errors import ConfigError
 
 MANIFEST = MODELS_DIR / "boosted.json"

@@ -47,7 +47,7 @@ class Bot:
         )
         self.divisions = DivisionAnswerer(self.retriever, store, settings.top_k)
         if scorer is None:
-            from bot.assembly import build_scorer
+            from bot.scorer import build_scorer
 
             scorer = build_scorer(settings)
         self.scorer = scorer

@@ -4,26 +4,22 @@ A ``SentenceScorer`` scores one question's candidate sentences (their feature ro
 order of ``bot.answerability.FEATURES``) and carries the threshold below which the answerer
 refuses. The extractive answerer uses it for the lead sentence, the sentences that follow it,
 refusals (and so the LLM path's refusal gate) and follow-up answers. Implementations are chosen
-by name in the composition root (``bot.assembly.SCORERS``, ``DESPATCH_SCORER``); each loads its
+by name (``SCORERS`` below, ``DESPATCH_SCORER``; the composition root builds it); each loads its
 fitted weights, which are data beside ``python -m evals.fit``, the command that made them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from despatch.errors import ConfigError
 
-MODELS_DIR = Path(__file__).with_name("models")
-REFIT = (
-    "point DESPATCH_ANSWER_MODEL at a fitted model file (or unset it for the shipped one), "
-    "or refit with: python -m evals.fit"
-)
+if TYPE_CHECKING:
+    from despatch.settings import Settings
 
 
 class SentenceScorer(Protocol):
@@ -38,32 +34,47 @@ class SentenceScorer(Protocol):
     def score(self, rows: np.ndarray) -> np.ndarray: ...
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _logistic(path: Path | None) -> SentenceScorer:
+    from bot.answerability import Model
+
+    return Model.load(path) if path else Model.load()
 
 
-def read_manifest(path: Path, features: tuple[str, ...]) -> dict[str, Any]:
-    """A scorer's manifest (JSON), checked: it must be fitted for ``features`` and every file it
-    names must be the file it was fitted as (sha256)."""
+def _boosted(path: Path | None) -> SentenceScorer:
+    from bot.boosted import BoostedScorer
+
+    return BoostedScorer.load(path)
+
+
+# The sentence scorers by name (DESPATCH_SCORER), which the composition root (bot.assembly) builds
+# from Settings; each takes its model file (None: the shipped one). A new scorer: one module, one entry.
+SCORERS: dict[str, Callable[[Path | None], SentenceScorer]] = {
+    "logistic": _logistic,
+    "boosted": _boosted,
+}
+
+
+def build_scorer(settings: Settings) -> SentenceScorer:
+    """The scorer ``Settings.scorer`` names, loaded from ``Settings.answer_model`` or its shipped file."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"Cannot read the scorer manifest {path} ({exc}); {REFIT}") from exc
-    if not isinstance(raw, dict) or tuple(raw.get("features", ())) != features:
-        raise ConfigError(f"{path} was fitted for other features; {REFIT}")
-    try:
-        threshold = float(raw["threshold"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path} has no numeric threshold; {REFIT}") from exc
-    if not 0.0 <= threshold <= 1.0:  # NaN too: a NaN threshold would never refuse
-        raise ConfigError(f"{path} has threshold {threshold}, not a probability; {REFIT}")
-    files = raw.get("files")
-    if not isinstance(files, dict) or not files:
-        raise ConfigError(f"{path} names no model files with their sha256; {REFIT}")
-    for name, digest in files.items():
-        file = path.parent / name
-        if not file.exists():
-            raise ConfigError(f"{path} names {file}, which is missing; {REFIT}")
-        if sha256(file) != digest:
-            raise ConfigError(f"{file} is not the file {path.name} was fitted with (sha256 differs); {REFIT}")
-    return raw
+        make = SCORERS[settings.scorer]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown DESPATCH_SCORER={settings.scorer!r}; choose one of: {', '.join(SCORERS)}"
+        ) from None
+    scorer = make(settings.answer_model)
+    if settings.answer_threshold is not None:
+        scorer = with_threshold(scorer, settings.answer_threshold)
+    return scorer
+
+
+def with_threshold(scorer: SentenceScorer, threshold: float) -> SentenceScorer:
+    """``scorer`` answering from ``threshold`` instead of its fitted one."""
+    import copy
+    import dataclasses
+
+    if dataclasses.is_dataclass(scorer) and not isinstance(scorer, type):
+        return dataclasses.replace(scorer, threshold=threshold)  # type: ignore[type-var]
+    moved = copy.copy(scorer)
+    moved.threshold = threshold  # type: ignore[misc]
+    return moved

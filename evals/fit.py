@@ -508,7 +508,7 @@ def squad_report(
 ) -> Any:
     """Run the real answerer on each SQuAD article with a scorer fitted without that article."""
     from bot.answerability import Model
-    from bot.assembly import with_threshold
+    from bot.scorer import with_threshold
     from evals.report import EvalReport
     from evals.runner import aggregate, build_bot, by_tag, run_eval, write_report
 

@@ -52,6 +52,52 @@ def test_the_check_sees_an_upward_import(tmp_path: Path, monkeypatch) -> None:  
     assert upward_imports() == ["index/bad.py:2 imports bot.core"]
 
 
+def module_cycles() -> list[list[str]]:
+    """Every circle of imports between the project's modules (lazy imports count)."""
+    modules = {}
+    for layer in LAYERS:
+        for path in sorted((PROJECT_ROOT / layer).rglob("*.py")):
+            name = ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts).removesuffix(".__init__")
+            modules[name] = path
+    graph = {
+        name: sorted({m for _, m in _imports(path) if m in modules and m != name})
+        for name, path in modules.items()
+    }
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                cycles.append([*stack[stack.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    return cycles
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    assert module_cycles() == []
+
+
+def test_the_cycle_check_sees_a_circle(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    for layer in LAYERS:
+        shutil.copytree(PROJECT_ROOT / layer, tmp_path / layer, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "index" / "documents.py").write_text("def f():\n    from index.reading import read_file\n")
+    monkeypatch.setattr(f"{__name__}.PROJECT_ROOT", tmp_path)
+    assert any("index.documents" in c and "index.reading" in c for c in module_cycles())
+
+
 def test_despatch_holds_only_the_foundation() -> None:
     modules = {p.stem for p in (PROJECT_ROOT / "despatch").glob("*.py")}
     assert modules == {"__init__", "settings", "errors", "offline"}

@@ -231,7 +231,7 @@ def test_fullwidth_digits_keep_the_year_constraint(founding_bot: Any) -> None:
 
 
 def test_a_refusal_under_the_threshold_names_the_sentence_it_would_have_led_with(founding_bot: Any) -> None:
-    from bot.assembly import with_threshold
+    from bot.scorer import with_threshold
 
     strict = with_threshold(founding_bot.extractive.scorer, 1.0)
     answerer = type(founding_bot.extractive)(

@@ -140,7 +140,7 @@ def test_citations_renumbered_by_first_appearance(founding_bot: Any) -> None:
         f"Nicholas Soames told Ms Rudd she had the total support of this side of the House [{soames}]."
     )
     # The renumbering is under test, not the refusal gate: the fallback answers whatever it scores.
-    from bot.assembly import with_threshold
+    from bot.scorer import with_threshold
 
     extractive = type(founding_bot.extractive)(
         founding_bot.embedder, founding_bot.idf, with_threshold(founding_bot.extractive.scorer, 0.0)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from bot.answerability import FEATURES, Model, features
-from bot.assembly import SCORERS, build_scorer
 from bot.boosted import MANIFEST, BoostedScorer
 from bot.questions import analyse
+from bot.scorer import SCORERS, build_scorer
 from despatch.errors import ConfigError
 from despatch.settings import load_settings
 from tests.bot.test_answerability import _sentence
