@@ -238,7 +238,10 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         if line.startswith("{"):
             try:
                 record = json.loads(line)
-                question, history = str(record["question"]), list(record.get("history") or [])
+                raw_history = record.get("history") or []
+                if not isinstance(raw_history, list):  # a string would be read one character a turn
+                    raise TypeError('"history" must be a list of earlier questions or chat turns')
+                question, history = str(record["question"]), raw_history
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 print(json.dumps({"line": lineno, "error": f"bad JSON question: {exc}"}), flush=True)
                 failures += 1

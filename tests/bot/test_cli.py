@@ -39,11 +39,13 @@ def test_ask_jsonl_loads_once_and_answers_each_line(
         ),
         "{not json",
         "What was the deportation target for 2017?",
+        json.dumps({"question": "And for 2015/16?", "history": "not a list"}),
     ]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
-    assert main(["ask", "--jsonl", "--store", str(settings.store)]) == 1  # one bad line
+    assert main(["ask", "--jsonl", "--store", str(settings.store)]) == 1  # two bad lines
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert len(rows) == 4
+    assert len(rows) == 5
+    assert rows[4]["line"] == 5 and '"history" must be a list' in rows[4]["error"]
     assert "Soames" in rows[0]["answer"]
     assert "12,000" in rows[1]["answer"] and rows[1]["resolved_question"] != rows[1]["question"]
     assert rows[2]["line"] == 3 and "bad JSON" in rows[2]["error"]
