@@ -295,6 +295,18 @@ table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding
 """
 
 
+def _inline_svg(fig: Any) -> str:
+    """A matplotlib figure as an inline ``<svg>`` element (no date, so reruns are identical); closes it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
 def chart_svg(report: EvalReport) -> str:
     """The report's share metrics against their thresholds, as an inline SVG bar chart."""
     import matplotlib
@@ -321,12 +333,7 @@ def chart_svg(report: EvalReport) -> str:
         ax.set_xlim(0, 1.05)
         ax.set_xlabel("value (bar); threshold (black line); green passes, red breaches, grey ungated")
         ax.set_title(f"{report.gold}: metrics against thresholds")
-        fig.tight_layout()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-        plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+        return _inline_svg(fig)
 
 
 def curve_svg(report: EvalReport) -> str:
@@ -359,12 +366,7 @@ def curve_svg(report: EvalReport) -> str:
         ax.set_xlabel("coverage: share of answerable questions answered")
         ax.set_ylabel("precision of answers given")
         ax.set_title(f"{report.gold}: risk-coverage as the answer threshold moves")
-        fig.tight_layout()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-        plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+        return _inline_svg(fig)
 
 
 def to_html(suite: Suite) -> str:

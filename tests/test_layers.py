@@ -41,14 +41,21 @@ def test_no_import_points_up_the_layers() -> None:
     assert upward_imports() == []
 
 
-def test_the_check_sees_an_upward_import(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The check itself can fail: a copy of the tree with one upward import is caught."""
+def _tree_with(tmp_path: Path, monkeypatch, rel: str, source: str) -> None:  # type: ignore[no-untyped-def]
+    """Point the checks at a copy of the tree in which ``rel`` holds ``source``."""
     import shutil
 
     for layer in LAYERS:
         shutil.copytree(PROJECT_ROOT / layer, tmp_path / layer, ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "index" / "bad.py").write_text("def f():\n    from bot.core import Bot\n    return Bot\n")
+    (tmp_path / rel).write_text(source)
     monkeypatch.setattr(f"{__name__}.PROJECT_ROOT", tmp_path)
+
+
+def test_the_check_sees_an_upward_import(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The check itself can fail: a copy of the tree with one upward import is caught."""
+    _tree_with(
+        tmp_path, monkeypatch, "index/bad.py", "def f():\n    from bot.core import Bot\n    return Bot\n"
+    )
     assert upward_imports() == ["index/bad.py:2 imports bot.core"]
 
 
@@ -89,12 +96,9 @@ def test_no_module_imports_itself_through_others() -> None:
 
 
 def test_the_cycle_check_sees_a_circle(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import shutil
-
-    for layer in LAYERS:
-        shutil.copytree(PROJECT_ROOT / layer, tmp_path / layer, ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "index" / "documents.py").write_text("def f():\n    from index.reading import read_file\n")
-    monkeypatch.setattr(f"{__name__}.PROJECT_ROOT", tmp_path)
+    _tree_with(
+        tmp_path, monkeypatch, "index/documents.py", "def f():\n    from index.reading import read_file\n"
+    )
     assert any("index.documents" in c and "index.reading" in c for c in module_cycles())
 
 

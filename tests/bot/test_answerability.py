@@ -41,13 +41,19 @@ def test_answer_entities_are_new_and_of_the_expected_type() -> None:
     assert "Theresa May" not in names  # the question already gives it
 
 
-def test_a_related_sentence_lacks_what_an_answer_has() -> None:
+def related_and_answer() -> tuple[list[float], list[float]]:
+    """Features of a sentence only about "On what date did Amber Rudd resign?", and of its answer."""
     info = analyse("On what date did Amber Rudd resign?")
     q = frozenset(info.content)
     related = features(
         info, _sentence("Jeremy Corbyn has also called on Ms Rudd to resign over Windrush."), q
     )
     answer = features(info, _sentence("Amber Rudd resigned on 29 April 2018 after the Windrush scandal."), q)
+    return related, answer
+
+
+def test_a_related_sentence_lacks_what_an_answer_has() -> None:
+    related, answer = related_and_answer()
     hit = FEATURES.index("type_hit")
     assert related[hit] == 0.0 and answer[hit] == 1.0
     assert len(answer) == len(FEATURES)

@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answerability import FEATURES, Model, features
+from bot.answerability import FEATURES, Model
 from bot.boosted import MANIFEST, BoostedScorer
-from bot.questions import analyse
 from bot.scorer import SCORERS, build_scorer
 from despatch.errors import ConfigError
 from despatch.settings import load_settings
-from tests.bot.test_answerability import _sentence
+from tests.bot.test_answerability import related_and_answer
 
 
 def test_every_named_scorer_loads_and_scores_in_0_1() -> None:
@@ -39,12 +38,7 @@ def test_an_unknown_scorer_names_the_choices() -> None:
 
 
 def test_the_boosted_scorer_ranks_an_answer_above_a_related_sentence() -> None:
-    info = analyse("On what date did Amber Rudd resign?")
-    q = frozenset(info.content)
-    related = features(
-        info, _sentence("Jeremy Corbyn has also called on Ms Rudd to resign over Windrush."), q
-    )
-    answer = features(info, _sentence("Amber Rudd resigned on 29 April 2018 after the Windrush scandal."), q)
+    related, answer = related_and_answer()
     for name in SCORERS:
         p = build_scorer(load_settings(scorer=name)).score(np.asarray([related, answer]))
         assert p[1] > p[0], name
