@@ -74,14 +74,19 @@ def test_xquad_cases_pair_each_question_with_the_rest_of_its_article() -> None:
 
 def test_committed_training_files_match_the_manifest_and_share_no_held_out_question() -> None:
     manifest = json.loads((TRAIN / "MANIFEST.json").read_text(encoding="utf-8"))
-    held = {" ".join(c.question.lower().split()) for p in HELD_OUT for c in load_gold(p)}
+    held = {
+        " ".join(str(q).lower().split())
+        for p in HELD_OUT
+        for c in load_gold(p)
+        for q in [c.question, *c.history]
+    }
     total = unanswerable = 0
     for name, digest in manifest["sha256"].items():
         path = TRAIN / f"{name}.jsonl"
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
         cases = load_gold(path)
         assert len(cases) == manifest["files"][name]["cases"]
-        assert not held & {" ".join(c.question.lower().split()) for c in cases}
+        assert not held & {" ".join(str(q).lower().split()) for c in cases for q in [c.question, *c.history]}
         if name in ("newsroom", "xquad-newsroom", "near-misses"):
             total += len(cases)
             unanswerable += sum(not c.answerable for c in cases)
