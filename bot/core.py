@@ -18,47 +18,36 @@ from bot.scope import scoped
 from bot.scorer import SentenceScorer
 from despatch.settings import Settings
 from index.cleaning import scrub
-from index.embedding import Embedder, space_of
+from index.embedding import Embedder
 from index.store import Store
 
 
 class Bot:
-    """Answers questions from a store; build it once and reuse it (the model stays loaded)."""
+    """Answers questions from a store with the parts it is given (``bot.assembly`` builds them);
+    build it once and reuse it (the models stay loaded)."""
 
     def __init__(
         self,
         settings: Settings,
         store: Store,
         embedder: Embedder,
-        answerer: str | None = None,
-        scorer: SentenceScorer | None = None,
+        retriever: HybridRetriever,
+        divisions: DivisionAnswerer,
+        extractive: ExtractiveAnswerer,
+        answerer: Answerer,
     ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        space = space_of(embedder)
-        if space is not None:
-            store.check_vectors(space)  # vectors from another backend would rank nonsense
-        self.retriever = HybridRetriever(
-            store,
-            embedder,
-            exact_max=settings.exact_search_max_chunks,
-            cache=store.view_cache(settings) if settings.save_views else None,
-        )
-        self.divisions = DivisionAnswerer(self.retriever, store, settings.top_k)
-        if scorer is None:
-            from bot.scorer import build_scorer
+        self.retriever = retriever
+        self.divisions = divisions
+        self.extractive = extractive  # every answer's first draft, refusal gate and fallback
+        self.answerer = answerer
 
-            scorer = build_scorer(settings)
-        self.scorer = scorer
-        self.extractive = ExtractiveAnswerer(
-            embedder, self.idf, scorer, embed_sentences=settings.embed_sentences
-        )
-        self.answerer: Answerer = self.extractive
-        if (answerer or settings.answerer) == "llm":
-            from bot.llm import LLMAnswerer
-
-            self.answerer = LLMAnswerer.from_settings(settings, self.extractive, self.idf, embedder)
+    @property
+    def scorer(self) -> SentenceScorer:
+        """The sentence scorer the extractive answerer decides with."""
+        return self.extractive.scorer
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two texts under the embedding model."""
@@ -66,7 +55,7 @@ class Bot:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term in the current view of the store."""
-        return self.retriever.current().bm25.term_idf(term)
+        return self.retriever.idf(term)
 
     def search(
         self, question: str, k: int, filters: Filters | None = None, mode: str = "hybrid"

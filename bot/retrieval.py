@@ -273,6 +273,10 @@ class HybridRetriever:
         """The view as last loaded, without asking the store whether it changed."""
         return self._view or self.view()
 
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term in the current view."""
+        return self.current().bm25.term_idf(term)
+
     def search(
         self, query: str, k: int = 6, filters: Filters | None = None, mode: str = "hybrid"
     ) -> Retrieval:

@@ -59,7 +59,10 @@ class Settings(BaseSettings):
     )
 
     # Bot
-    answerer: Literal["extractive", "llm"] = "extractive"
+    answerer: str = Field(
+        "extractive",
+        description="Answerer (bot.assembly.ANSWERERS): extractive (offline) or llm (DESPATCH_LLM_*).",
+    )
     top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
     scorer: str = Field(
         "boosted",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.assembly import ANSWERERS, assemble
 from despatch.errors import DespatchError
 from despatch.settings import Settings, load_settings
 
@@ -86,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--jsonl", action="store_true", help="read questions (text or JSON objects) from stdin, one per line"
     )
-    p.add_argument("--answerer", choices=["extractive", "llm"], help="override DESPATCH_ANSWERER")
+    p.add_argument("--answerer", choices=sorted(ANSWERERS), help="override DESPATCH_ANSWERER")
     p.add_argument("--date-from", type=_day, help="only sources dated on or after YYYY-MM-DD")
     p.add_argument("--date-to", type=_day, help="only sources dated on or before YYYY-MM-DD")
     p.add_argument("--source", help="only this source")
@@ -101,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--gold", required=True, nargs="+", help="gold JSONL files (see evals/README.md)")
     p.add_argument("--corpus", nargs="*", help="files or folders to index (default: each gold set's)")
-    p.add_argument("--answerer", choices=["extractive", "llm"], default="extractive")
+    p.add_argument("--answerer", choices=sorted(ANSWERERS), default="extractive")
     p.add_argument("--llm-base-url", help="OpenAI-compatible endpoint for --answerer llm")
     p.add_argument("--llm-model", help="model name at that endpoint")
     p.add_argument("--out", help="folder for report.json, report.md and report.html")
@@ -147,7 +148,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.assembly import assemble
     from index.ingest import count_files
 
     indexer = assemble(settings, create=True).indexer()
@@ -169,7 +169,6 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _docs(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.assembly import assemble
 
     docs = assemble(settings).store.documents()
     if args.json:
@@ -183,7 +182,6 @@ def _docs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.assembly import assemble
 
     if assemble(settings).store.remove(args.doc_id):
         print(f"removed {args.doc_id}")
@@ -207,7 +205,6 @@ _NO_MATCH_HINT = "despatch: no sources match these filters; widen them"
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.assembly import assemble
     from bot.render import text_answer
     from index.filters import Filters
 

@@ -525,7 +525,7 @@ def squad_report(
             cases = [q.case for q in questions if q.group == group]
             fold_gold = Path(tmp) / f"{group.split(':', 1)[1]}.jsonl"
             write_gold(cases, fold_gold)
-            bot.scorer = bot.extractive.scorer = with_threshold(scorer, threshold)
+            bot.extractive.scorer = with_threshold(scorer, threshold)
             report = run_eval(settings, fold_gold, bot=bot, thresholds=ungated)
             all_scores += report.cases
     metrics = aggregate(all_scores, 5)
@@ -544,7 +544,7 @@ def squad_report(
 
 def main(argv: list[str] | None = None) -> int:
     from bot.answerability import MODEL_PATH
-    from bot.assembly import assemble
+    from bot.assembly import offline
     from bot.boosted import MANIFEST
     from evals.runner import summary
 
@@ -570,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = load_settings()
-    assemble(settings)  # offline set-up before any model loads
+    offline(settings)  # before any model loads
     if args.extract_only:
         load_training(settings, args.features, set(args.extract_only.split(",")))
         return 0

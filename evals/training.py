@@ -308,7 +308,7 @@ def write(kept: dict[str, list[GoldCase]], manifest: dict[str, Any], out: Path =
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.assembly import assemble
+    from bot.assembly import offline
     from despatch.settings import load_settings
 
     parser = argparse.ArgumentParser(
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="fail if the committed files differ from a rebuild"
     )
     args = parser.parse_args(argv)
-    assemble(load_settings())  # offline set-up: spaCy loads from disk only
+    offline(load_settings())  # spaCy loads from disk only
     kept, manifest = build()
     if args.check:
         import tempfile

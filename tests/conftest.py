@@ -29,10 +29,10 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_settings(store: Path, **overrides: object) -> Settings:
-    from bot.assembly import assemble
+    from bot.assembly import offline
 
     settings = load_settings(store=store, **overrides)
-    assemble(settings)  # offline set-up, as every entry point does
+    offline(settings)  # as every entry point does, before any model loads
     return settings
 
 
@@ -168,18 +168,18 @@ def assert_citations_valid(answer, store) -> None:  # type: ignore[no-untyped-de
 
 @pytest.fixture(scope="session")
 def founding_bot(founding_store, embedder):  # type: ignore[no-untyped-def]
-    from bot.core import Bot
+    from bot.assembly import assemble
 
     settings, store = founding_store
-    return Bot(settings, store, embedder)
+    return assemble(settings, store=store, embedder=embedder).bot()
 
 
 @pytest.fixture(scope="session")
 def hansard_bot(hansard_store, embedder):  # type: ignore[no-untyped-def]
-    from bot.core import Bot
+    from bot.assembly import assemble
 
     settings, store = hansard_store
-    return Bot(settings, store, embedder)
+    return assemble(settings, store=store, embedder=embedder).bot()
 
 
 @pytest.fixture(scope="session")

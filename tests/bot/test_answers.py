@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.core import Bot
+from bot.assembly import assemble
 from index.ingest import Indexer
 from index.store import Store
 from tests.conftest import FOUNDING, assert_citations_valid, make_settings
@@ -141,7 +141,7 @@ def test_injection_inside_a_document_changes_nothing(tmp_path: Path, embedder: A
     settings = make_settings(tmp_path / "store")
     store = Store.open(settings, create=True)
     Indexer(settings, store, embedder).ingest([FOUNDING, evil])
-    bot = Bot(settings, store, embedder)
+    bot = assemble(settings, store=store, embedder=embedder).bot()
     answer = _ask(bot, "Who assured Rudd of total support?")
     assert "Soames" in answer.answer and "resigned" not in answer.answer
     assert _ask(bot, "What was the Home Office's deportation target for 2017?").refused
@@ -152,7 +152,7 @@ def test_new_documents_reach_lexical_search_without_source_files(tmp_path: Path,
     store = Store.open(settings, create=True)
     indexer = Indexer(settings, store, embedder)
     indexer.ingest([FOUNDING])
-    bot = Bot(settings, store, embedder)
+    bot = assemble(settings, store=store, embedder=embedder).bot()
     assert bot.ask("What did the Zanzibar committee conclude about ferry licences?").refused
     extra = tmp_path / "ferries.txt"
     extra.write_text(

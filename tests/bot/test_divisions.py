@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.assembly import assemble
 from bot.core import Bot
 from bot.records import Answer
 from entry.cli import main
@@ -36,7 +37,7 @@ def sitting(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> tuple[Bo
 def bare(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> tuple[Bot, Any]:
     """The same sitting without a members file: nobody has a party."""
     settings, store = build_store(tmp_path_factory.mktemp("parlparse-bare") / "store", embedder, SITTING)
-    return Bot(settings, store, embedder), store
+    return assemble(settings, store=store, embedder=embedder).bot(), store
 
 
 def _ask(sitting: tuple[Bot, Any], question: str, filters: Filters | None = None) -> Answer:
@@ -177,9 +178,11 @@ def test_party_filters_without_a_members_file(bare: Any) -> None:
 def test_speaker_and_party_filters_without_exact_search(sitting: Any, embedder: Any) -> None:
     """Over Chroma's HNSW index (large stores), loose name filters still hold."""
     bot, store = sitting
-    hnsw = Bot(
-        make_settings(bot.settings.store, exact_search_max_chunks=0, save_views=False), store, embedder
-    )
+    hnsw = assemble(
+        make_settings(bot.settings.store, exact_search_max_chunks=0, save_views=False),
+        store=store,
+        embedder=embedder,
+    ).bot()
     found = hnsw.search("a cap on migration", 5, Filters(speaker="alice hartley"))
     assert found and {p.speaker for p in found} == {"Alice Hartley"}
     assert {p.party for p in hnsw.search("migration", 5, Filters(party="Labour"))} == {"Labour"}

@@ -9,6 +9,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from bot.assembly import assemble
 from bot.citations import answer_sentences, check
 from bot.core import Bot
 from bot.llm import LLMAnswerer
@@ -22,7 +23,7 @@ def _llm_bot(founding_store: Any, embedder: Any, url: str) -> Bot:
     settings = make_settings(
         settings.store, llm_base_url=url, llm_model="smollm2", llm_max_tokens=80, llm_timeout_s=120
     )
-    return Bot(settings, store, embedder, answerer="llm")
+    return assemble(settings, store=store, embedder=embedder).bot("llm")
 
 
 def _assert_only_verified(bot: Bot, answer: Answer) -> None:
@@ -98,7 +99,7 @@ def test_unreachable_endpoint_falls_back(founding_store: Any, embedder: Any) -> 
 def test_llm_needs_an_endpoint(founding_store: Any, embedder: Any) -> None:
     settings, store = founding_store
     with pytest.raises(ConfigError, match="DESPATCH_LLM_BASE_URL"):
-        Bot(settings, store, embedder, answerer="llm")
+        assemble(settings, store=store, embedder=embedder).bot("llm")
 
 
 def _fake(founding_bot: Any, reply: str) -> LLMAnswerer:

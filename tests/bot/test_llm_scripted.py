@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.answering import REFUSAL
+from bot.assembly import assemble
 from bot.core import Bot
 from tests.conftest import assert_citations_valid, make_settings
 from tests.scripted_llm import Script, serve
@@ -30,7 +31,7 @@ def llm_bot(scripted: tuple[str, Script], founding_store: Any, embedder: Any) ->
     settings, store = founding_store
     settings = make_settings(settings.store, llm_base_url=url, llm_model="scripted", llm_timeout_s=2)
     script.replies.clear()
-    yield Bot(settings, store, embedder, answerer="llm"), script
+    yield assemble(settings, store=store, embedder=embedder).bot("llm"), script
 
 
 def _n(bot: Bot, needle: str, question: str = QUESTION) -> int:

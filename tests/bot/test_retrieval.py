@@ -77,11 +77,11 @@ def test_rrf_rewards_agreement() -> None:
 
 def test_saved_view_is_loaded_and_answers_the_same(hansard_store: Any, embedder: Any) -> None:
     """A second bot over the same store loads the view the first one saved, not a rebuild."""
-    from bot.core import Bot
+    from bot.assembly import assemble
     from bot.retrieval import IndexView
 
     settings, store = hansard_store
-    first = Bot(settings, store, embedder)
+    first = assemble(settings, store=store, embedder=embedder).bot()
     view = first.retriever.view()
     folder = store.view_cache(settings)
     loaded = IndexView.load(folder, view.token)
@@ -91,7 +91,7 @@ def test_saved_view_is_loaded_and_answers_the_same(hansard_store: Any, embedder:
     def boom(*_: Any, **__: Any) -> Any:
         raise AssertionError("the view was rebuilt instead of loaded")
 
-    second = Bot(settings, store, embedder)
+    second = assemble(settings, store=store, embedder=embedder).bot()
     original = IndexView.build
     IndexView.build = boom  # type: ignore[method-assign]
     try:
@@ -106,13 +106,15 @@ def test_saved_view_is_loaded_and_answers_the_same(hansard_store: Any, embedder:
 def test_exact_dense_search_matches_chroma_and_repeats(hansard_store: Any, embedder: Any) -> None:
     """Below the size threshold, dense search is exact: the same every time, and Chroma's HNSW
     (the large-store path) finds the same top passages on this small store."""
-    from bot.core import Bot
+    from bot.assembly import assemble
 
     settings, store = hansard_store
-    exact = Bot(settings, store, embedder)
-    hnsw = Bot(
-        settings.model_copy(update={"exact_search_max_chunks": 0, "save_views": False}), store, embedder
-    )
+    exact = assemble(settings, store=store, embedder=embedder).bot()
+    hnsw = assemble(
+        settings.model_copy(update={"exact_search_max_chunks": 0, "save_views": False}),
+        store=store,
+        embedder=embedder,
+    ).bot()
     assert exact.retriever.view().vectors is not None and hnsw.retriever.view().vectors is None
     for q in ("points-based system for migrants", "trafficking of women", "the cap on non-EU workers"):
         runs = {tuple(p.chunk_id for p in exact.search(q, 6, mode="dense")) for _ in range(3)}

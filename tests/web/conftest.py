@@ -68,7 +68,7 @@ def host_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any, host_origin: str) -> Iterator[LiveServer]:
-    from bot.core import Bot
+    from bot.assembly import assemble
 
     folder = tmp_path_factory.mktemp("web")
     evil = folder / "zanzibar.txt"
@@ -80,7 +80,7 @@ def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any, host_origin: st
         rate_limit_per_minute=1000,
         max_question_chars=300,
     )
-    live = start_server(Bot(settings, store, embedder), settings)
+    live = start_server(assemble(settings, store=store, embedder=embedder).bot(), settings)
     yield live
     live.stop()
 

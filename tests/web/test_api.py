@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.core import Bot
+from bot.assembly import assemble
 from tests.conftest import assert_citations_valid, free_port, make_settings, wait_http
 from tests.web.conftest import start_server
 
@@ -101,7 +101,7 @@ def test_framing_is_limited_to_the_allowlist(web: Any, host_origin: str) -> None
 def test_rate_limit_gives_a_clear_429(tmp_path: Path, founding_store: Any, embedder: Any) -> None:
     settings, store = founding_store
     limited = make_settings(settings.store, rate_limit_per_minute=3, feedback_path=tmp_path / "f.sqlite3")
-    live = start_server(Bot(limited, store, embedder), limited)
+    live = start_server(assemble(limited, store=store, embedder=embedder).bot(), limited)
     try:
         codes = [
             httpx.post(f"{live.url}/api/ask", json={"question": "Who is Soames?"}, timeout=30)
@@ -251,7 +251,7 @@ def test_forwarded_for_does_not_reset_the_rate_limit(
 ) -> None:
     settings, store = founding_store
     limited = make_settings(settings.store, rate_limit_per_minute=2, feedback_path=tmp_path / "f.sqlite3")
-    live = start_server(Bot(limited, store, embedder), limited)
+    live = start_server(assemble(limited, store=store, embedder=embedder).bot(), limited)
     try:
         codes = [
             httpx.post(
