@@ -205,8 +205,8 @@ _NO_MATCH_HINT = "despatch: no sources match these filters; widen them"
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.render import text_answer
     from index.filters import Filters
+    from web.render import text_answer
 
     if not args.jsonl and not args.question:
         print("despatch: error: give a question, or --jsonl to read them from stdin", file=sys.stderr)
@@ -270,7 +270,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.feedback import Feedback, feedback_path
+    from web.feedback import Feedback, feedback_path
 
     path = feedback_path(settings)
     text = Feedback(path).export(args.format)

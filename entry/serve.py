@@ -24,7 +24,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         import uvicorn
 
         from bot.assembly import assemble
-        from bot.server import create_server, uvicorn_options
+        from web.server import create_server, uvicorn_options
 
         # With the documents API on, a newsroom may start empty and push every story.
         parts = assemble(settings, create=settings.admin_token is not None)

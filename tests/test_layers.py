@@ -1,4 +1,7 @@
-"""The import graph points down only: despatch <- index <- bot <- evals <- bench <- entry.
+"""The import graph points down only: despatch <- index <- bot <- web | evals <- bench <- entry
+(the foundation, the index, the answering pipeline, then its delivery and the evaluations side by
+side, neither importing the other, the benchmarks, the entry points), and no module imports
+itself round a circle.
 
 Every import counts, including those inside functions (imported lazily is still a dependency).
 """
@@ -10,7 +13,8 @@ from pathlib import Path
 
 from despatch.settings import PROJECT_ROOT
 
-LAYERS = ["despatch", "index", "bot", "evals", "bench", "entry"]
+FLOORS = [{"despatch"}, {"index"}, {"bot"}, {"web", "evals"}, {"bench"}, {"entry"}]
+LAYERS = [name for floor in FLOORS for name in sorted(floor)]
 DATA_PACKAGES = {"prompts"}  # templates only; importable by any layer
 
 
@@ -26,13 +30,13 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 
 def upward_imports() -> list[str]:
-    rank = {name: i for i, name in enumerate(LAYERS)}
+    rank = {name: i for i, floor in enumerate(FLOORS) for name in floor}
     bad = []
     for layer in LAYERS:
         for path in sorted((PROJECT_ROOT / layer).rglob("*.py")):
             for lineno, module in _imports(path):
                 top = module.split(".")[0]
-                if top in rank and rank[top] > rank[layer]:
+                if top in rank and (rank[top] > rank[layer] or (rank[top] == rank[layer] and top != layer)):
                     bad.append(f"{path.relative_to(PROJECT_ROOT)}:{lineno} imports {module}")
     return bad
 
@@ -57,6 +61,12 @@ def test_the_check_sees_an_upward_import(tmp_path: Path, monkeypatch) -> None:  
         tmp_path, monkeypatch, "index/bad.py", "def f():\n    from bot.core import Bot\n    return Bot\n"
     )
     assert upward_imports() == ["index/bad.py:2 imports bot.core"]
+
+
+def test_the_check_sees_a_sideways_import(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Delivery and the evaluations share a floor: one importing the other is caught too."""
+    _tree_with(tmp_path, monkeypatch, "evals/bad.py", "from web.render import message_html\n")
+    assert upward_imports() == ["evals/bad.py:1 imports web.render"]
 
 
 def module_cycles() -> list[list[str]]:
@@ -149,5 +159,6 @@ def test_a_wheel_ships_the_prompts_and_the_fitted_model(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     prompts = {p.name for p in (PROJECT_ROOT / "prompts").glob("*.j2")}
     assert prompts and {f"prompts/{p}" for p in prompts} <= names
-    assert {"bot/answerability.json", "entry/cli.py", "bot/assembly.py", "bot/widget/widget.js"} <= names
-    assert {"bot/widget/widget.html", "bot/widget/embed.js", "bot/widget/widget.css"} <= names
+    assert {"bot/answerability.json", "bot/models/boosted.json", "bot/models/boosted.lgb.txt"} <= names
+    assert {"entry/cli.py", "bot/assembly.py", "web/server.py", "web/widget/widget.js"} <= names
+    assert {"web/widget/widget.html", "web/widget/embed.js", "web/widget/widget.css"} <= names

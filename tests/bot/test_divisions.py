@@ -258,7 +258,7 @@ def test_api_scope_filters(sitting: Any) -> None:
 
 
 def test_source_links_in_html(sitting: Any) -> None:
-    from bot.render import message_html
+    from web.render import message_html
 
     bot, _ = sitting
     answer = bot.ask("How did David Muir vote in division 42?")
@@ -294,9 +294,9 @@ def test_the_person_a_question_names(question: str, who: str | None) -> None:
 
 def test_chat_filters_narrow_the_sources(sitting: Any, tmp_path: Path) -> None:
     """The chat's "Narrow the sources" fields reach retrieval, and a bad date is said plainly."""
-    from bot.feedback import Feedback
-    from bot.web import ChatService, RateLimiter, chat, chat_filters
     from despatch.errors import RequestError
+    from web.chat import ChatService, RateLimiter, chat, chat_filters
+    from web.feedback import Feedback
 
     bot, _ = sitting
     service = ChatService(bot, bot.settings, RateLimiter(100), Feedback(tmp_path / "f.sqlite3"))
@@ -348,8 +348,8 @@ def test_chat_filters_narrow_the_sources(sitting: Any, tmp_path: Path) -> None:
 
 def test_a_bad_filter_counts_against_the_rate_limit(sitting: Any, tmp_path: Path) -> None:
     """Bad filter fields do not get round the rate limit or the question checks."""
-    from bot.feedback import Feedback
-    from bot.web import ChatService, RateLimiter, chat
+    from web.chat import ChatService, RateLimiter, chat
+    from web.feedback import Feedback
 
     bot, _ = sitting
     service = ChatService(bot, bot.settings, RateLimiter(2), Feedback(tmp_path / "f.sqlite3"))

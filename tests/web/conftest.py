@@ -36,7 +36,7 @@ class LiveServer:
 def start_server(bot: Any, settings: Any, indexer: Any = None) -> LiveServer:
     import uvicorn
 
-    from bot.server import create_server, uvicorn_options
+    from web.server import create_server, uvicorn_options
 
     port = free_port()
     app = create_server(bot, settings, indexer)

@@ -65,8 +65,8 @@ def test_question_markup_is_escaped(web: Any, browser: Any) -> None:
 
 
 def test_thumbs_are_stored_beside_the_store_and_the_last_vote_counts(web: Any, browser: Any) -> None:
-    from bot.feedback import Feedback
     from tests.web.conftest import wait_until
+    from web.feedback import Feedback
 
     feedback = Feedback(Path(web.settings.store) / "feedback.sqlite3")
     before = len(list(feedback.rows()))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.feedback import Feedback
-from bot.web import ChatService, RateLimiter, chat, vote
+from web.chat import ChatService, RateLimiter, chat, vote
+from web.feedback import Feedback
 
 
 def _service(founding_bot: Any, tmp_path: Path, per_minute: int) -> ChatService:

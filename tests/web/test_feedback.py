@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.feedback import COLUMNS, Feedback
+from web.feedback import COLUMNS, Feedback
 
 ANSWER = {
     "question": "Who assured Rudd of total support?",

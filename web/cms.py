@@ -1,7 +1,7 @@
 """The documents API a newsroom CMS pushes stories through: ``PUT``/``GET``/``DELETE
 /api/documents/{id}`` and ``GET /api/documents``, behind a bearer token.
 
-Mounted by ``bot.server`` only when ``DESPATCH_ADMIN_TOKEN`` is set (otherwise the routes do not
+Mounted by ``web.server`` only when ``DESPATCH_ADMIN_TOKEN`` is set (otherwise the routes do not
 exist and answer 404). A story goes through the same all-or-nothing write as ``despatch
 ingest``: readers see the old version or the new one, never half of either, and the running
 server answers from it on the next question (the retriever follows the store's commits).

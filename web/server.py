@@ -1,5 +1,5 @@
-"""One FastAPI process: the JSON API, the documents API (``bot.cms``), health, the Gradio chat
-(``/``) and the embeddable widget (``/widget``, static files in ``bot/widget/``)."""
+"""One FastAPI process: the JSON API, the documents API (``web.cms``), health, the Gradio chat
+(``/``) and the embeddable widget (``/widget``, static files in ``web/widget/``)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from bot.core import Bot
 from bot.records import Answer
-from bot.web import ChatService, RateLimiter, build_app
 from despatch.errors import ConfigError, DespatchError, RequestError, StoreError
 from despatch.settings import Settings
 from index.dates import real_date
 from index.filters import Filters
 from index.ingest import Indexer
 from index.records import normal_tags
+from web.chat import ChatService, RateLimiter, build_app
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -169,8 +169,8 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
     import gradio as gr
     from fastapi.exceptions import RequestValidationError
 
-    from bot.feedback import Feedback, feedback_path
-    from bot.render import CSS
+    from web.feedback import Feedback, feedback_path
+    from web.render import CSS
 
     limiter = RateLimiter(settings.rate_limit_per_minute)
     feedback = Feedback(feedback_path(settings), settings.feedback_max_rows)
@@ -227,7 +227,7 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
             return JSONResponse({"detail": str(exc)}, status_code=503)
 
     if settings.admin_token is not None:  # otherwise the documents API does not exist (404)
-        from bot.cms import _Unauthorised, bearer_check, documents_router, unauthorised_handler
+        from web.cms import _Unauthorised, bearer_check, documents_router, unauthorised_handler
 
         if indexer is None:
             raise ConfigError(

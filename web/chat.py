@@ -11,14 +11,14 @@ from html import escape
 from typing import Any
 
 from bot.core import Bot
-from bot.feedback import Feedback
 from bot.records import Answer
-from bot.render import message_html
 from despatch.errors import DespatchError, RequestError
 from despatch.settings import Settings
 from index.cleaning import scrub
 from index.dates import real_date
 from index.filters import Filters
+from web.feedback import Feedback
+from web.render import message_html
 
 EXAMPLES = [
     "What target did the Home Office set for voluntary departures in 2015/16?",
@@ -257,7 +257,7 @@ def vote(
 
 
 def build_app(service: ChatService) -> Any:
-    """The chat page as Gradio Blocks (the embeddable widget is bot/widget/, on the JSON API)."""
+    """The chat page as Gradio Blocks (the embeddable widget is web/widget/, on the JSON API)."""
     import gradio as gr
 
     title = f"Ask {service.settings.publication}"
