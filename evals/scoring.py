@@ -236,15 +236,12 @@ def _check_citations(
                 continue
             c = cites[n]
             passage = Passage(
+                **c.source_fields(),
                 chunk_id=c.chunk_id,
                 doc_id=c.doc_id,
                 text=c.quote,
                 start=c.start,
                 end=c.end,
-                title=c.title,
-                source=c.source,
-                date=c.date,
-                speaker=c.speaker,
             )
             score.citations_checked += 1
             if supports(sentence, passage):

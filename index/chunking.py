@@ -120,26 +120,20 @@ def _pack(text: str, units: list[_Unit], limits: ChunkLimits, prefix: int) -> li
 
 
 def _make_chunk(doc: Document, section: Section, ordinal: int, start: int, end: int, tokens: int) -> Chunk:
+    # A transcript turn's own link, speaker, party and column; the document's where it has none.
+    turn = {"url": section.url, "speaker": section.speaker, "party": section.party, "column": section.column}
     meta = ChunkMeta(
+        **{**doc.source_fields(), **{k: v for k, v in turn.items() if v}},
         doc_id=doc.id,
         version=doc.version,
         ordinal=ordinal,
         start=start,
         end=end,
         tokens=tokens,
-        title=doc.title,
-        source=doc.source,
         kind=doc.kind,
-        date=doc.date,
-        url=section.url or doc.url,
-        byline=doc.byline,
-        section=doc.section,
         tags=doc.tags,
-        speaker=section.speaker,
-        party=section.party,
         speech=section.speech,
         person_id=section.person_id,
-        column=section.column,
         division=section.division,
     )
     return Chunk(

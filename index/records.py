@@ -1,15 +1,17 @@
 """Typed records that cross module boundaries in the index stage.
 
-``ChunkMeta`` is the only place that knows the keys of a chunk's metadata in Chroma
-(``to_metadata`` / ``from_metadata``); ``Document.to_metadata`` and ``DocumentMeta`` are the
-same for documents. Everything else reads typed fields.
+``SourceFields`` is the one record of where a text comes from (title, source, date, url, byline,
+section, speaker, party, column); documents, chunks, and the bot's passages and citations carry
+it as their base, and ``SourceFields.to_metadata`` / ``read_metadata`` are its one mapping to
+the store. ``ChunkMeta`` and ``DocumentMeta`` map their own fields beside it: this module is the
+only place that knows Chroma's metadata keys. Everything else reads typed fields.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 Scalar = str | int
@@ -63,17 +65,53 @@ class Section:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Document:
-    """A cleaned source document; chunk offsets refer to ``text``."""
+class SourceFields:
+    """Where a text comes from, as a reader sees it cited: the publication or record (``source``),
+    its headline or debate title, date, link, byline and newsroom section, and for a transcript
+    turn the speaker, their party and the Hansard column. Every record that names a source
+    inherits these fields; adding one touches this record and its two storage methods only."""
 
-    id: str
-    text: str
-    title: str
-    source: str
+    title: str = ""
+    source: str = ""
     date: str | None = None
     url: str | None = None
     byline: str | None = None
     section: str | None = None  # the newsroom's section (politics, home affairs...)
+    speaker: str | None = None
+    party: str | None = None
+    column: str | None = None  # the Hansard column of a parlparse speech or division
+
+    def source_fields(self) -> dict[str, Any]:
+        """These fields by name, to build another record of the same source with."""
+        return {f.name: getattr(self, f.name) for f in fields(SourceFields)}
+
+    def source_metadata(self) -> dict[str, Scalar]:
+        """The fields as Chroma metadata: title and source always, the rest when set (and the
+        date also as ``date_ord``, a number Chroma can compare)."""
+        meta: dict[str, Scalar] = {"title": self.title, "source": self.source}
+        for name, value in self.source_fields().items():
+            if name not in meta and value:
+                meta[name] = value
+        if self.date:
+            meta["date_ord"] = date_ord(self.date) or 0
+        return meta
+
+    @staticmethod
+    def read_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields read back from ``source_metadata``'s form."""
+        return {
+            f.name: str(meta.get(f.name, "")) if f.name in ("title", "source") else _opt(meta.get(f.name))
+            for f in fields(SourceFields)
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document(SourceFields):
+    """A cleaned source document; chunk offsets refer to ``text``. Its speaker, party and column
+    are a whole document's (its ``sections`` carry each turn's)."""
+
+    id: str
+    text: str
     tags: tuple[str, ...] = ()  # normalised by ``normal_tags``
     kind: str = "article"  # "article", "transcript", "debate" or "division"
     sections: tuple[Section, ...] = ()
@@ -84,14 +122,9 @@ class Document:
     def to_metadata(self, chunks: int) -> dict[str, Scalar]:
         """The document record's metadata in the store."""
         return DocumentMeta(
-            title=self.title,
-            source=self.source,
+            **self.source_fields(),
             kind=self.kind,
             version=self.version,
-            date=self.date,
-            url=self.url,
-            byline=self.byline,
-            section=self.section,
             tags=self.tags,
             chunks=chunks,
             origin=self.origin,
@@ -99,51 +132,34 @@ class Document:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DocumentMeta:
+class DocumentMeta(SourceFields):
     """A document's metadata as the store holds it."""
 
-    title: str
-    source: str
     version: str
     kind: str = "article"
-    date: str | None = None
-    url: str | None = None
-    byline: str | None = None
-    section: str | None = None
     tags: tuple[str, ...] = ()
     chunks: int = 0
     origin: str = ""
 
     def to_metadata(self) -> dict[str, Scalar]:
         meta: dict[str, Scalar] = {
-            "title": self.title,
-            "source": self.source,
+            **self.source_metadata(),
             "kind": self.kind,
             "version": self.version,
             "chunks": self.chunks,
         }
-        if self.date:
-            meta["date"] = self.date
-            meta["date_ord"] = date_ord(self.date) or 0
-        if self.url:
-            meta["url"] = self.url
         if self.origin:
             meta["origin"] = self.origin
-        meta.update(_newsroom_metadata(self.byline, self.section, self.tags))
+        meta.update(_tag_metadata(self.tags))
         return meta
 
     @classmethod
     def from_metadata(cls, meta: Mapping[str, Any] | None) -> DocumentMeta:
         meta = meta or {}
         return cls(
-            title=str(meta.get("title", "")),
-            source=str(meta.get("source", "")),
+            **SourceFields.read_metadata(meta),
             version=str(meta.get("version", "")),
             kind=str(meta.get("kind", "article")),
-            date=_opt(meta.get("date")),
-            url=_opt(meta.get("url")),
-            byline=_opt(meta.get("byline")),
-            section=_opt(meta.get("section")),
             tags=_tags(meta.get("tags")),
             chunks=int(meta.get("chunks", 0) or 0),
             origin=str(meta.get("origin") or ""),
@@ -151,8 +167,9 @@ class DocumentMeta:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChunkMeta:
-    """Everything the store keeps about a chunk besides its text and vector."""
+class ChunkMeta(SourceFields):
+    """Everything the store keeps about a chunk besides its text and vector; its source fields
+    are its document's, with a transcript turn's own url, speaker, party and column."""
 
     doc_id: str
     version: str  # the document version this chunk belongs to
@@ -160,19 +177,10 @@ class ChunkMeta:
     start: int  # offsets into the document's text
     end: int
     tokens: int
-    title: str
-    source: str
     kind: str = "article"
-    date: str | None = None
-    url: str | None = None
-    byline: str | None = None
-    section: str | None = None
     tags: tuple[str, ...] = ()
-    speaker: str | None = None
-    party: str | None = None
     speech: int | None = None
     person_id: str | None = None
-    column: str | None = None
     division: int | None = None
     entities: tuple[Entity, ...] | None = None  # offsets into the chunk text; None: not annotated
 
@@ -189,23 +197,16 @@ class ChunkMeta:
             "start": self.start,
             "end": self.end,
             "tokens": self.tokens,
-            "title": self.title,
-            "source": self.source,
+            **self.source_metadata(),
             "kind": self.kind,
         }
         optional: dict[str, Scalar | None] = {
-            "date": self.date,
-            "date_ord": self.date_ord,
-            "url": self.url,
-            "speaker": self.speaker,
-            "party": self.party,
             "speech": self.speech,
             "person_id": self.person_id,
-            "column": self.column,
             "division": self.division,
         }
         meta.update({k: v for k, v in optional.items() if v is not None and v != ""})
-        meta.update(_newsroom_metadata(self.byline, self.section, self.tags))
+        meta.update(_tag_metadata(self.tags))
         if self.entities is not None:
             meta["entities"] = encode_entities(self.entities)
         return meta
@@ -223,19 +224,11 @@ class ChunkMeta:
             start=int(meta.get("start", 0) or 0),
             end=int(meta.get("end", 0) or 0),
             tokens=int(meta.get("tokens", 0) or 0),
-            title=str(meta.get("title", "")),
-            source=str(meta.get("source", "")),
+            **SourceFields.read_metadata(meta),
             kind=str(meta.get("kind", "article")),
-            date=_opt(meta.get("date")),
-            url=_opt(meta.get("url")),
-            byline=_opt(meta.get("byline")),
-            section=_opt(meta.get("section")),
             tags=_tags(meta.get("tags")),
-            speaker=_opt(meta.get("speaker")),
-            party=_opt(meta.get("party")),
             speech=int(speech) if speech is not None else None,
             person_id=_opt(meta.get("person_id")),
-            column=_opt(meta.get("column")),
             division=int(division) if division is not None else None,
             entities=decode_entities(meta.get("entities")),
         )
@@ -251,12 +244,8 @@ def _opt(value: object) -> str | None:
 TAG_KEY = "tag:"  # a boolean metadata key per tag, so Chroma can filter on one
 
 
-def _newsroom_metadata(byline: str | None, section: str | None, tags: Sequence[str]) -> dict[str, Scalar]:
+def _tag_metadata(tags: Sequence[str]) -> dict[str, Scalar]:
     meta: dict[str, Scalar] = {}
-    if byline:
-        meta["byline"] = byline
-    if section:
-        meta["section"] = section
     if tags:
         meta["tags"] = "|".join(tags)
         meta.update({f"{TAG_KEY}{t}": 1 for t in tags})
