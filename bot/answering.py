@@ -23,7 +23,7 @@ from bot import citations
 from bot.answerability import FEATURES, Sentence, answer_entities, features
 from bot.citations import Idf
 from bot.questions import QuestionInfo, analyse
-from bot.records import NO_MATCH, Answer, Citation, Passage, ShortAnswer
+from bot.records import NO_MATCH, Answer, Citation, Passage, Question, ShortAnswer
 from bot.scorer import SentenceScorer
 from bot.short_answer import short_answer
 from bot.text import numbers, terms
@@ -111,14 +111,15 @@ class ExtractiveAnswerer:
 
     def answer(
         self,
-        question: str,
+        asked: Question | str,
         passages: Sequence[Passage],
         history: Sequence[Any] = (),
         query_vector: np.ndarray | None = None,
     ) -> Answer:
         """``query_vector``, the question's embedding when retrieval already computed it."""
         began = time.perf_counter()
-        info = analyse(question)
+        info = analyse(asked)
+        question = asked.search_text if isinstance(asked, Question) else asked
         refusal = self.gate(info, passages)
         if refusal:
             return self.refuse(question, passages, refusal, {"select": _ms(began)})

@@ -12,7 +12,7 @@ from bot.answering import Answerer, ExtractiveAnswerer
 from bot.citations import check, similarity
 from bot.divisions import DivisionAnswerer
 from bot.followup import resolve
-from bot.records import Answer, Passage
+from bot.records import Answer, Passage, Question
 from bot.retrieval import Filters, HybridRetriever
 from bot.scope import scoped
 from bot.scorer import SentenceScorer
@@ -72,13 +72,6 @@ class Bot:
         doc = self.store.document(doc_id)
         return doc.text if doc else None
 
-    def brief(self, question: str) -> str:
-        """The short answer to a self-contained question (or its answer text); "" when refused."""
-        answer = self.ask(question)
-        if answer.refused:
-            return ""
-        return answer.short_answer.text if answer.short_answer else answer.answer
-
     def ask(
         self, question: str, history: Sequence[Any] | None = None, filters: Filters | None = None
     ) -> Answer:
@@ -97,11 +90,11 @@ class Bot:
         began = time.perf_counter()
         # NFKC: fullwidth digits and letters ("２０１５/１６") read as the years and names they are.
         question = unicodedata.normalize("NFKC", scrub(question)).strip()  # history: normalise_history
-        resolved = resolve(question, history, self.brief)
         condensed = self.answerer.condense(question, history) if history else None
-        resolved = condensed or resolved
+        asked = Question(condensed) if condensed else resolve(question, history)
+        resolved = asked.search_text
         filters = scoped(resolved, filters, lambda: self.retriever.view().people())
-        division = self.divisions.answer(resolved, filters)
+        division = self.divisions.answer(asked, filters)
         if division is not None:
             # A vote is answered from its division record alone, whichever answerer is set.
             yield division.answer
@@ -121,9 +114,7 @@ class Bot:
         t0 = time.perf_counter()
         retrieval = self.retriever.search(resolved, self.settings.top_k, filters)
         timings = {"resolve": (t0 - began) * 1000, **retrieval.timings_ms}
-        extractive = self.extractive.answer(
-            resolved, retrieval.passages, history or (), retrieval.query_vector
-        )
+        extractive = self.extractive.answer(asked, retrieval.passages, history or (), retrieval.query_vector)
         answer = extractive
         for event in self.answerer.stream(resolved, retrieval.passages, history or (), extractive):
             if isinstance(event, Answer):

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, replace
 
 from bot.answering import REFUSAL
-from bot.records import Answer, Citation, Passage, ShortAnswer
+from bot.records import Answer, Citation, Passage, Question, ShortAnswer
 from bot.retrieval import HybridRetriever, IndexView
 from index.filters import Filters, speaker_matches
 from index.parlparse import DivisionText, Vote, read_division
@@ -32,7 +32,6 @@ _YES_NO = re.compile(r"^\s*(?:and\s+)?(?:did|does|was|were|has|had|is)\b", re.IG
 _AGAINST = re.compile(
     r"\bagainst\b|\bnoes\b|\bvot(?:e|ed)\s+no\b|\bnot[- ]contents?\b|\boppos", re.IGNORECASE
 )
-_FOLLOWING = re.compile(r"\s*\(following: .*\)\s*$", re.S)
 _LORDS_SIDE = {"aye": "content", "no": "not-content"}
 
 
@@ -54,10 +53,13 @@ class DivisionAnswerer:
         self.store = store
         self.top_k = top_k
 
-    def answer(self, question: str, filters: Filters | None = None) -> Answer | None:
-        """The answer to a vote question about a division record; None for other questions."""
+    def answer(self, resolved: Question, filters: Filters | None = None) -> Answer | None:
+        """The answer to a vote question about a division record; None for other questions.
+
+        The question's own words decide whether it is about a vote and whom; its number may
+        come from the earlier question it leans on ("And how did Hartley vote in it?")."""
         began = time.perf_counter()
-        asked = _FOLLOWING.sub("", question)
+        question, asked = resolved.search_text, resolved.text
         number = _NUMBER.search(question)
         if not _VOTE_WORDS.search(asked) and not number:
             return None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.records import Question
 from index.cleaning import scrub
 
 _PERSON_PRONOUN = re.compile(r"\b(she|he|her|him|hers|his)\b", re.IGNORECASE)
@@ -35,13 +36,17 @@ class Turn:
 
 
 def normalise_history(history: Sequence[Any] | None) -> list[Turn]:
-    """Accept earlier questions as strings, ``{"question", "answer"}`` or chat ``{"role", "content"}``."""
+    """Accept earlier questions as strings, ``{"question", "answer"}`` (an answer's own JSON too,
+    whose short answer, when it has one, stands for the answer), or chat ``{"role", "content"}``."""
     turns: list[Turn] = []
     for item in history or []:
         if isinstance(item, str):
             turns.append(Turn(scrub(item)))
         elif isinstance(item, dict) and "question" in item:
-            turns.append(Turn(scrub(str(item["question"])), scrub(str(item.get("answer") or ""))))
+            short = item.get("short_answer")
+            said = short.get("text") if isinstance(short, dict) and not item.get("refused") else None
+            answer = "" if item.get("refused") else str(said or item.get("answer") or "")
+            turns.append(Turn(scrub(str(item["question"])), scrub(answer)))
         elif isinstance(item, dict) and item.get("role") == "user":
             turns.append(Turn(scrub(str(item.get("content", "")))))
         elif isinstance(item, dict) and item.get("role") == "assistant" and turns:
@@ -67,20 +72,20 @@ def entities(text: str) -> list[str]:
 
 
 _WHO_QUESTION = re.compile(r"^\s*(?:and\s+)?who(?:m)?\b|^\s*which (?:mp|member|minister|politician)\b", re.I)
+_WHO_IS = re.compile(r"^\s*(?:and\s+)?who\s+(?:is|was|were|are)\s+(?P<role>the\s+.+?)\s*\??\s*$", re.I)
 
 
-def resolve(
-    question: str, history: Sequence[Any] | None, answer_for: Callable[[str], str] | None = None
-) -> str:
-    """The question made self-contained; unchanged when it already is, or without history.
+def resolve(question: str, history: Sequence[Any] | None) -> Question:
+    """The question made self-contained; its words unchanged when they already are, or without
+    history.
 
     "she"/"he" after a "who" question mean the person who answered it: the previous turn's
-    answer names them; when the history holds no answer, ``answer_for(previous question)``
-    supplies one.
+    answer names them. A bare history of strings holds no answer, and nothing is asked again
+    to find one: after "Who is the Home Secretary?" "she" is the Home Secretary.
     """
     turns = normalise_history(history)
     if not turns:
-        return question.strip()
+        return Question(question.strip())
     previous = turns[-1].question.strip()
     q, swapped = _relative_time(question.strip(), turns)
     if swapped is not None:
@@ -89,16 +94,18 @@ def resolve(
         q = q[:1].upper() + q[1:]
     ellipsis = _ELLIPSIS.match(q)
     if ellipsis and ellipsis.group(1):
-        return _swap_like(previous, ellipsis.group(1).strip())
+        return Question(_swap_like(previous, ellipsis.group(1).strip()))
     own = [e for e in entities(q) if e != "I"]
     person = _PERSON_PRONOUN.search(q)
     thing = _THING_PRONOUN.search(q)
     resolved = q
+    antecedent = None
     if person and not own:
-        antecedent = None
         if _WHO_QUESTION.match(previous):
-            answer = turns[-1].answer or (answer_for(previous) if answer_for else "")
+            answer = turns[-1].answer
             antecedent = next((e for e in entities(answer) if len(e.split()) > 1), None)
+            if not answer and (role := _WHO_IS.match(previous)):
+                antecedent = role.group("role")[:1].lower() + role.group("role")[1:]
         antecedent = antecedent or next((e[0] for t in reversed(turns) if (e := entities(t.question))), None)
         if antecedent is not None:
             replacement = antecedent
@@ -110,8 +117,8 @@ def resolve(
     if (thing or swapped is not None) and not own:
         # "it"/"they" rarely name their antecedent cleanly, and "in the same period" names only
         # the time: carry the previous question (moved to that time) along.
-        resolved = f"{resolved} (following: {previous})"
-    return resolved
+        return Question(resolved, context=previous, antecedent=antecedent or "")
+    return Question(resolved, antecedent=antecedent or "")
 
 
 def _relative_time(question: str, turns: list[Turn]) -> tuple[str, str | None]:

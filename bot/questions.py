@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.records import Question
 from bot.text import QUESTION_WORDS, STOPWORDS, names, numbers, stem, terms
 
 # Expected answer types, and the spaCy entity labels that can answer each.
@@ -72,7 +73,6 @@ _DEFINITION = re.compile(r"\bstand(?:s)? for\b|\bshort for\b|\bfull name\b|\babb
 _VOTE = re.compile(r"\bvot(?:e|ed|es|ing)\b|\bdivision\b|\bayes?\b|\bnoes\b", re.I)
 _REASON = re.compile(r"^\s*(?:and\s+)?why\b|\bfor what reason\b|\bwhat (?:was|is|were) the reasons?\b", re.I)
 _WEAK = frozenset({"be", "do", "have", "happen", "get", "make"})
-_FOLLOWING = re.compile(r"\s*\(following: (.*)\)\s*$")
 
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|rules|prompt|previous|above|"
@@ -108,12 +108,15 @@ class QuestionInfo:
         return ENTITY_TYPES.get(self.atype, frozenset())
 
 
-def analyse(question: str) -> QuestionInfo:
-    """Parse ``question`` with spaCy and read off what it asks."""
+def analyse(asked: Question | str) -> QuestionInfo:
+    """Parse a question with spaCy and read off what it asks: its own words are parsed, and the
+    earlier question it leans on (``Question.context``) gives what it asks for when its words
+    don't; the key and content terms are those of the whole ``search_text``."""
     from index.nlp import pipeline
 
-    following = _FOLLOWING.search(question)
-    doc = pipeline()(question[: following.start()] if following else question)
+    asked = asked if isinstance(asked, Question) else Question(asked)
+    question = asked.search_text
+    doc = pipeline()(asked.text)
     drop = STOPWORDS | QUESTION_WORDS
     content = tuple(dict.fromkeys(terms(question, drop)))
     first = question.strip().split(" ", 1)[0]
@@ -122,9 +125,9 @@ def analyse(question: str) -> QuestionInfo:
     keys = tuple(sorted(numbers(question) | (key_names - drop)))
     atype, head = _answer_type(doc, doc.text)
     head_text = doc[head].lower_ if head >= 0 else None
-    if following and atype == "other":
+    if asked.context and atype == "other":
         # "What was it raised to?" asks for what the earlier question asked for.
-        earlier = pipeline()(following.group(1))
+        earlier = pipeline()(asked.context)
         atype, earlier_head = _answer_type(earlier, earlier.text)
         head_text = earlier[earlier_head].lower_ if earlier_head >= 0 else None
     speaker = _speaker(doc) if atype in ("say", "vote") else None

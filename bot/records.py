@@ -10,6 +10,26 @@ from index.records import ChunkMeta, Entity, SourceFields
 NO_MATCH = "nothing in the index matches it"  # meta["reason"] when no passage is left to consider
 
 
+@dataclass(frozen=True)
+class Question:
+    """A question as the pipeline reads it, once follow-ups are resolved.
+
+    ``text`` is the reader's question in its own words, with a pronoun replaced by its
+    ``antecedent`` ("When did she take over?" -> "When did the Home Secretary take over?");
+    ``context`` is the earlier question it leans on when its words alone don't say what it is
+    about ("What was it raised to?"). Retrieval searches ``search_text``, which is also the
+    ``resolved_question`` an answer reports.
+    """
+
+    text: str
+    context: str = ""
+    antecedent: str = ""
+
+    @property
+    def search_text(self) -> str:
+        return f"{self.text} (following: {self.context})" if self.context else self.text
+
+
 @dataclass(frozen=True, kw_only=True)
 class Passage(SourceFields):
     """A retrieved chunk, with its chunk's source fields; ``text`` is ``document_text[start:end]``."""

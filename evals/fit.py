@@ -145,8 +145,8 @@ def extract(bot: Any, cases: list[GoldCase], set_name: str, group: Any) -> list[
     for i, case in enumerate(cases, start=1):
         if i % 100 == 0:
             print(f"fit: {set_name}: {i}/{len(cases)}", file=sys.stderr, flush=True)
-        resolved = resolve(case.question, case.history, bot.brief)
-        retrieval = bot.retriever.search(resolved, bot.settings.top_k, _scope(case, paragraphs))
+        resolved = resolve(case.question, case.history)
+        retrieval = bot.retriever.search(resolved.search_text, bot.settings.top_k, _scope(case, paragraphs))
         info = analyse(resolved)
         q = Question(set_name, group(case), case, answerer.gate(info, retrieval.passages) is not None)
         if not q.gated:
