@@ -16,8 +16,7 @@ def first_date(value: object) -> str | None:
     """The first real calendar date ``YYYY-MM-DD`` in ``value`` (a page's date meta), or None."""
     if value is None:
         return None
-    match = _ISO_DATE.search(str(value))
-    return match.group(1) if match and real_date(match.group(1)) else None
+    return next((d for d in _ISO_DATE.findall(str(value)) if real_date(d)), None)
 
 
 def real_date(text: str) -> bool:

@@ -73,10 +73,14 @@ _PARTY_ALIASES = {
     "lab co-op": "labour",
     "labour co-operative": "labour",
     "con": "conservative",
+    "conservatives": "conservative",
     "tory": "conservative",
     "tories": "conservative",
     "ld": "liberal democrat",
     "lib dem": "liberal democrat",
+    "lib dems": "liberal democrat",
+    "libdem": "liberal democrat",  # how the Hansard transcripts label the party
+    "libdems": "liberal democrat",
     "liberal democrats": "liberal democrat",
     "snp": "scottish national party",
     "pc": "plaid cymru",
@@ -106,4 +110,6 @@ def speaker_matches(wanted: str, speaker: str | None) -> bool:
 
 
 def _name_words(name: str) -> list[str]:
-    return [w.strip(".,'’()") for w in name.casefold().replace("-", " ").split() if w.strip(".,'’()")]
+    # A phone's curly apostrophe is the same letter as a straight one: O’Brien is O'Brien.
+    name = name.casefold().replace("’", "'").replace("-", " ")
+    return [w.strip(".,'()") for w in name.split() if w.strip(".,'()")]
