@@ -397,8 +397,9 @@ class ExtractiveAnswerer:
             p, s = cand.passage, cand.sentence
             start, end = citations.balanced_span(p, s.start, s.end)
             text = p.text[start - p.start : end - p.start]
-            sentence = attributed(text, p)
-            support = citations.check(sentence, p, self.idf)
+            claim = citations.Claim.of(text, p)
+            sentence = claim.shown()
+            support = citations.check(claim, p, self.idf)
             if not support.ok:
                 continue  # never shown: the check is the last word, for every answerer
             n = len(cites) + 1
@@ -411,11 +412,7 @@ class ExtractiveAnswerer:
 
 def attributed(text: str, passage: Passage) -> str:
     """A sentence as the answer shows it: a transcript's with its speaker ("X (Lab) said: “...”")."""
-    text = citations.without_source_notes(text)
-    if not passage.speaker:
-        return text
-    party = f" ({passage.party})" if passage.party else ""
-    return f"{passage.speaker}{party} said: “{text.strip('“”')}”"
+    return citations.Claim.of(text, passage).shown()
 
 
 def _overlaps(a: Candidate, b: Candidate) -> bool:

@@ -28,7 +28,56 @@ STRONG_COVERAGE = 0.85
 MARKER = re.compile(r"\[(\d+)\]")
 _SPACED_MARKER = re.compile(r"\s*" + MARKER.pattern)
 _SPEAKER = re.compile(r"^([^:“\"]{2,80}?)\s+said:")
-_ATTRIBUTION = re.compile(r"^[^:“\"]{2,80}?\bsaid:\s*[“\"]?|[”\"]\s*$")
+_ATTRIBUTION = re.compile(r"^[^:“\"]{2,80}?\bsaid:\s*[“\"]?")
+_CLOSING_QUOTE = re.compile(r"[”\"]\s*$")
+_WHO = re.compile(r"^(?P<speaker>.+?)\s+\((?P<party>[^()]*)\)\s*$")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What an answer sentence asserts: its words and, for a transcript turn, who said them.
+
+    The extractive answerer builds it from a passage's sentence (``Claim.of``), with the
+    passage's speaker and party as fields; ``shown`` is how the answer writes it
+    (``X (Lab) said: “...”``). Text written by someone else (an LLM's reply, an answer read
+    back by the evaluation) is read with ``Claim.parse``.
+    """
+
+    text: str
+    speaker: str | None = None
+    party: str | None = None
+
+    @classmethod
+    def of(cls, text: str, passage: Passage) -> Claim:
+        """The claim of quoting ``text``, a sentence of ``passage``."""
+        text = without_source_notes(text)
+        if not passage.speaker:
+            return cls(text)
+        return cls(text.strip("“”"), passage.speaker, passage.party)
+
+    @classmethod
+    def parse(cls, sentence: str) -> Claim:
+        """The claim of a written sentence: without markers, its ``X (Party) said:`` prefix read
+        as the speaker and party."""
+        text = strip_markers(sentence)
+        said = _SPEAKER.match(text)
+        if said is None:
+            return cls(text)
+        who = _WHO.match(said.group(1))
+        speaker, party = (who.group("speaker"), who.group("party")) if who else (said.group(1), None)
+        return cls(_ATTRIBUTION.sub("", text), speaker.strip(), party)
+
+    @property
+    def words(self) -> str:
+        """The asserted words, without a closing quotation mark."""
+        return _CLOSING_QUOTE.sub("", self.text).strip()
+
+    def shown(self) -> str:
+        """The sentence as an answer writes it."""
+        if not self.speaker:
+            return self.text
+        party = f" ({self.party})" if self.party else ""
+        return f"{self.speaker}{party} said: “{self.text}”"
 
 
 @dataclass(frozen=True)
@@ -73,8 +122,7 @@ def without_source_notes(text: str) -> str:
 
 def claim_text(sentence: str) -> str:
     """The claim of an answer sentence: without markers and without a quoting attribution."""
-    text = strip_markers(sentence)
-    return _ATTRIBUTION.sub("", text).strip()
+    return Claim.parse(sentence).words
 
 
 def passage_sentences(passage: Passage) -> list[tuple[int, int]]:
@@ -82,13 +130,21 @@ def passage_sentences(passage: Passage) -> list[tuple[int, int]]:
     return [(passage.start + s, passage.start + e) for s, e in sentences(passage.text)]
 
 
-def check(sentence: str, passage: Passage, idf: Idf, similarity: Similarity | None = None) -> Support:
-    """Whether ``passage`` supports ``sentence``; the span is the best one or two sentences."""
-    claim = claim_text(sentence)
+def check(
+    sentence: Claim | str, passage: Passage, idf: Idf, similarity: Similarity | None = None
+) -> Support:
+    """Whether ``passage`` supports ``sentence`` (a claim, or a written sentence to read as one);
+    the span is the best one or two sentences. A claim's speaker must be the passage's."""
+    # A claim without a speaker is a source's own sentence, which may quote someone itself
+    # ("Ms Thewliss said: “...”"): it is read like any written sentence.
+    if isinstance(sentence, Claim) and sentence.speaker:
+        said = sentence
+    else:
+        said = Claim.parse(sentence.text if isinstance(sentence, Claim) else sentence)
+    claim = said.words
     claim_terms = set(terms(claim))
     context = _context(passage)
-    attribution = _SPEAKER.match(strip_markers(sentence))
-    who = names(re.sub(r"\(.*?\)", "", attribution.group(1))) if attribution else set()
+    who = names(said.speaker) if said.speaker else set()
     required = (numbers(claim) | names(claim) | who) - STOPWORDS
     passage_terms = set(terms(passage.text)) | set(terms(context))
     passage_keys = numbers(passage.text) | names(passage.text) | set(terms(context)) | passage_terms
