@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,7 +23,7 @@ from bot import citations
 from bot.answerability import FEATURES, Sentence, answer_entities, features
 from bot.citations import Idf
 from bot.questions import QuestionInfo, analyse
-from bot.records import NO_MATCH, Answer, Citation, Passage, Question, ShortAnswer
+from bot.records import NO_MATCH, Answer, AnswerMeta, Citation, Passage, Question, ShortAnswer
 from bot.scorer import SentenceScorer
 from bot.short_answer import short_answer
 from bot.text import numbers, terms
@@ -134,7 +134,8 @@ class ExtractiveAnswerer:
             reason = self._why_not(info, passages)
             below = self.refuse(question, passages, reason, timings, confidence=confidence)
             if best is not None:  # what it would have led with: the eval's risk-coverage curve
-                below.meta["best_sentence"] = attributed(best.sentence.text, best.passage)
+                best_sentence = attributed(best.sentence.text, best.passage)
+                return replace(below, meta=below.meta.updated(best_sentence=best_sentence))
             return below
         if info.atype == "reason" and not self._premise_holds(info, best):
             reason = "the sources don't say what the question takes for granted"
@@ -145,7 +146,7 @@ class ExtractiveAnswerer:
         timings["cite"] = _ms(t2)
         if not cites:
             return self.refuse(question, passages, "no sentence passed the citation check", timings)
-        meta = {"confidence": round(confidence, 4), "answer_type": info.atype}
+        meta = AnswerMeta(confidence=round(confidence, 4), answer_type=info.atype)
         return Answer(
             question=question,
             resolved_question=question,
@@ -329,7 +330,7 @@ class ExtractiveAnswerer:
             start, end, _ = citations.best_span(q_terms, passage, self.idf, "")
             start, end = citations.balanced_span(passage, start, end)
             related.append(Citation.of(n, passage, start, end, passage.score))
-        meta = {"reason": reason, "confidence": round(confidence, 4)}
+        meta = AnswerMeta(reason=reason, confidence=round(confidence, 4))
         text = f"{REFUSAL} The closest passages are listed as related." if related else REFUSAL
         return Answer(
             question=question,

@@ -104,11 +104,9 @@ class Bot:
                 question=question,
                 resolved_question=resolved,
                 timings_ms={**division.timings_ms, "total": round(total, 2)},
-                meta={
-                    **division.meta,
-                    "resolved_by": "llm" if condensed else "rules",
-                    "filters": _shown(filters),
-                },
+                meta=division.meta.updated(
+                    resolved_by="llm" if condensed else "rules", filters=_shown(filters)
+                ),
             )
             return
         t0 = time.perf_counter()
@@ -128,13 +126,12 @@ class Bot:
             question=question,
             resolved_question=resolved,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
-            meta={
-                **answer.meta,
-                "resolved_by": "llm" if condensed else "rules",
-                "retrieved": [p.chunk_id for p in retrieval.passages],
-                "filters": _shown(filters),
-                "index": retrieval.token,
-            },
+            meta=answer.meta.updated(
+                resolved_by="llm" if condensed else "rules",
+                retrieved=[p.chunk_id for p in retrieval.passages],
+                filters=_shown(filters),
+                index=retrieval.token,
+            ),
         )
 
 

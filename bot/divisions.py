@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, replace
 
 from bot.answering import REFUSAL
-from bot.records import Answer, Citation, Passage, Question, ShortAnswer
+from bot.records import Answer, AnswerMeta, Citation, Passage, Question, ShortAnswer
 from bot.retrieval import HybridRetriever, IndexView
 from index.filters import Filters, speaker_matches
 from index.parlparse import DivisionText, Vote, read_division
@@ -175,7 +175,7 @@ class DivisionAnswerer:
             answerer=NAME,
             citations=cites,
             timings_ms={"division": _ms(began)},
-            meta={"answer_type": "vote"},
+            meta=AnswerMeta(answer_type="vote"),
             short_answer=short,
         )
 
@@ -190,7 +190,7 @@ class DivisionAnswerer:
             answerer=NAME,
             related=related or [],
             timings_ms={"division": _ms(began)},
-            meta={"reason": reason, "answer_type": "vote"},
+            meta=AnswerMeta(reason=reason, answer_type="vote"),
         )
 
 

@@ -21,7 +21,7 @@ from bot.citations import MARKER, Idf, strip_markers
 from bot.followup import normalise_history
 from bot.prompts import render
 from bot.questions import analyse
-from bot.records import Answer, Citation, Passage
+from bot.records import Answer, AnswerMeta, Citation, Passage
 from bot.text import numbers, terms
 from despatch.errors import AnswerError, ConfigError
 from despatch.settings import Settings
@@ -168,13 +168,13 @@ class LLMAnswerer:
             # answerer does, with the closest passages as related.
             refusal = self.fallback.refuse(question, passages, "the LLM found no answer in the passages", {})
             yield refusal.answer
-            yield replace(refusal, answerer=self.name, meta={**refusal.meta, "llm_raw": raw[:2000]})
+            yield replace(refusal, answerer=self.name, meta=refusal.meta.updated(llm_raw=raw[:2000]))
             return
         if not state.citations:
             yield from self._fall_back(extractive, "llm_unsupported", raw, state, began)
             return
         timings = {"llm": round((time.perf_counter() - began) * 1000, 2)}
-        meta = {"dropped_sentences": state.dropped, "removed_markers": state.removed, "llm_raw": raw[:2000]}
+        meta = AnswerMeta(dropped_sentences=state.dropped, removed_markers=state.removed, llm_raw=raw[:2000])
         yield Answer(
             question=question,
             resolved_question=question,
@@ -200,13 +200,12 @@ class LLMAnswerer:
         self, extractive: Answer, reason: str, raw: str, state: _Verified, began: float
     ) -> Iterator[str | Answer]:
         yield extractive.answer
-        meta = {
-            **extractive.meta,
-            "fallback": reason,
-            "llm_raw": raw[:2000],
-            "dropped_sentences": state.dropped,
-            "removed_markers": state.removed,
-        }
+        meta = extractive.meta.updated(
+            fallback=reason,
+            llm_raw=raw[:2000],
+            dropped_sentences=state.dropped,
+            removed_markers=state.removed,
+        )
         timings = {**extractive.timings_ms, "llm": round((time.perf_counter() - began) * 1000, 2)}
         yield replace(extractive, answerer=self.name, meta=meta, timings_ms=timings)
 

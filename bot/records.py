@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from index.records import ChunkMeta, Entity, SourceFields
@@ -109,6 +110,44 @@ class ShortAnswer:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnswerMeta(Mapping[str, Any]):
+    """How an answer was reached, for API clients, the evaluation and logs. Every field is
+    optional; an unset one (None) is absent from the JSON and from the mapping view (``"reason"
+    in meta``, ``meta.get("fallback")``), so the JSON is as it was when this was a dict."""
+
+    reason: str | None = None  # why it refused (or why the LLM's answer was not used)
+    confidence: float | None = None  # the scorer's probability for the lead sentence
+    answer_type: str | None = None  # what the question asks for (bot.questions.ANSWER_TYPES)
+    best_sentence: str | None = None  # a refusal's would-be lead sentence (risk-coverage curve)
+    fallback: str | None = None  # the LLM answerer fell back to the extractive answer: why
+    llm_raw: str | None = None  # the model's reply (first 2,000 characters)
+    dropped_sentences: int | None = None  # LLM sentences no citation supported
+    removed_markers: int | None = None  # LLM markers naming no passage
+    resolved_by: str | None = None  # "rules" or "llm": how a follow-up was made self-contained
+    retrieved: list[str] | None = None  # the chunk ids retrieval gave, in order
+    filters: dict[str, str] | None = None  # the scope the answer was found under
+    index: str | None = None  # the commit token of the index view it was found in
+
+    def updated(self, **changes: Any) -> AnswerMeta:
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self)
+
+    def _set(self) -> dict[str, Any]:
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._set()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._set())
+
+    def __len__(self) -> int:
+        return len(self._set())
+
+
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """What the bot says, JSON-serialisable with ``to_json``."""
 
@@ -120,8 +159,12 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     related: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: AnswerMeta = field(default_factory=AnswerMeta)
     short_answer: ShortAnswer | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.meta, AnswerMeta):  # read back from its JSON
+            object.__setattr__(self, "meta", AnswerMeta(**dict(self.meta)))
 
     @property
     def nothing_matched(self) -> bool:
@@ -130,6 +173,7 @@ class Answer:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["meta"] = self.meta.to_json()
         data["citations"] = [c.to_json() for c in self.citations]
         data["related"] = [c.to_json() for c in self.related]
         return data
