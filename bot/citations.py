@@ -130,9 +130,7 @@ def passage_sentences(passage: Passage) -> list[tuple[int, int]]:
     return [(passage.start + s, passage.start + e) for s, e in sentences(passage.text)]
 
 
-def check(
-    sentence: Claim | str, passage: Passage, idf: Idf, similarity: Similarity | None = None
-) -> Support:
+def check(sentence: Claim | str, passage: Passage, idf: Idf, similarity: Similarity | None = None) -> Support:
     """Whether ``passage`` supports ``sentence`` (a claim, or a written sentence to read as one);
     the span is the best one or two sentences. A claim's speaker must be the passage's."""
     # A claim without a speaker is a source's own sentence, which may quote someone itself

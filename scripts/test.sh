@@ -9,6 +9,10 @@ if ! command -v chromium >/dev/null 2>&1; then
     || echo "warning: could not install chromium; browser tests will fail" >&2
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+# Screenshots and evaluation reports (report.html, report.json, junit.xml per gated set) are
+# kept outside the repository.
+export DESPATCH_TEST_ARTIFACTS="${DESPATCH_TEST_ARTIFACTS:-${TMPDIR:-/tmp}/despatch-test-artifacts}"
+echo "test artifacts: $DESPATCH_TEST_ARTIFACTS"
 ruff check .
 ruff format --check .
 mypy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -17,6 +18,11 @@ DATA = PROJECT_ROOT / "data"
 FOUNDING = DATA / "corpus" / "2018-04-26-rudd-removal-targets.txt"
 HANSARD = DATA / "corpora" / "hansard-2010-immigration"
 SQUAD = DATA / "corpora" / "squad-v2-dev" / "squad-v2-dev-part-a.json"
+# What the suite keeps for people and CI to look at (screenshots, evaluation reports): outside
+# the repository, in DESPATCH_TEST_ARTIFACTS (read here, before any test clears DESPATCH_*).
+ARTIFACTS = Path(
+    os.environ.get("DESPATCH_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "despatch-test-artifacts"
+)
 
 
 @pytest.fixture(autouse=True)

@@ -135,10 +135,18 @@ def _line_of(rel: str, needle: str) -> int:
 
 
 def test_a_wheel_ships_the_prompts_and_the_fitted_model(tmp_path: Path) -> None:
+    import shutil
     import subprocess
     import sys
     import zipfile
 
+    # Built from a copy of what the wheel is made of: a build writes build/ and *.egg-info
+    # beside the sources, and the tests write nothing into the repository.
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", *{n for f in FLOORS for n in f}, "prompts"):
+        copy = shutil.copytree if (PROJECT_ROOT / name).is_dir() else shutil.copy
+        copy(PROJECT_ROOT / name, source / name)  # type: ignore[operator]
     subprocess.run(
         [
             sys.executable,
@@ -152,7 +160,7 @@ def test_a_wheel_ships_the_prompts_and_the_fitted_model(tmp_path: Path) -> None:
             str(tmp_path),
             ".",
         ],
-        cwd=PROJECT_ROOT,
+        cwd=source,
         check=True,
     )
     (wheel,) = tmp_path.glob("despatch-*.whl")

@@ -74,7 +74,7 @@ def test_refusals(founding_bot: Any, question: str) -> None:
 
 
 def test_follow_up_is_resolved(founding_bot: Any) -> None:
-    """"she" after a bare "who is the ..." question is the role it asked about; no second
+    """ "she" after a bare "who is the ..." question is the role it asked about; no second
     answer is computed to find a name."""
     answer = _ask(founding_bot, "When did she take over?", ["Who is the Home Secretary?"])
     assert answer.resolved_question == "When did the Home Secretary take over?"

@@ -1,6 +1,6 @@
 """The evaluation gate: the founding, Hansard, dev and both held-out sets (heldout, newsroom),
 SQuAD part A and the LLM answerer's scripted cases must meet their thresholds. Reports are kept
-under artifacts/evals/ for CI."""
+under $DESPATCH_TEST_ARTIFACTS/evals/ for CI."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from despatch.settings import PROJECT_ROOT
 from evals.gold import load_gold
 from evals.runner import run_eval, summary, write_report
 from evals.squad import convert
+from tests.conftest import ARTIFACTS as KEPT
 from tests.conftest import SQUAD, make_settings
 from tests.scripted_llm import Script, fill_markers, serve
 
-ARTIFACTS = PROJECT_ROOT / "artifacts" / "evals"
+ARTIFACTS = KEPT / "evals"
 
 
 @pytest.mark.parametrize("name", ["founding", "hansard", "dev", "heldout", "newsroom", "parlparse"])

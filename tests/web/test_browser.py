@@ -9,9 +9,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from despatch.settings import PROJECT_ROOT
+from tests.conftest import ARTIFACTS
 
-SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+SHOTS = ARTIFACTS / "screenshots"
 
 
 def _ask(frame: Any, question: str) -> Any:

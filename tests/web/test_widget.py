@@ -8,11 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from despatch.settings import PROJECT_ROOT
-from tests.conftest import FOUNDING
+from tests.conftest import ARTIFACTS, FOUNDING
 from tests.web.conftest import TOKEN
 
-SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+SHOTS = ARTIFACTS / "screenshots"
 STORY = "rudd-removal-targets-2018"
 URL = "https://courier.example/politics/rudd-removal-targets"
 OTHER = "ferry-licences"
