@@ -96,7 +96,7 @@ class ExtractiveAnswerer:
         question = asked.search_text if isinstance(asked, Question) else asked
         gated = gate(info, passages)
         if gated:
-            return self.refuse(question, passages, gated, {"select": _ms(began)})
+            return refusal(self.name, self.idf, question, passages, gated, {"select": _ms(began)})
         cands = self.ranker.candidates(info, passages, query_vector)
         t0 = time.perf_counter()
         ranked = self.ranker.order(cands)
@@ -106,20 +106,21 @@ class ExtractiveAnswerer:
         confidence = best.p if best else 0.0
         if best is None or confidence < self.scorer.threshold:
             reason = why_not(info, passages)
-            below = self.refuse(question, passages, reason, timings, confidence=confidence)
+            below = refusal(self.name, self.idf, question, passages, reason, timings, confidence)
             if best is not None:  # what it would have led with: the eval's risk-coverage curve
                 best_sentence = attributed(best.sentence.text, best.passage)
                 return replace(below, meta=below.meta.updated(best_sentence=best_sentence))
             return below
         if info.atype == "reason" and not premise_holds(info, best):
             reason = "the sources don't say what the question takes for granted"
-            return self.refuse(question, passages, reason, timings, confidence=confidence)
+            return refusal(self.name, self.idf, question, passages, reason, timings, confidence)
         chosen = compose(info, best, ranked, self.scorer.threshold, self.max_sentences)
         t2 = time.perf_counter()
         text, cites, short = render(info, chosen, self.idf)
         timings["cite"] = _ms(t2)
         if not cites:
-            return self.refuse(question, passages, "no sentence passed the citation check", timings)
+            reason = "no sentence passed the citation check"
+            return refusal(self.name, self.idf, question, passages, reason, timings)
         meta = AnswerMeta(confidence=round(confidence, 4), answer_type=info.atype)
         return Answer(
             question=question,
@@ -142,17 +143,6 @@ class ExtractiveAnswerer:
     def gate(self, info: QuestionInfo, passages: Sequence[Passage]) -> str | None:
         """Why the question is refused before any sentence is scored, or None."""
         return gate(info, passages)
-
-    def refuse(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        reason: str,
-        timings: dict[str, float],
-        confidence: float = 0.0,
-    ) -> Answer:
-        """A refusal that shows the closest passages as related."""
-        return refusal(self.name, self.idf, question, passages, reason, timings, confidence)
 
 
 def _ms(start: float, end: float | None = None) -> float:

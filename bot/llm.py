@@ -22,6 +22,7 @@ from bot.followup import normalise_history
 from bot.prompts import render
 from bot.questions import analyse
 from bot.records import Answer, AnswerMeta, Citation, Passage
+from bot.refusals import refusal
 from bot.text import numbers, terms
 from despatch.errors import AnswerError, ConfigError
 from despatch.settings import Settings
@@ -166,9 +167,10 @@ class LLMAnswerer:
         if not state.citations and _is_refusal(raw):
             # The model read the passages and found no answer: say so, as the extractive
             # answerer does, with the closest passages as related.
-            refusal = self.fallback.refuse(question, passages, "the LLM found no answer in the passages", {})
-            yield refusal.answer
-            yield replace(refusal, answerer=self.name, meta=refusal.meta.updated(llm_raw=raw[:2000]))
+            reason = "the LLM found no answer in the passages"
+            refused = refusal(self.name, self.idf, question, passages, reason, {})
+            yield refused.answer
+            yield replace(refused, meta=refused.meta.updated(llm_raw=raw[:2000]))
             return
         if not state.citations:
             yield from self._fall_back(extractive, "llm_unsupported", raw, state, began)
