@@ -154,6 +154,7 @@ class Parts:
             self.embedder,
             exact_max=s.exact_search_max_chunks,
             cache=self.store.view_cache(s) if s.save_views else None,
+            wait_s=s.view_wait_ms / 1000,
         )
 
     @cached_property

@@ -125,7 +125,7 @@ class AnswerMeta(Mapping[str, Any]):
     removed_markers: int | None = None  # LLM markers naming no passage
     resolved_by: str | None = None  # "rules" or "llm": how a follow-up was made self-contained
     retrieved: list[str] | None = None  # the chunk ids retrieval gave, in order
-    filters: dict[str, str] | None = None  # the scope the answer was found under
+    filters: dict[str, Any] | None = None  # the scope the answer was found under (its set fields)
     index: str | None = None  # the commit token of the index view it was found in
 
     def updated(self, **changes: Any) -> AnswerMeta:

@@ -4,16 +4,24 @@ fused by reciprocal rank.
 An ``IndexView`` is the store as of one commit (its ``token``): the committed chunks' texts and
 typed metadata, their document versions, a BM25 index and, for stores of up to
 ``Settings.exact_search_max_chunks`` chunks, every chunk vector for exact (repeatable) dense
-search. Larger stores use Chroma's HNSW index, filtered to the view's committed versions. The
-retriever checks the store's token before each search and swaps in a new view when any
-process has written, so dense and lexical results always come from the same commit. Views are
-saved beside the store (``IndexView.save``) and loaded at the next start instead of rebuilt.
+search. Larger stores use Chroma's HNSW index, filtered to the view's committed versions.
+
+The retriever checks the store's token before each search. When any process has committed, one
+background thread prepares the next view while questions keep being answered from the current
+one, and questions switch to the new view atomically once it is ready (a question waits at most
+``wait_s`` for it, so a small push is seen by the very next question). The next view changes by
+the commit's delta: the store's journal names the documents written or removed since the
+current view's commit, and only their chunks are read back, by document id; a full read happens
+only when the journal cannot say (a new collection, a commit too large or too old to journal).
+Dense and lexical results always come from the same view. Views are saved beside the store
+(``IndexView.save``) and loaded at the next start instead of rebuilt.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import threading
@@ -35,8 +43,10 @@ from index.store import Store
 
 __all__ = ["Filters", "HybridRetriever", "IndexView", "Retrieval"]
 
+log = logging.getLogger(__name__)
+
 RRF_K = 60
-_VIEW_FORMAT = 1
+_VIEW_FORMAT = 2
 _KEEP_VIEWS = 2
 
 
@@ -61,6 +71,7 @@ class IndexView:
         versions: dict[str, str],
         bm25: BM25,
         vectors: np.ndarray | None,
+        titles: dict[str, tuple[str, str | None]] | None = None,
     ) -> None:
         self.token = token
         self.texts = texts
@@ -68,8 +79,12 @@ class IndexView:
         self.versions = versions
         self.bm25 = bm25
         self.vectors = vectors  # rows follow bm25.ids; None: dense search goes to Chroma
+        # Each document's title and link, in the store's order: health and coverage are counted
+        # from the view, never by reading every document record.
+        self.titles = titles if titles is not None else {d: (d, None) for d in versions}
         self._kinds: dict[str, list[tuple[str, ChunkMeta]]] = {}
         self._people: tuple[frozenset[str], frozenset[str]] | None = None
+        self._by_doc: dict[str, list[str]] | None = None
         self._lock = threading.Lock()
 
     def of_kind(self, kind: str) -> list[tuple[str, ChunkMeta]]:
@@ -81,6 +96,58 @@ class IndexView:
             with self._lock:
                 self._kinds[kind] = found
         return found
+
+    @property
+    def generation(self) -> int:
+        """The store's commit counter at this view's commit."""
+        try:
+            return int(self.token.rsplit("-", 2)[1])
+        except (IndexError, ValueError):
+            return 0
+
+    def chunks_by_doc(self) -> dict[str, list[str]]:
+        """Each document's chunk ids; worked out once per view."""
+        if self._by_doc is None:
+            by_doc: dict[str, list[str]] = {}
+            for cid, doc_id in _field_items(self.meta, "doc_id"):
+                by_doc.setdefault(str(doc_id), []).append(cid)
+            self._by_doc = by_doc
+        return self._by_doc
+
+    def advance(self, store: Store, changed: set[str], token: str, exact_max: int) -> IndexView:
+        """The view after commits that wrote or removed the documents ``changed``: their chunks
+        are read back by document id and replace theirs; the rest is carried over. ``token`` is
+        the commit the delta was read after (a later commit's delta is applied next time)."""
+        catalog = store.catalog(sorted(changed))
+        versions = {d: m.version for d, m in catalog.items()}
+        keep_vectors = self.vectors is not None
+        read = store.chunks_of(versions, embeddings=keep_vectors)
+        by_doc = self.chunks_by_doc()
+        dropped = {cid for d in changed for cid in by_doc.get(d, ())}
+        texts = {cid: t for cid, t in self.texts.items() if cid not in dropped}
+        added = {c.id: c.meta for c, _ in read}
+        texts.update({c.id: c.text for c, _ in read})
+        meta = _replaced(self.meta, dropped, added)
+        new_versions = {d: v for d, v in self.versions.items() if d not in changed}
+        new_versions.update(versions)
+        kept = [cid for cid in self.bm25.ids if cid not in dropped]
+        ids = kept + [c.id for c, _ in read]
+        vectors = None
+        if keep_vectors and len(ids) <= exact_max and self.vectors is not None:
+            dim = self.vectors.shape[1]
+            rows = [self.bm25.position[cid] for cid in kept]
+            fresh = np.asarray([v for _, v in read], dtype=np.float32).reshape(len(read), dim)
+            old = np.asarray(self.vectors[rows], dtype=np.float32).reshape(len(rows), dim)
+            vectors = np.concatenate([old, fresh])
+        bm25 = BM25.build((cid, _lexical_text(texts[cid], meta[cid])) for cid in ids)
+        titles = {d: t for d, t in self.titles.items() if d not in changed}
+        titles.update({d: (m.title, m.url) for d, m in catalog.items()})
+        view = IndexView(token, texts, meta, new_versions, bm25, vectors, titles)
+        view_by_doc = {d: list(c) for d, c in by_doc.items() if d not in changed}
+        for c, _ in read:
+            view_by_doc.setdefault(c.meta.doc_id, []).append(c.id)
+        view._by_doc = view_by_doc
+        return view
 
     def people(self) -> tuple[frozenset[str], frozenset[str]]:
         """Every speaker and every party of the view's chunks; worked out once."""
@@ -97,7 +164,8 @@ class IndexView:
         for attempt in range(5):
             token = store.token()
             try:
-                versions = store.versions()
+                catalog = store.catalog()
+                versions = {d: m.version for d, m in catalog.items()}
                 chunks = list(store.iter_chunks(versions))
                 ids = [c.id for c in chunks]
                 vectors = None
@@ -120,6 +188,7 @@ class IndexView:
                     versions,
                     bm25,
                     vectors,
+                    {d: (m.title, m.url) for d, m in catalog.items()},
                 )
         raise StoreError(
             f"The index at {store.where} changed five times while being read; try again when the "
@@ -140,7 +209,13 @@ class IndexView:
             if self.vectors is not None:
                 np.save(tmp / "vectors.npy", self.vectors, allow_pickle=False)
             rows = [[cid, self.texts[cid], self.meta[cid].to_metadata()] for cid in self.bm25.ids]
-            head = {"format": _VIEW_FORMAT, "token": self.token, "versions": self.versions, "chunks": rows}
+            head = {
+                "format": _VIEW_FORMAT,
+                "token": self.token,
+                "versions": self.versions,
+                "titles": self.titles,
+                "chunks": rows,
+            }
             (tmp / "view.json").write_text(json.dumps(head, ensure_ascii=False), encoding="utf-8")
             try:
                 tmp.rename(final)
@@ -169,7 +244,8 @@ class IndexView:
             return None
         texts = {cid: text for cid, text, _ in head["chunks"]}
         meta = _LazyMeta({cid: m for cid, _, m in head["chunks"]})
-        return cls(token, texts, meta, dict(head["versions"]), bm25, vectors)
+        titles = {d: (str(t), u) for d, (t, u) in head["titles"].items()}
+        return cls(token, texts, meta, dict(head["versions"]), bm25, vectors, titles)
 
 
 class _LazyMeta(Mapping[str, ChunkMeta]):
@@ -199,6 +275,31 @@ class _LazyMeta(Mapping[str, ChunkMeta]):
         """One field of every chunk, untyped (``ChunkMeta.to_metadata`` keys are its field names)."""
         for cid, raw in self._raw.items():
             yield cid, raw.get(name)
+
+
+def _field_items(meta: Mapping[str, ChunkMeta], name: str) -> Iterator[tuple[str, object]]:
+    if isinstance(meta, _LazyMeta):
+        yield from meta.raw_values(name)
+    else:
+        for cid, m in meta.items():
+            yield cid, getattr(m, name)
+
+
+def _replaced(
+    meta: Mapping[str, ChunkMeta], dropped: set[str], added: dict[str, ChunkMeta]
+) -> Mapping[str, ChunkMeta]:
+    """``meta`` without ``dropped`` and with ``added``, of the same kind (a saved view's lazy
+    metadata stays lazy: nothing is typed that no question reads)."""
+    if isinstance(meta, _LazyMeta):
+        raw = {cid: m for cid, m in meta._raw.items() if cid not in dropped}
+        raw.update({cid: m.to_metadata() for cid, m in added.items()})
+        lazy = _LazyMeta(raw)
+        lazy._typed.update({cid: m for cid, m in meta._typed.items() if cid not in dropped})
+        lazy._typed.update(added)
+        return lazy
+    out = {cid: m for cid, m in meta.items() if cid not in dropped}
+    out.update(added)
+    return out
 
 
 def _field_values(meta: Mapping[str, ChunkMeta], name: str) -> set[str]:
@@ -240,34 +341,96 @@ class HybridRetriever:
         candidates: int = 30,
         exact_max: int = 20_000,
         cache: Path | None = None,
+        wait_s: float = 0.25,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
         self.exact_max = exact_max
         self.cache = cache
+        self.wait_s = wait_s
         self._view: IndexView | None = None
         self._lock = threading.Lock()
+        self._updater: threading.Thread | None = None
+        self.updates = {"delta": 0, "full": 0, "failed": 0}  # how views were made, for /healthz
 
     def view(self) -> IndexView:
-        """The view of the store's latest commit (loaded, or built and saved, when it changed)."""
+        """The view to answer from: the latest commit's when it is ready within ``wait_s``,
+        else the current one while the next is prepared in the background. Only the very first
+        view (nothing to answer from yet) is waited for."""
         token = self.store.token()
         current = self._view
         if current is not None and current.token == token:
             return current
-        with self._lock:
-            if self._view is not None and self._view.token == token:
+        if current is None:
+            with self._lock:
+                if self._view is None:
+                    self._view = self._full(token)
                 return self._view
-            if self._view is not None:
-                self.store.refresh()  # another process wrote: drop the client's stale caches
-            view = IndexView.load(self.cache, token) if self.cache else None
-            if view is None:
-                view = IndexView.build(self.store, self.exact_max)
-                if self.cache is not None:
-                    with contextlib.suppress(OSError):
-                        view.save(self.cache)
-            self._view = view
-            return view
+        self._updating().join(self.wait_s)
+        return self._view or current
+
+    def follow(self, timeout: float) -> bool:
+        """Wait (up to ``timeout`` seconds) until the view is the store's latest commit; for a
+        writer in this process that wants its write answered from when it returns."""
+        deadline = time.monotonic() + timeout
+        while (current := self._view) is None or current.token != self.store.token():
+            if current is None:
+                self.view()
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._updating().join(left)
+        return True
+
+    def _updating(self) -> threading.Thread:
+        """The one thread preparing the next view (started when none is running)."""
+        with self._lock:
+            if self._updater is None or not self._updater.is_alive():
+                self._updater = threading.Thread(target=self._update, name="despatch-view", daemon=True)
+                self._updater.start()
+            return self._updater
+
+    def _update(self) -> None:
+        """Advance the view commit by commit until it is the store's latest; save it then."""
+        saved = True
+        for _ in range(100):
+            current, token = self._view, self.store.token()
+            if current is None or current.token == token:
+                break
+            try:
+                if not self.store.made_since(current.token, token):
+                    self.store.refresh()  # another process wrote: drop the client's stale caches
+                changed = self.store.changed_since(current.token)
+                if changed is None:
+                    self._view = self._full(token, save=False)
+                    self.updates["full"] += 1
+                else:
+                    self._view = current.advance(self.store, changed, token, self.exact_max)
+                    self.updates["delta"] += 1
+                saved = False
+            except Exception as exc:  # e.g. a writer deleted what was being read: try again
+                # Never let the thread die silently: readers would answer from this view forever.
+                self.updates["failed"] += 1
+                log.warning("the index view was not updated (%s); retrying", exc, exc_info=True)
+                if self.updates["failed"] % 5 == 0:
+                    break  # the next question starts a new attempt
+                time.sleep(0.2)
+        view = self._view
+        if not saved and view is not None and self.cache is not None:
+            with contextlib.suppress(OSError):
+                view.save(self.cache)
+
+    def _full(self, token: str, save: bool = True) -> IndexView:
+        """A saved view of ``token``, or one read from the whole store (and saved)."""
+        view = IndexView.load(self.cache, token) if self.cache else None
+        if view is None:
+            view = IndexView.build(self.store, self.exact_max)
+            if save and self.cache is not None:
+                with contextlib.suppress(OSError):
+                    view.save(self.cache)
+        return view
 
     def current(self) -> IndexView:
         """The view as last loaded, without asking the store whether it changed."""

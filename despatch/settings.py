@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="Up to this many chunks, dense search is exact (numpy over every vector, "
         "repeatable); above it, Chroma's approximate HNSW index.",
     )
+    view_wait_ms: int = Field(
+        250,
+        ge=0,
+        le=60_000,
+        description="After a commit, how long a question waits for the next index view before it is "
+        "answered from the current one (the next keeps being prepared in the background).",
+    )
     save_views: bool = Field(
         True, description="Save each retrieval view (BM25, texts) beside the store for fast starts."
     )

@@ -15,6 +15,7 @@ matches their document's committed version.
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,12 @@ from index.records import (
 
 _BATCH = 2000
 _META_ID = "state"
+# Each commit also writes a journal record (the documents it wrote or removed), so a reader's
+# view changes by its delta; the newest _JOURNAL_KEEP are kept. A commit of more documents than
+# _JOURNAL_MAX_IDS names none ("*"): readers rebuild, which costs no more than the write did.
+_JOURNAL = "journal"
+_JOURNAL_KEEP = 1000
+_JOURNAL_MAX_IDS = 5000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +85,7 @@ class Store:
         self.name = name
         self._reopen = reopen
         self._gate = Gate()
+        self._own: deque[str] = deque(maxlen=64)  # the commit tokens this handle made
         self._bind(client)
 
     def _bind(self, client: Any) -> None:
@@ -140,11 +148,64 @@ class Store:
         state.update(changes)
         self._call("meta", "upsert", ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
 
-    def _commit(self) -> None:
-        """Clear the dirty flag, bump the generation and draw a new commit token."""
+    def _commit(self, changed: Sequence[str]) -> None:
+        """Journal the documents ``changed`` (written, replaced or removed), then clear the dirty
+        flag, bump the generation and draw a new commit token: the state record is the commit
+        point. A journal record whose commit never happened (a crash between the two) names
+        documents whose committed state a reader reads again: harmless."""
         state = self._state()
-        state.update(dirty="", generation=int(state.get("generation", 0)) + 1, token=uuid.uuid4().hex)
+        generation, token = int(state.get("generation", 0)) + 1, uuid.uuid4().hex
+        ids = sorted(set(changed))
+        record = {"kind": _JOURNAL, "generation": generation, "docs": "|".join(ids)}
+        if len(ids) > _JOURNAL_MAX_IDS:
+            record["docs"] = "*"
+        self._call("meta", "upsert", ids=[f"{_JOURNAL}:{token}"], embeddings=[[0.0]], metadatas=[record])
+        state.update(dirty="", generation=generation, token=token)
         self._call("meta", "upsert", ids=[_META_ID], embeddings=[[0.0]], metadatas=[state])
+        self._own.append(f"{self.chunks.id}-{generation}-{token}")
+        if generation % 100 == 0:
+            old = {"$and": [{"kind": _JOURNAL}, {"generation": {"$lte": generation - _JOURNAL_KEEP}}]}
+            self._call("meta", "delete", where=old)
+
+    def made_since(self, since: str, latest: str) -> bool:
+        """Whether this handle made every commit after ``since`` up to ``latest`` (so its client
+        has seen every write, and needs no reconnecting to see them)."""
+        if latest not in self._own:
+            return False
+        mine = {int(t.rsplit("-", 2)[1]) for t in self._own}
+        try:
+            first, last = int(since.rsplit("-", 2)[1]) + 1, int(latest.rsplit("-", 2)[1])
+        except (IndexError, ValueError):
+            return False
+        return all(g in mine for g in range(first, last + 1))
+
+    def changed_since(self, token: str) -> set[str] | None:
+        """The ids of the documents written or removed by the commits after ``token`` (one of
+        ``token()``'s values), or None when the journal cannot say: another collection, a
+        commit too large or too old to be journalled, or a token this store never made."""
+        try:
+            collection, generation, _ = token.rsplit("-", 2)
+            since = int(generation)
+        except ValueError:
+            return None
+        state = self._state()
+        now = int(state.get("generation", 0))
+        if collection != str(self.chunks.id) or since > now:
+            return None
+        if since == now:
+            return set() if token == self.token() else None
+        got = self._call(
+            "meta",
+            "get",
+            where={"$and": [{"kind": _JOURNAL}, {"generation": {"$gt": since}}]},
+            include=["metadatas"],
+        )
+        records = got["metadatas"]
+        if not set(range(since + 1, now + 1)) <= {int(m["generation"]) for m in records}:
+            return None
+        if any(m.get("docs") == "*" for m in records):
+            return None
+        return {d for m in records for d in str(m.get("docs") or "").split("|") if d}
 
     def generation(self) -> int:
         """A counter that changes whenever any document is written or removed."""
@@ -206,11 +267,45 @@ class Store:
     # -- reading -----------------------------------------------------------------------
     def versions(self) -> dict[str, str]:
         """Committed version of every document, by id."""
-        got = self._call("docs", "get", include=["metadatas"])
-        return {
-            i: DocumentMeta.from_metadata(m).version
-            for i, m in zip(got["ids"], got["metadatas"], strict=True)
-        }
+        return {d: m.version for d, m in self.catalog().items()}
+
+    def catalog(self, doc_ids: Sequence[str] | None = None) -> dict[str, DocumentMeta]:
+        """Every committed document's record without its text (or those of ``doc_ids`` the
+        store holds), in the store's order."""
+        if doc_ids is None:
+            got = self._call("docs", "get", include=["metadatas"])
+            return {
+                d: DocumentMeta.from_metadata(m) for d, m in zip(got["ids"], got["metadatas"], strict=True)
+            }
+        out: dict[str, DocumentMeta] = {}
+        ids = sorted(set(doc_ids))
+        for i in range(0, len(ids), _BATCH):
+            got = self._call("docs", "get", ids=ids[i : i + _BATCH], include=["metadatas"])
+            out.update(
+                {d: DocumentMeta.from_metadata(m) for d, m in zip(got["ids"], got["metadatas"], strict=True)}
+            )
+        return out
+
+    def versions_of(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The committed version of each of ``doc_ids`` that the store holds."""
+        return {d: m.version for d, m in self.catalog(doc_ids).items()}
+
+    def chunks_of(self, versions: dict[str, str], embeddings: bool = False) -> list[tuple[StoredChunk, Any]]:
+        """The committed chunks of the documents ``versions`` names (at those versions), with
+        their vectors when ``embeddings``; read by document id, never by reading the store."""
+        out: list[tuple[StoredChunk, Any]] = []
+        ids = sorted(versions)
+        include = ["metadatas", "documents", *(["embeddings"] if embeddings else [])]
+        for i in range(0, len(ids), 200):
+            got = self._call("chunks", "get", where={"doc_id": {"$in": ids[i : i + 200]}}, include=include)
+            vectors = got["embeddings"] if embeddings else [None] * len(got["ids"])
+            for cid, text, meta, vector in zip(
+                got["ids"], got["documents"], got["metadatas"], vectors, strict=True
+            ):
+                chunk = StoredChunk(cid, text or "", ChunkMeta.from_metadata(meta))
+                if versions.get(chunk.meta.doc_id) == chunk.meta.version:
+                    out.append((chunk, vector))
+        return out
 
     def documents(self) -> list[StoredDocument]:
         """Every committed document, without its text, sorted by date then title."""
@@ -361,7 +456,7 @@ class Store:
         if replaced:
             self._call("docs", "delete", ids=replaced)
             self._call("chunks", "delete", where={"doc_id": {"$in": replaced}})
-        self._commit()
+        self._commit([*written, *replaced])
 
     def _rollback(self, ids: list[str]) -> None:
         for i in range(0, len(ids), _BATCH):
@@ -380,7 +475,7 @@ class Store:
         self._set_state(dirty=",".join(existing)[:1000])
         self._call("docs", "delete", ids=existing)
         self._call("chunks", "delete", where={"doc_id": {"$in": existing}})
-        self._commit()
+        self._commit(existing)
         return existing
 
     def recover(self) -> int:
@@ -395,7 +490,7 @@ class Store:
             if versions.get((m := ChunkMeta.from_metadata(meta)).doc_id) != m.version
         ]
         self._rollback(orphans)
-        self._commit()
+        self._commit([])
         return len(orphans)
 
 

@@ -28,6 +28,8 @@ from index.json_records import SAFE_ID, record_document
 SOURCE = "cms"  # the source of pushed stories unless the body names one
 _FIELD = re.compile(r'^"(\w+)"')
 
+FOLLOW_S = 30.0  # how long a write waits for the view to show it before it returns anyway
+
 
 class DocumentBody(BaseModel):
     """A story as the CMS sends it: ``text`` or ``html``, plus metadata."""
@@ -110,6 +112,9 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
                 status, chunks = indexer.put(doc)
         except DespatchError as exc:
             return _problem(503, str(exc))
+        # Answered from the moment the PUT returns: the view advances by this story alone
+        # (readers keep answering from the current view meanwhile).
+        bot.retriever.follow(FOLLOW_S)
         return PutResult(id=doc.id, status=status, chunks=chunks)
 
     @router.get("/{doc_id}")
@@ -127,6 +132,7 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
             gone = SAFE_ID.fullmatch(doc_id) is not None and bot.store.remove(doc_id)
         if not gone:
             return _problem(404, "No document has this id.")
+        bot.retriever.follow(FOLLOW_S)
         return {"id": doc_id, "status": "deleted"}
 
     @router.get("")

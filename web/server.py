@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,9 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
                 {"detail": limiter.message(wait)}, status_code=429, headers={"Retry-After": str(wait)}
             )
         try:
-            return bot.ask(question, history, body.scope.filters() if body.scope else None).to_json()
+            answer = bot.ask(question, history, body.scope.filters() if body.scope else None)
+            # The record's own JSON (as `despatch ask --json` prints it): unset meta stays absent.
+            return JSONResponse(answer.to_json())
         except ConfigError as exc:  # the server is set up wrong: not a passing outage
             return JSONResponse({"detail": f"server configuration error: {exc}"}, status_code=500)
         except DespatchError as exc:
@@ -244,35 +247,54 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
                 return unauthorised_handler(request, _Unauthorised())
             return await call_next(request)
 
+    # Health checks and the widget's footer (which every page load asks for) are public too:
+    # limited per client like questions, with a larger allowance, and counted from the view.
+    public = RateLimiter(max(120, 4 * settings.rate_limit_per_minute))
+
+    def too_many(request: Request) -> JSONResponse | None:
+        wait = public.retry_after(request.client.host if request.client else "unknown")
+        if not wait:
+            return None
+        detail = f"Too many requests: the limit is {public.per_minute} a minute. Try again in {wait} s."
+        return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(wait)})
+
     @app.get("/healthz")
-    def healthz() -> Any:
-        """Index status: document and chunk counts."""
+    def healthz(request: Request) -> Any:
+        """Index status: document and chunk counts of the view answers come from, its commit and
+        how far behind the store's latest it is, and how views have been updated."""
+        if (refused := too_many(request)) is not None:
+            return refused
         try:
-            docs = bot.store.documents()
-            return {
-                "status": "ok",
-                "documents": len(docs),
-                "chunks": sum(d.chunks for d in docs),
-                "generation": bot.store.generation(),
-                "answerer": bot.answerer.name,
-            }
+            view = bot.retriever.current()
+            latest = bot.store.token()
         except StoreError as exc:
             return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
+        return {
+            "status": "ok",
+            "documents": len(view.versions),
+            "chunks": len(view.texts),
+            "generation": view.generation,
+            "current": view.token == latest,
+            "view_updates": dict(bot.retriever.updates),
+            "answerer": bot.answerer.name,
+        }
 
     @app.get("/api/coverage")
-    def coverage(doc: str | None = None) -> Any:
+    def coverage(request: Request, doc: str | None = None) -> Any:
         """What the widget's footer names: how many documents answers come from, a few titles
         (never hundreds), and the scoped stories' titles and URLs."""
+        if (refused := too_many(request)) is not None:
+            return refused
         try:
-            docs = bot.store.documents()
+            titles = bot.retriever.current().titles
         except StoreError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=503)
         wanted = [d for d in (doc or "").split(",") if d][:100]
-        by_id = {d.id: d for d in docs}
+        latest = list(itertools.islice(reversed(titles.items()), 3))[::-1]  # the latest three
         return {
-            "documents": len(docs),
-            "titles": [{"title": d.title, "url": d.url} for d in docs[-3:]],  # the latest three
-            "scoped": [{"id": i, "title": by_id[i].title, "url": by_id[i].url} for i in wanted if i in by_id],
+            "documents": len(titles),
+            "titles": [{"title": t, "url": u} for _, (t, u) in latest],
+            "scoped": [{"id": i, "title": titles[i][0], "url": titles[i][1]} for i in wanted if i in titles],
         }
 
     widget_csp = (

@@ -140,3 +140,72 @@ def test_view_follows_a_write_by_another_store_handle(tmp_path: Any, embedder: A
     lexical = bot.search("Zanzibar ferry licences", 1, mode="lexical")
     assert bot.retriever.current().token != before
     assert "Zanzibar" in dense[0].text and "Zanzibar" in lexical[0].text
+
+
+def _small_store(tmp_path: Any) -> Any:
+    from index.store import Store
+    from tests.conftest import make_settings
+    from tests.index.test_store import _doc, _write
+
+    store = Store.open(make_settings(tmp_path / "store"), create=True)
+    _write(
+        store, _doc("a", "The Home Office set a target of 7,200 departures."), _doc("b", "Ferries ran late.")
+    )
+    return store, _doc, _write
+
+
+def test_a_view_advanced_by_its_delta_is_the_view_a_full_read_makes(tmp_path: Any) -> None:
+    """Pushes, corrections and removals change the view by their documents alone; the result
+    is what reading the whole store gives, vectors and lexical ranking included."""
+    import numpy as np
+
+    from bot.retrieval import HybridRetriever, IndexView
+
+    store, doc, write = _small_store(tmp_path)
+    retriever = HybridRetriever(store, embedder=None, exact_max=100, wait_s=5.0)  # type: ignore[arg-type]
+    first = retriever.view()
+    write(store, doc("c", "The Zanzibar committee capped ferry licences."), doc("b", "Ferries ran on time."))
+    store.remove("a")
+    advanced = retriever.view()
+    full = IndexView.build(store, 100)
+    assert advanced is not first and retriever.updates == {"delta": 1, "full": 0, "failed": 0}
+    assert advanced.token == full.token and advanced.versions == full.versions
+    assert advanced.texts == full.texts and set(advanced.bm25.ids) == set(full.bm25.ids)
+    for cid in full.bm25.ids:
+        assert advanced.meta[cid] == full.meta[cid]
+        assert np.allclose(
+            advanced.vectors[advanced.bm25.position[cid]], full.vectors[full.bm25.position[cid]]
+        )
+    assert advanced.bm25.search("ferry licences Zanzibar", 3) == full.bm25.search(
+        "ferry licences Zanzibar", 3
+    )
+    assert sorted(advanced.chunks_by_doc()) == ["b", "c"]
+
+
+def test_readers_answer_from_the_current_view_while_the_next_is_prepared(tmp_path: Any) -> None:
+    """A slow delta read holds no reader back, and many readers make one update, not one each."""
+    import threading
+    import time
+
+    from bot.retrieval import HybridRetriever
+
+    store, doc, write = _small_store(tmp_path)
+    retriever = HybridRetriever(store, embedder=None, exact_max=100, wait_s=0.05)  # type: ignore[arg-type]
+    old = retriever.view()
+    read = store.chunks_of
+    gate = threading.Event()
+
+    def slow_read(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(10)
+        return read(*args, **kwargs)
+
+    store.chunks_of = slow_read  # type: ignore[method-assign]
+    write(store, doc("c", "The Zanzibar committee capped ferry licences."))
+    began = time.perf_counter()
+    seen = [retriever.view() for _ in range(8)]
+    waited = time.perf_counter() - began
+    assert all(v is old for v in seen) and waited < 5  # each waited at most wait_s
+    gate.set()
+    retriever._updating().join(10)
+    new = retriever.view()
+    assert new is not old and "c" in new.versions and retriever.updates["delta"] == 1

@@ -35,6 +35,8 @@ def test_ask_returns_the_cli_json(web: Any, founding_store: Any, capsys: Any) ->
         {k: v for k, v in data.items() if k not in strip} | {"citations": None}
     )
     assert [c["quote"] for c in cli["citations"]] == [c["quote"] for c in data["citations"]]
+    # meta: the same keys as the CLI's, none of them null (an unset field is absent)
+    assert set(data["meta"]) == set(cli["meta"]) and None not in data["meta"].values()
 
 
 def test_follow_up_through_the_api(web: Any) -> None:
@@ -53,6 +55,17 @@ def test_docs_and_health(web: Any) -> None:
     assert httpx.get(f"{web.url}/docs").status_code == 200
     health = httpx.get(f"{web.url}/healthz").json()
     assert health["status"] == "ok" and health["documents"] == 2 and health["chunks"] > 0
+    # Counted from the view answers come from, which is the store's latest commit.
+    from index.store import Store
+
+    store = Store.open(web.settings)
+    docs = store.documents()
+    assert health["chunks"] == sum(d.chunks for d in docs) and health["current"] is True
+    assert health["generation"] == store.generation()
+    coverage = httpx.get(f"{web.url}/api/coverage", params={"doc": docs[0].id}).json()
+    assert coverage["documents"] == 2 and coverage["scoped"] == [
+        {"id": docs[0].id, "title": docs[0].title, "url": docs[0].url}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -110,6 +123,11 @@ def test_rate_limit_gives_a_clear_429(tmp_path: Path, founding_store: Any, embed
         assert [r.status_code for r in codes] == [200, 200, 200, 429]
         assert "the limit is 3 a minute" in codes[-1].json()["detail"]
         assert int(codes[-1].headers["retry-after"]) > 0
+        # The public routes have their own, larger allowance (120 a minute at the least).
+        with httpx.Client(base_url=live.url) as client:
+            public = [client.get("/api/coverage" if i % 2 else "/healthz").status_code for i in range(125)]
+        first = public.index(429)  # the start-up's own health checks count too
+        assert first >= 115 and set(public[:first]) == {200} and set(public[first:]) == {429}
     finally:
         live.stop()
 

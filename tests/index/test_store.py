@@ -1,0 +1,89 @@
+"""The store's commit journal: what changed since a commit, read by document id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import store as store_module
+from index.chunking import ChunkLimits, chunk_document
+from index.documents import make_document
+from index.records import Document
+from index.store import Store
+from tests.conftest import make_settings
+
+
+def _words(texts: Sequence[str]) -> list[int]:
+    return [len(t.split()) for t in texts]
+
+
+def _write(store: Store, *docs: Document) -> None:
+    items = []
+    for doc in docs:
+        chunks = chunk_document(doc, ChunkLimits(40, 0, 256), _words, _words)
+        rng = np.random.default_rng(len(doc.text))
+        vectors = rng.normal(size=(len(chunks), 384)).astype(np.float32)
+        items.append((doc, chunks, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
+    store.write_documents(items)
+
+
+def _doc(key: str, text: str) -> Document:
+    return make_document(key=key, text=text, title=key.title(), source="Test", doc_id=key)
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    return Store.open(make_settings(tmp_path / "store"), create=True)
+
+
+def test_the_journal_names_what_each_commit_wrote_or_removed(store: Store) -> None:
+    _write(store, _doc("a", "Alpha one. Alpha two."), _doc("b", "Beta one."))
+    first = store.token()
+    _write(store, _doc("c", "Gamma one."))
+    store.remove("a")
+    assert store.changed_since(first) == {"a", "c"}
+    assert store.changed_since(store.token()) == set()
+    _write(store, _doc("b", "Beta, corrected."))
+    assert store.changed_since(first) == {"a", "b", "c"}
+
+
+def test_the_journal_cannot_say_for_a_token_it_never_made(store: Store) -> None:
+    _write(store, _doc("a", "Alpha."))
+    token = store.token()
+    collection, generation, _ = token.rsplit("-", 2)
+    assert store.changed_since(f"{collection}-{generation}-someoneelse") is None  # same generation
+    assert store.changed_since(f"another-collection-{generation}-x") is None
+    assert store.changed_since("garbage") is None
+    assert store.changed_since(f"{collection}-{int(generation) + 5}-x") is None  # from the future
+
+
+def test_a_commit_too_large_to_journal_makes_readers_rebuild(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(store, _doc("a", "Alpha."))
+    token = store.token()
+    monkeypatch.setattr(store_module, "_JOURNAL_MAX_IDS", 1)
+    _write(store, _doc("b", "Beta."), _doc("c", "Gamma."))
+    assert store.changed_since(token) is None
+
+
+def test_chunks_are_read_back_by_document_at_their_committed_version(store: Store) -> None:
+    _write(store, _doc("a", "Alpha one. Alpha two."), _doc("b", "Beta one."))
+    versions = store.versions_of(["a", "b", "missing"])
+    assert set(versions) == {"a", "b"}
+    read = store.chunks_of({"a": versions["a"]}, embeddings=True)
+    assert read and {c.meta.doc_id for c, _ in read} == {"a"} and all(len(v) == 384 for _, v in read)
+    assert store.chunks_of({"a": "an-old-version"}) == []
+
+
+def test_a_handle_knows_the_commits_it_made(store: Store, tmp_path: Path) -> None:
+    _write(store, _doc("a", "Alpha."))
+    before = store.token()
+    _write(store, _doc("b", "Beta."))
+    assert store.made_since(before, store.token())
+    other = Store.open(make_settings(tmp_path / "store"))
+    _write(other, _doc("c", "Gamma."))
+    assert not store.made_since(before, store.token())  # another handle (process) wrote too
