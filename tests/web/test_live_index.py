@@ -132,3 +132,38 @@ def test_a_server_on_an_embedded_store_follows_cli_writers(tmp_path: Path) -> No
     _cli(env, "ingest", str(FOUNDING))
     with _server(env, store, tmp_path / "server.log") as url:
         _writes_are_followed(env, [url], tmp_path)
+
+
+def test_replicas_on_one_chroma_server_follow_a_push_to_either_by_its_delta(
+    tmp_path: Path, chroma_server: str
+) -> None:
+    """Two `despatch serve` replicas share one `chroma run` server: a story PUT to one is answered
+    by the other, whose view followed the commit by its delta, not by reading the archive again."""
+    import time
+
+    token = "replica-admin-token-0123456789abcdef"
+    env = _env(DESPATCH_CHROMA_URL=chroma_server, DESPATCH_COLLECTION="replicas", DESPATCH_ADMIN_TOKEN=token)
+    _cli(env, "ingest", str(FOUNDING))
+    with (
+        _server(env, tmp_path / "a", tmp_path / "a.log") as a,
+        _server(env, tmp_path / "b", tmp_path / "b.log") as b,
+    ):
+        body = {"title": "Ferry licences capped", "text": STORY.split("\n\n", 1)[1], "date": "2026-11-20"}
+        auth = {"Authorization": f"Bearer {token}"}
+        with Traffic([a, b]) as traffic:
+            put = httpx.put(f"{a}/api/documents/ferry-cap", json=body, headers=auth, timeout=120)
+            assert put.status_code == 200, put.text
+            assert "40 a year" in _ask(a)["answer"]  # the replica written to: from its PUT's return
+            deadline = time.monotonic() + 10
+            while "40 a year" not in (seen := _ask(b))["answer"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "40 a year" in seen["answer"] and seen["citations"][0]["doc_id"] == "ferry-cap"
+            assert httpx.delete(f"{b}/api/documents/ferry-cap", headers=auth).status_code == 200
+            deadline = time.monotonic() + 10
+            while "40 a year" in (seen := _ask(a))["answer"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "40 a year" not in seen["answer"]
+        assert traffic.codes and set(traffic.codes) == {200}, sorted(set(traffic.codes))
+        for url in (a, b):
+            updates = httpx.get(f"{url}/healthz").json()["view_updates"]
+            assert updates["delta"] >= 2 and updates["full"] == 0 and updates["failed"] == 0, updates

@@ -1,0 +1,222 @@
+"""A CMS push under reader traffic, against a real `despatch serve` on loopback.
+
+python -m bench.push [--chunks 10000] [--readers 2] [--steady 20] [--out bench/results-push.json]
+
+The server answers from the synthetic archive (``bench.latency.archive_store``) at about
+``--chunks`` chunks. Reader threads ask open questions without pause the whole time. Measured,
+in one run:
+- the readers' steady latency (p50/p95) before any push;
+- one PUT of a new story: how long the PUT took, how long after it returned the story's own
+  question (scoped to the story, as the widget asks it) was first answered with its fact, and
+  the readers' latency while the push was being taken in (from the PUT to 5 s after it);
+- three PUTs 10 s apart: each one's time to answerable;
+- ``/healthz`` latency; the server's RSS before and after; how its views were updated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.server import free_port, rss_mb
+from bench.stats import p50_p95
+from despatch.settings import PROJECT_ROOT
+
+TOKEN = "bench-admin-token-0123456789abcdef"
+OPEN = [
+    "What target did the Home Office set for voluntary departures in 2015/16?",
+    "What did Damian Green say about the immigration cap?",
+    "Who assured Rudd of total support?",
+    "What was the cap on non-EU workers?",
+]
+
+
+def story(n: int) -> tuple[str, str, str]:
+    """A new story's text, the question only it answers, and its fact."""
+    fact = f"{130 + n} berths"
+    text = (
+        f"The harbour board of Port Quillon {n} voted to limit the night ferry to {fact}. "
+        f"Its chair said the limit on the Quillon {n} crossing would be reviewed next spring."
+    )
+    return text, f"How many berths may the Port Quillon {n} night ferry carry?", fact
+
+
+class Readers:
+    """Threads asking open questions back to back; each answer's (start, seconds, status)."""
+
+    def __init__(self, url: str, n: int) -> None:
+        self.url = url
+        self.log: list[tuple[float, float, int]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(n)]
+
+    def _run(self, i: int) -> None:
+        import httpx
+
+        with httpx.Client(base_url=self.url, timeout=600) as client:
+            k = i
+            while not self._stop.is_set():
+                began = time.monotonic()
+                r = client.post("/api/ask", json={"question": OPEN[k % len(OPEN)]})
+                self.log.append((began, time.monotonic() - began, r.status_code))
+                k += 1
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=600)
+
+    def between(self, t0: float, t1: float) -> dict[str, Any]:
+        got = [s * 1000 for b, s, _ in self.log if t0 <= b < t1]
+        errors = sum(1 for b, _, code in self.log if t0 <= b < t1 and code != 200)
+        return {"answers": len(got), "errors": errors, "ms": p50_p95(got) if got else None}
+
+
+def push(url: str, n: int) -> dict[str, Any]:
+    """PUT story ``n``; then ask its question, scoped to it, until it is answered."""
+    import httpx
+
+    text, question, fact = story(n)
+    doc_id = f"bench-push-{n}-{int(time.time())}"
+    body = {"title": f"Port Quillon {n} limits its night ferry", "text": text, "date": "2026-12-01"}
+    began = time.monotonic()
+    r = httpx.put(
+        f"{url}/api/documents/{doc_id}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600
+    )
+    returned = time.monotonic()
+    out: dict[str, Any] = {"put_status": r.status_code, "put_s": round(returned - began, 3)}
+    while time.monotonic() - returned < 300:
+        a = httpx.post(
+            f"{url}/api/ask", json={"question": question, "scope": {"doc_ids": [doc_id]}}, timeout=600
+        ).json()
+        if fact in a.get("answer", ""):
+            out["answerable_after_put_s"] = round(time.monotonic() - returned, 3)
+            break
+        time.sleep(0.1)
+    else:
+        out["answerable_after_put_s"] = None
+    out["t"] = (began, returned)
+    return out
+
+
+def run(chunks: int, readers: int, steady: float) -> dict[str, Any]:
+    import httpx
+
+    from bench.latency import archive_store
+    from bot.assembly import assemble
+    from despatch.settings import load_settings
+    from index.store import Store
+
+    real = assemble(load_settings()).embedder
+    cached, _ = archive_store(chunks, real)
+    # Pushed into a copy: every run starts from the same archive.
+    work = Path(tempfile.mkdtemp(prefix="despatch-push-"))
+    shutil.copytree(cached.store, work / "store")
+    settings = cached.model_copy(update={"store": work / "store"})
+    size = Store.open(settings).count_chunks()
+    port = free_port()
+    env = {
+        **os.environ,
+        "DESPATCH_RATE_LIMIT_PER_MINUTE": "1000000",
+        "DESPATCH_ADMIN_TOKEN": TOKEN,
+    }
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "despatch"),
+            "serve",
+            "--port",
+            str(port),
+            "--store",
+            str(settings.store),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError("despatch serve exited during start-up")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    start_s = time.monotonic() - began
+    result: dict[str, Any] = {"chunks": size, "readers": readers, "cold_start_s": round(start_s, 2)}
+    try:
+        for q in OPEN:  # warm-up, unmeasured
+            httpx.post(f"{url}/api/ask", json={"question": q}, timeout=600)
+        result["rss_mb_before"] = rss_mb(proc.pid)
+        crowd = Readers(url, readers)
+        crowd.start()
+        t0 = time.monotonic()
+        time.sleep(steady)
+        result["steady"] = crowd.between(t0, time.monotonic())
+        one = push(url, 1)
+        p0, p1 = one.pop("t")
+        result["one_push"] = one
+        time.sleep(max(0.0, p1 + 5 - time.monotonic()))
+        result["during_push"] = crowd.between(p0, p1 + 5)
+        three = []
+        for n in (2, 3, 4):
+            r = push(url, n)
+            r.pop("t")
+            three.append(r)
+            time.sleep(10)
+        result["three_pushes_10s_apart"] = three
+        health = []
+        for _ in range(20):
+            h0 = time.monotonic()
+            health_json = httpx.get(f"{url}/healthz", timeout=60).json()
+            health.append((time.monotonic() - h0) * 1000)
+        result["healthz_ms"] = p50_p95(health)
+        result["view_updates"] = health_json.get("view_updates")
+        crowd.stop()
+        result["all_readers"] = crowd.between(0, time.monotonic())
+        result["rss_mb_after"] = rss_mb(proc.pid)
+        result["rss_mb_peak"] = rss_mb(proc.pid, "VmHWM")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument("--readers", type=int, default=2)
+    parser.add_argument("--steady", type=float, default=20.0, help="seconds of readers before the first push")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results-push.json")
+    args = parser.parse_args(argv)
+    from bot.assembly import offline
+    from despatch.settings import load_settings
+
+    offline(load_settings())
+    result = run(args.chunks, args.readers, args.steady)
+    result["machine"] = {"cpus": os.cpu_count(), "note": "one run; shared machine: compare ratios"}
+    text = json.dumps(result, indent=1)
+    print(text)
+    args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
