@@ -155,6 +155,7 @@ class Parts:
             exact_max=s.exact_search_max_chunks,
             cache=self.store.view_cache(s) if s.save_views else None,
             wait_s=s.view_wait_ms / 1000,
+            lexical=s.lexical,
         )
 
     @cached_property

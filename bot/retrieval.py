@@ -35,6 +35,7 @@ import numpy as np
 
 from bot.lexical import BM25
 from bot.records import Passage
+from bot.tantivy_lexicon import TantivyLexicon, scoped_ids
 from despatch.errors import StoreError
 from index.embedding import Embedder
 from index.filters import Filters
@@ -69,16 +70,20 @@ class IndexView:
         texts: dict[str, str],
         meta: Mapping[str, ChunkMeta],
         versions: dict[str, str],
-        bm25: BM25,
+        lexical: BM25 | TantivyLexicon,
         vectors: np.ndarray | None,
         titles: dict[str, tuple[str, str | None]] | None = None,
+        ids: list[str] | None = None,
     ) -> None:
         self.token = token
         self.texts = texts
         self.meta = meta
         self.versions = versions
-        self.bm25 = bm25
-        self.vectors = vectors  # rows follow bm25.ids; None: dense search goes to Chroma
+        self.lexical = lexical  # the hand-written BM25 arrays, or Tantivy (DESPATCH_LEXICAL)
+        # The view's chunk order: rows of ``vectors`` (None: dense search goes to Chroma).
+        self.ids = ids if ids is not None else (lexical.ids if isinstance(lexical, BM25) else list(texts))
+        self.position = {cid: i for i, cid in enumerate(self.ids)}
+        self.vectors = vectors
         # Each document's title and link, in the store's order: health and coverage are counted
         # from the view, never by reading every document record.
         self.titles = titles if titles is not None else {d: (d, None) for d in versions}
@@ -96,6 +101,36 @@ class IndexView:
             with self._lock:
                 self._kinds[kind] = found
         return found
+
+    @property
+    def bm25(self) -> BM25:
+        """The hand-written BM25 index, when it is this view's lexical index."""
+        if not isinstance(self.lexical, BM25):
+            raise AttributeError("this view's lexical index is Tantivy (DESPATCH_LEXICAL=tantivy)")
+        return self.lexical
+
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        """Which of the view's chunks ``filters`` allows, in the view's order; with Tantivy it
+        is read from the engine's filter fields (the scope's chunks only), else checked chunk by
+        chunk."""
+        if isinstance(self.lexical, TantivyLexicon):
+            mask = np.zeros(len(self.ids), dtype=bool)
+            rows = [
+                self.position[c]
+                for c in scoped_ids(self.lexical, filters, len(self.ids) or 1)
+                if c in self.position
+            ]
+            mask[rows] = True
+            return mask
+        return np.fromiter((filters.allows(self.meta[i]) for i in self.ids), dtype=bool, count=len(self.ids))
+
+    def lexical_search(
+        self, query: str, k: int, filters: Filters, mask: np.ndarray | None
+    ) -> list[tuple[str, float]]:
+        """The lexical ranking within the scope (Tantivy applies it itself)."""
+        if isinstance(self.lexical, TantivyLexicon):
+            return self.lexical.search(query, k, filters)
+        return self.lexical.search(query, k, mask)
 
     @property
     def generation(self) -> int:
@@ -130,19 +165,25 @@ class IndexView:
         meta = _replaced(self.meta, dropped, added)
         new_versions = {d: v for d, v in self.versions.items() if d not in changed}
         new_versions.update(versions)
-        kept = [cid for cid in self.bm25.ids if cid not in dropped]
+        kept = [cid for cid in self.ids if cid not in dropped]
         ids = kept + [c.id for c, _ in read]
         vectors = None
         if keep_vectors and len(ids) <= exact_max and self.vectors is not None:
             dim = self.vectors.shape[1]
-            rows = [self.bm25.position[cid] for cid in kept]
+            rows = [self.position[cid] for cid in kept]
             fresh = np.asarray([v for _, v in read], dtype=np.float32).reshape(len(read), dim)
             old = np.asarray(self.vectors[rows], dtype=np.float32).reshape(len(rows), dim)
             vectors = np.concatenate([old, fresh])
-        bm25 = BM25.build((cid, _lexical_text(texts[cid], meta[cid])) for cid in ids)
+        lexical: BM25 | TantivyLexicon
+        if isinstance(self.lexical, TantivyLexicon):  # the delta alone: about 12 ms a story
+            lexical = self.lexical.advanced(
+                changed, ((c.id, _lexical_text(c.text, c.meta), c.meta) for c, _ in read)
+            )
+        else:  # the arrays are rebuilt from the view's texts: proportional to the archive
+            lexical = BM25.build((cid, _lexical_text(texts[cid], meta[cid])) for cid in ids)
         titles = {d: t for d, t in self.titles.items() if d not in changed}
         titles.update({d: (m.title, m.url) for d, m in catalog.items()})
-        view = IndexView(token, texts, meta, new_versions, bm25, vectors, titles)
+        view = IndexView(token, texts, meta, new_versions, lexical, vectors, titles, ids)
         view_by_doc = {d: list(c) for d, c in by_doc.items() if d not in changed}
         for c, _ in read:
             view_by_doc.setdefault(c.meta.doc_id, []).append(c.id)
@@ -159,7 +200,7 @@ class IndexView:
         return self._people
 
     @classmethod
-    def build(cls, store: Store, exact_max: int) -> IndexView:
+    def build(cls, store: Store, exact_max: int, engine: str = "bm25") -> IndexView:
         """Read the store; retried if a writer commits (or deletes) while it is being read."""
         for attempt in range(5):
             token = store.token()
@@ -180,15 +221,16 @@ class IndexView:
                 store.refresh()
                 continue
             if store.token() == token:
-                bm25 = BM25.build((c.id, _lexical_text(c.text, c.meta)) for c in chunks)
+                lexical = _lexicon(engine, ((c.id, _lexical_text(c.text, c.meta), c.meta) for c in chunks))
                 return cls(
                     token,
                     {c.id: c.text for c in chunks},
                     {c.id: c.meta for c in chunks},
                     versions,
-                    bm25,
+                    lexical,
                     vectors,
                     {d: (m.title, m.url) for d, m in catalog.items()},
+                    ids,
                 )
         raise StoreError(
             f"The index at {store.where} changed five times while being read; try again when the "
@@ -205,10 +247,11 @@ class IndexView:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
-            self.bm25.save(tmp)
+            if isinstance(self.lexical, BM25):
+                self.lexical.save(tmp)  # Tantivy's is rebuilt from the texts at load
             if self.vectors is not None:
                 np.save(tmp / "vectors.npy", self.vectors, allow_pickle=False)
-            rows = [[cid, self.texts[cid], self.meta[cid].to_metadata()] for cid in self.bm25.ids]
+            rows = [[cid, self.texts[cid], self.meta[cid].to_metadata()] for cid in self.ids]
             head = {
                 "format": _VIEW_FORMAT,
                 "token": self.token,
@@ -229,14 +272,14 @@ class IndexView:
             shutil.rmtree(stale, ignore_errors=True)
 
     @classmethod
-    def load(cls, root: Path, token: str) -> IndexView | None:
+    def load(cls, root: Path, token: str, engine: str = "bm25") -> IndexView | None:
         """The saved view for ``token``, or None (absent, unreadable or another format)."""
         folder = root / _safe(token)
         try:
             head = json.loads((folder / "view.json").read_text(encoding="utf-8"))
             if head.get("format") != _VIEW_FORMAT or head.get("token") != token:
                 return None
-            bm25 = BM25.load(folder)
+            lexical: BM25 | TantivyLexicon | None = BM25.load(folder) if engine == "bm25" else None
             vectors = None
             if (folder / "vectors.npy").exists():
                 vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
@@ -245,7 +288,12 @@ class IndexView:
         texts = {cid: text for cid, text, _ in head["chunks"]}
         meta = _LazyMeta({cid: m for cid, _, m in head["chunks"]})
         titles = {d: (str(t), u) for d, (t, u) in head["titles"].items()}
-        return cls(token, texts, meta, dict(head["versions"]), bm25, vectors, titles)
+        ids = [cid for cid, _, _ in head["chunks"]]
+        if lexical is None:
+            lexical = _lexicon(
+                engine, ((cid, _lexical_text(texts[cid], meta[cid]), meta[cid]) for cid in ids)
+            )
+        return cls(token, texts, meta, dict(head["versions"]), lexical, vectors, titles, ids)
 
 
 class _LazyMeta(Mapping[str, ChunkMeta]):
@@ -325,6 +373,13 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
+def _lexicon(engine: str, chunks: Iterator[tuple[str, str, ChunkMeta]]) -> BM25 | TantivyLexicon:
+    """The lexical index ``engine`` names (``DESPATCH_LEXICAL``) over (id, text, metadata)."""
+    if engine == "tantivy":
+        return TantivyLexicon.build(chunks)
+    return BM25.build((cid, text) for cid, text, _ in chunks)
+
+
 def _lexical_text(text: str, meta: ChunkMeta) -> str:
     # Names of speakers and titles match lexically too ("what did Damian Green say").
     extra = " ".join(v for v in (meta.speaker, meta.title) if v)
@@ -342,6 +397,7 @@ class HybridRetriever:
         exact_max: int = 20_000,
         cache: Path | None = None,
         wait_s: float = 0.25,
+        lexical: str = "bm25",
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -349,6 +405,7 @@ class HybridRetriever:
         self.exact_max = exact_max
         self.cache = cache
         self.wait_s = wait_s
+        self.lexical = lexical
         self._view: IndexView | None = None
         self._lock = threading.Lock()
         self._updater: threading.Thread | None = None
@@ -424,9 +481,9 @@ class HybridRetriever:
 
     def _full(self, token: str, save: bool = True) -> IndexView:
         """A saved view of ``token``, or one read from the whole store (and saved)."""
-        view = IndexView.load(self.cache, token) if self.cache else None
+        view = IndexView.load(self.cache, token, self.lexical) if self.cache else None
         if view is None:
-            view = IndexView.build(self.store, self.exact_max)
+            view = IndexView.build(self.store, self.exact_max, self.lexical)
             if save and self.cache is not None:
                 with contextlib.suppress(OSError):
                     view.save(self.cache)
@@ -438,7 +495,7 @@ class HybridRetriever:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term in the current view."""
-        return self.current().bm25.term_idf(term)
+        return self.current().lexical.term_idf(term)
 
     def search(
         self, query: str, k: int = 6, filters: Filters | None = None, mode: str = "hybrid"
@@ -452,8 +509,9 @@ class HybridRetriever:
         timings["embed"] = (t1 - t0) * 1000
         view = self.view()
         mask = None
-        if not filters.empty:
-            mask = np.fromiter((filters.allows(view.meta[i]) for i in view.bm25.ids), dtype=bool)
+        needs_mask = isinstance(view.lexical, BM25) or view.vectors is not None or filters.by_person
+        if not filters.empty and needs_mask:
+            mask = view.mask(filters)
         dense: list[tuple[str, float]] = []
         if mode in ("hybrid", "dense"):
             dense = self._dense(view, vector, filters, mask)
@@ -461,7 +519,7 @@ class HybridRetriever:
         timings["dense"] = (t2 - t1) * 1000
         lexical: list[tuple[str, float]] = []
         if mode in ("hybrid", "lexical"):
-            lexical = view.bm25.search(query, self.candidates, mask)
+            lexical = view.lexical_search(query, self.candidates, filters, mask)
         t3 = time.perf_counter()
         timings["lexical"] = (t3 - t2) * 1000
         fused = _rrf([dense, lexical])
@@ -473,7 +531,7 @@ class HybridRetriever:
         self, view: IndexView, vector: np.ndarray, filters: Filters, mask: np.ndarray | None
     ) -> list[tuple[str, float]]:
         if view.vectors is not None:
-            if not len(view.bm25.ids):
+            if not len(view.ids):
                 return []
             sims = np.asarray(view.vectors @ vector, dtype=np.float32)
             if mask is not None:
@@ -483,11 +541,11 @@ class HybridRetriever:
                 return []
             top = np.argpartition(-sims, n - 1)[:n]
             top = top[np.lexsort((top, -sims[top]))]
-            return [(view.bm25.ids[i], float(sims[i])) for i in top]
+            return [(view.ids[i], float(sims[i])) for i in top]
         if filters.by_person and mask is not None:
             # Chroma cannot match names loosely: a speaker's or party's chunks are few enough
             # to compare exactly; otherwise Chroma's nearest are filtered here.
-            allowed = [view.bm25.ids[i] for i in np.flatnonzero(mask)]
+            allowed = [view.ids[i] for i in np.flatnonzero(mask)]
             if len(allowed) <= self.exact_max:
                 return self._exact(allowed, vector)
         n = self.candidates * (10 if filters.by_person else 1)
@@ -537,7 +595,7 @@ class HybridRetriever:
 
     def _similarities(self, view: IndexView, chunk_ids: list[str], vector: np.ndarray) -> dict[str, float]:
         if view.vectors is not None:
-            return {cid: float(view.vectors[view.bm25.position[cid]] @ vector) for cid in chunk_ids}
+            return {cid: float(view.vectors[view.position[cid]] @ vector) for cid in chunk_ids}
         try:
             found = self.store.vectors(chunk_ids)
         except StoreError:  # removed by another process since the view was taken: unknown

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         description="Up to this many chunks, dense search is exact (numpy over every vector, "
         "repeatable); above it, Chroma's approximate HNSW index.",
     )
+    lexical: Literal["bm25", "tantivy"] = Field(
+        "bm25",
+        description="The lexical index: bm25 (numpy arrays, rebuilt from the view's texts at every "
+        "commit) or tantivy (the Tantivy engine, changed by each commit's delta).",
+    )
     view_wait_ms: int = Field(
         250,
         ge=0,

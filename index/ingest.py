@@ -67,6 +67,14 @@ class IngestSummary:
         )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A document chunked and embedded, ready to commit (``item`` None: unchanged when made)."""
+
+    doc: Document
+    item: tuple[Document, list[Chunk], np.ndarray] | None
+
+
 class Indexer:
     """Turns files into committed documents in a ``Store``."""
 
@@ -165,13 +173,29 @@ class Indexer:
     def put(self, doc: Document) -> tuple[str, int]:
         """Add or replace one document that came from no file (the documents API), all or
         nothing: ``("added" | "updated" | "unchanged", chunks)``; unchanged writes nothing."""
+        return self.commit(self.prepare(doc))
+
+    def prepare(self, doc: Document) -> Prepared:
+        """The slow half of ``put``: chunk, annotate and embed ``doc`` (none of it touches the
+        store's writes, so other writers need not wait for it)."""
+        stored = self.store.document(doc.id)
+        if stored is not None and stored.version == doc.version:
+            return Prepared(doc, None)
+        (item,) = self._embedded([(doc, self.chunk(doc), stored is not None)])
+        return Prepared(doc, item)
+
+    def commit(self, prepared: Prepared) -> tuple[str, int]:
+        """The short half of ``put``: write what ``prepare`` made in one commit, unless the
+        store already holds this version (another writer committed it meanwhile)."""
         self.store.recover()
+        doc = prepared.doc
         stored = self.store.document(doc.id)
         if stored is not None and stored.version == doc.version:
             return "unchanged", stored.chunks
-        chunks = self.chunk(doc)
-        self.store.write_documents(self._embedded([(doc, chunks, stored is not None)]))
-        return ("updated" if stored is not None else "added"), len(chunks)
+        if prepared.item is None:  # it was unchanged when prepared, and changed since: redo
+            return self.commit(self.prepare(doc))
+        self.store.write_documents([prepared.item])
+        return ("updated" if stored is not None else "added"), len(prepared.item[1])
 
     def _embedded(
         self, pending: list[tuple[Document, list[Chunk], bool]]

@@ -108,8 +108,11 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
             named = _FIELD.match(str(exc))
             return _field_error(named.group(1) if named else "text", str(exc))
         try:
+            # Chunking and embedding (seconds, minutes for a very long story) hold no lock:
+            # other PUTs and DELETEs are not queued behind them; the commit is one short step.
+            prepared = indexer.prepare(doc)
             with writing:
-                status, chunks = indexer.put(doc)
+                status, chunks = indexer.commit(prepared)
         except DespatchError as exc:
             return _problem(503, str(exc))
         # Answered from the moment the PUT returns: the view advances by this story alone

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from bot.lexical import BM25
 from bot.retrieval import Filters, _rrf
@@ -154,7 +155,8 @@ def _small_store(tmp_path: Any) -> Any:
     return store, _doc, _write
 
 
-def test_a_view_advanced_by_its_delta_is_the_view_a_full_read_makes(tmp_path: Any) -> None:
+@pytest.mark.parametrize("engine", ["bm25", "tantivy"])
+def test_a_view_advanced_by_its_delta_is_the_view_a_full_read_makes(tmp_path: Any, engine: str) -> None:
     """Pushes, corrections and removals change the view by their documents alone; the result
     is what reading the whole store gives, vectors and lexical ranking included."""
     import numpy as np
@@ -162,23 +164,23 @@ def test_a_view_advanced_by_its_delta_is_the_view_a_full_read_makes(tmp_path: An
     from bot.retrieval import HybridRetriever, IndexView
 
     store, doc, write = _small_store(tmp_path)
-    retriever = HybridRetriever(store, embedder=None, exact_max=100, wait_s=5.0)  # type: ignore[arg-type]
+    retriever = HybridRetriever(store, embedder=None, exact_max=100, wait_s=5.0, lexical=engine)  # type: ignore[arg-type]
     first = retriever.view()
     write(store, doc("c", "The Zanzibar committee capped ferry licences."), doc("b", "Ferries ran on time."))
     store.remove("a")
     advanced = retriever.view()
-    full = IndexView.build(store, 100)
+    full = IndexView.build(store, 100, engine)
     assert advanced is not first and retriever.updates == {"delta": 1, "full": 0, "failed": 0}
     assert advanced.token == full.token and advanced.versions == full.versions
-    assert advanced.texts == full.texts and set(advanced.bm25.ids) == set(full.bm25.ids)
-    for cid in full.bm25.ids:
+    assert advanced.texts == full.texts and set(advanced.ids) == set(full.ids)
+    for cid in full.ids:
         assert advanced.meta[cid] == full.meta[cid]
-        assert np.allclose(
-            advanced.vectors[advanced.bm25.position[cid]], full.vectors[full.bm25.position[cid]]
-        )
-    assert advanced.bm25.search("ferry licences Zanzibar", 3) == full.bm25.search(
-        "ferry licences Zanzibar", 3
-    )
+        assert np.allclose(advanced.vectors[advanced.position[cid]], full.vectors[full.position[cid]])
+    for q in ("ferry licences Zanzibar", "ferries on time", "7,200 departures"):
+        got, want = (v.lexical_search(q, 3, Filters(), None) for v in (advanced, full))
+        assert [c for c, _ in got] == [c for c, _ in want]
+        assert [s for _, s in got] == pytest.approx([s for _, s in want])
+    assert advanced.mask(Filters(doc_ids=("c",))).sum() == len(full.chunks_by_doc()["c"])
     assert sorted(advanced.chunks_by_doc()) == ["b", "c"]
 
 

@@ -169,3 +169,41 @@ def test_an_empty_admin_token_leaves_the_api_off_and_a_short_one_is_refused() ->
     assert load_settings(admin_token="   ").admin_token is None
     with pytest.raises(ConfigError, match="at least 16 characters"):
         load_settings(admin_token="short")
+
+
+def test_a_long_story_does_not_hold_other_pushes_behind_it(cms: Any) -> None:
+    """A long story is chunked and embedded outside the write lock: a short PUT sent while it
+    is being embedded is committed, and answered, first; then both are in the index."""
+    import threading
+
+    base = cms.url
+    para = FOUNDING.read_text(encoding="utf-8").split("\n\n")
+    long_text = "\n\n".join(f"{p} (Part {i}.)" for i in range(12) for p in para if p.strip())
+    finished: list[str] = []
+
+    def long_put() -> None:
+        r = httpx.put(
+            f"{base}/api/documents/long-archive-story", json=_body(long_text), headers=AUTH, timeout=600
+        )
+        assert r.status_code == 200, r.text
+        finished.append("long")
+
+    worker = threading.Thread(target=long_put)
+    worker.start()
+    short = {
+        "title": "Ferry licences capped",
+        "text": "The Zanzibar committee capped ferry licences at 40 a year.",
+    }
+    r = httpx.put(f"{base}/api/documents/short-story", json=short, headers=AUTH, timeout=600)
+    finished.append("short")
+    assert r.status_code == 200 and r.json()["status"] == "added"
+    answer = _ask(
+        base, "How many ferry licences does the Zanzibar committee allow?", {"doc_ids": ["short-story"]}
+    )
+    assert "40 a year" in answer["answer"]
+    worker.join(600)
+    assert finished == ["short", "long"]
+    got = httpx.get(f"{base}/api/documents/long-archive-story", headers=AUTH).json()
+    assert got["chunks"] > 50
+    for doc_id in ("long-archive-story", "short-story"):
+        assert httpx.delete(f"{base}/api/documents/{doc_id}", headers=AUTH).status_code == 200
