@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.text import terms
-from index.filters import Filters, _name_words, party_key
+from index.filters import Filters, name_words, party_key
 from index.records import ChunkMeta, date_ord
 
 _HEAP = 64_000_000  # the writer's memory budget (bytes)
@@ -117,7 +117,7 @@ class TantivyLexicon:
             hi = date_ord(f.date_to) if f.date_to else 99_991_231
             clauses.append(q.range_query(s, "date_ord", tantivy.FieldType.Integer, lo, hi))
         if f.speaker:
-            words = _name_words(f.speaker)
+            words = name_words(f.speaker)
             clauses += [q.term_query(s, "speaker", w) for w in words] or [q.empty_query()]
         if f.party:
             clauses.append(q.term_query(s, "party", party_key(f.party)))
@@ -133,7 +133,7 @@ def _document(chunk_id: str, text: str, meta: ChunkMeta) -> Any:
     if meta.tags:
         fields["tags"] = list(meta.tags)
     if meta.speaker:
-        fields["speaker"] = " ".join(_name_words(meta.speaker))
+        fields["speaker"] = " ".join(name_words(meta.speaker))
     if meta.party:
         fields["party"] = party_key(meta.party)
     if meta.date_ord is not None:

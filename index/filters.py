@@ -104,12 +104,13 @@ def party_key(party: str | None) -> str:
 def speaker_matches(wanted: str, speaker: str | None) -> bool:
     """Whether every word of ``wanted`` is a word of ``speaker`` (any case): "Hartley" and
     "alice hartley" match "Alice Hartley"."""
-    have = _name_words(speaker or "")
-    words = _name_words(wanted)
+    have = name_words(speaker or "")
+    words = name_words(wanted)
     return bool(words) and all(w in have for w in words)
 
 
-def _name_words(name: str) -> list[str]:
+def name_words(name: str) -> list[str]:
+    """A name's words as names are compared: case-folded, hyphens as spaces, punctuation off."""
     # A phone's curly apostrophe is the same letter as a straight one: O’Brien is O'Brien.
     name = name.casefold().replace("’", "'").replace("-", " ")
     return [w.strip(".,'()") for w in name.split() if w.strip(".,'()")]
