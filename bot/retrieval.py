@@ -257,6 +257,7 @@ class IndexView:
                 "token": self.token,
                 "versions": self.versions,
                 "titles": self.titles,
+                "lexical": "bm25" if isinstance(self.lexical, BM25) else "tantivy",
                 "chunks": rows,
             }
             (tmp / "view.json").write_text(json.dumps(head, ensure_ascii=False), encoding="utf-8")
@@ -272,14 +273,18 @@ class IndexView:
             shutil.rmtree(stale, ignore_errors=True)
 
     @classmethod
-    def load(cls, root: Path, token: str, engine: str = "bm25") -> IndexView | None:
-        """The saved view for ``token``, or None (absent, unreadable or another format)."""
+    def load(cls, root: Path, token: str, engine: str | None = None) -> IndexView | None:
+        """The saved view for ``token``, or None (absent, unreadable or another format), with
+        the lexical index ``engine`` (default: the one it was saved with)."""
         folder = root / _safe(token)
         try:
             head = json.loads((folder / "view.json").read_text(encoding="utf-8"))
             if head.get("format") != _VIEW_FORMAT or head.get("token") != token:
                 return None
-            lexical: BM25 | TantivyLexicon | None = BM25.load(folder) if engine == "bm25" else None
+            engine = engine or head.get("lexical", "bm25")
+            lexical: BM25 | TantivyLexicon | None = None
+            if engine == "bm25":
+                lexical = BM25.load(folder)
             vectors = None
             if (folder / "vectors.npy").exists():
                 vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)

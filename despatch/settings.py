@@ -55,9 +55,9 @@ class Settings(BaseSettings):
         "repeatable); above it, Chroma's approximate HNSW index.",
     )
     lexical: Literal["bm25", "tantivy"] = Field(
-        "bm25",
-        description="The lexical index: bm25 (numpy arrays, rebuilt from the view's texts at every "
-        "commit) or tantivy (the Tantivy engine, changed by each commit's delta).",
+        "tantivy",
+        description="The lexical index: tantivy (the Tantivy engine, changed by each commit's delta; "
+        "the default) or bm25 (numpy arrays saved with the view, rebuilt at every commit).",
     )
     view_wait_ms: int = Field(
         250,
