@@ -109,7 +109,7 @@ class IndexView:
             raise AttributeError("this view's lexical index is Tantivy (DESPATCH_LEXICAL=tantivy)")
         return self.lexical
 
-    def mask(self, filters: Filters) -> np.ndarray | None:
+    def mask(self, filters: Filters) -> np.ndarray:
         """Which of the view's chunks ``filters`` allows, in the view's order; with Tantivy it
         is read from the engine's filter fields (the scope's chunks only), else checked chunk by
         chunk."""
@@ -123,6 +123,14 @@ class IndexView:
             mask[rows] = True
             return mask
         return np.fromiter((filters.allows(self.meta[i]) for i in self.ids), dtype=bool, count=len(self.ids))
+
+    def scoped(self, filters: Filters, limit: int) -> list[str] | None:
+        """The chunk ids ``filters`` allows, from the Tantivy index's filter fields; None when
+        there are more than ``limit`` (or the lexical index is the numpy BM25)."""
+        if not isinstance(self.lexical, TantivyLexicon):
+            return None
+        found = scoped_ids(self.lexical, filters, limit + 1)
+        return [c for c in found if c in self.position] if len(found) <= limit else None
 
     def lexical_search(
         self, query: str, k: int, filters: Filters, mask: np.ndarray | None
@@ -514,7 +522,7 @@ class HybridRetriever:
         timings["embed"] = (t1 - t0) * 1000
         view = self.view()
         mask = None
-        needs_mask = isinstance(view.lexical, BM25) or view.vectors is not None or filters.by_person
+        needs_mask = isinstance(view.lexical, BM25) or view.vectors is not None
         if not filters.empty and needs_mask:
             mask = view.mask(filters)
         dense: list[tuple[str, float]] = []
@@ -547,11 +555,17 @@ class HybridRetriever:
             top = np.argpartition(-sims, n - 1)[:n]
             top = top[np.lexsort((top, -sims[top]))]
             return [(view.ids[i], float(sims[i])) for i in top]
-        if filters.by_person and mask is not None:
-            # Chroma cannot match names loosely: a speaker's or party's chunks are few enough
-            # to compare exactly; otherwise Chroma's nearest are filtered here.
-            allowed = [view.ids[i] for i in np.flatnonzero(mask)]
-            if len(allowed) <= self.exact_max:
+        if not filters.empty:
+            # A scope of up to exact_max chunks (a story, a speaker) is searched exactly over
+            # its own vectors: cheaper than Chroma's filtered HNSW search, and Chroma cannot
+            # match names loosely. A wider one goes to Chroma with its where clause.
+            if isinstance(view.lexical, TantivyLexicon):
+                allowed = view.scoped(filters, self.exact_max)
+            elif filters.by_person:
+                allowed = [view.ids[i] for i in np.flatnonzero(view.mask(filters))]
+            else:
+                allowed = None
+            if allowed is not None and len(allowed) <= self.exact_max:
                 return self._exact(allowed, vector)
         n = self.candidates * (10 if filters.by_person else 1)
         try:

@@ -211,3 +211,28 @@ def test_readers_answer_from_the_current_view_while_the_next_is_prepared(tmp_pat
     retriever._updating().join(10)
     new = retriever.view()
     assert new is not old and "c" in new.versions and retriever.updates["delta"] == 1
+
+
+def test_a_story_scope_on_a_large_store_is_searched_exactly_over_its_own_chunks(
+    tmp_path: Any, embedder: Any
+) -> None:
+    """Above the exact-search size, a scope small enough (a story) is read from the Tantivy
+    index's filter fields and searched exactly over its own vectors, never through Chroma's
+    filtered HNSW search; a wider one still goes to Chroma."""
+    from bot.retrieval import HybridRetriever
+
+    store, doc, write = _small_store(tmp_path)
+    write(store, doc("c", "The Zanzibar committee capped ferry licences."))
+    retriever = HybridRetriever(store, embedder, exact_max=1, wait_s=5.0, lexical="tantivy")
+    assert retriever.view().vectors is None  # 3 chunks > exact_max: dense search is Chroma's
+
+    def no_chroma(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a story scope went to Chroma's HNSW search")
+
+    query = store.query
+    store.query = no_chroma  # type: ignore[method-assign]
+    found = retriever.search("ferry licences", 3, Filters(doc_ids=("c",)), mode="dense").passages
+    assert [p.doc_id for p in found] == ["c"]
+    store.query = query  # type: ignore[method-assign]
+    wide = retriever.search("ferry licences", 3, Filters(source="Test"), mode="dense").passages
+    assert {p.doc_id for p in wide} == {"a", "b", "c"}
