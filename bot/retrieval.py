@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 RRF_K = 60
 _VIEW_FORMAT = 2
 _KEEP_VIEWS = 2
+SAVE_EVERY_S = 300.0  # a view reached by deltas is saved at most this often
 
 
 @dataclass
@@ -281,6 +282,21 @@ class IndexView:
             shutil.rmtree(stale, ignore_errors=True)
 
     @classmethod
+    def load_newest(cls, root: Path, engine: str | None = None) -> IndexView | None:
+        """The most recently saved view, whatever its commit, or None."""
+        try:
+            folders = sorted(
+                (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_mtime
+            )
+        except OSError:
+            return None
+        for folder in reversed(folders):
+            view = cls.load(root, folder.name, engine)  # a token's folder is named by it (_safe)
+            if view is not None:
+                return view
+        return None
+
+    @classmethod
     def load(cls, root: Path, token: str, engine: str | None = None) -> IndexView | None:
         """The saved view for ``token``, or None (absent, unreadable or another format), with
         the lexical index ``engine`` (default: the one it was saved with)."""
@@ -423,6 +439,7 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._updater: threading.Thread | None = None
         self.updates = {"delta": 0, "full": 0, "failed": 0}  # how views were made, for /healthz
+        self._saved_at = 0.0
 
     def view(self) -> IndexView:
         """The view to answer from: the latest commit's when it is ready within ``wait_s``,
@@ -463,7 +480,10 @@ class HybridRetriever:
             return self._updater
 
     def _update(self) -> None:
-        """Advance the view commit by commit until it is the store's latest; save it then."""
+        """Advance the view commit by commit until it is the store's latest. A view reached by
+        deltas is saved at most every ``SAVE_EVERY_S`` (writing it is proportional to the
+        archive); a process that starts later loads the newest saved view and takes the
+        journal's delta from there."""
         saved = True
         for _ in range(100):
             current, token = self._view, self.store.token()
@@ -488,16 +508,26 @@ class HybridRetriever:
                     break  # the next question starts a new attempt
                 time.sleep(0.2)
         view = self._view
-        if not saved and view is not None and self.cache is not None:
+        due = time.monotonic() - self._saved_at >= SAVE_EVERY_S
+        if not saved and due and view is not None and self.cache is not None:
+            self._saved_at = time.monotonic()
             with contextlib.suppress(OSError):
                 view.save(self.cache)
 
     def _full(self, token: str, save: bool = True) -> IndexView:
-        """A saved view of ``token``, or one read from the whole store (and saved)."""
+        """The view of ``token``: a saved one of it; else the newest saved view advanced by the
+        journal's delta since; else one read from the whole store (and saved)."""
         view = IndexView.load(self.cache, token, self.lexical) if self.cache else None
+        if view is None and self.cache is not None:
+            older = IndexView.load_newest(self.cache, self.lexical)
+            changed = self.store.changed_since(older.token) if older is not None else None
+            if older is not None and changed is not None:
+                self.updates["delta"] += 1
+                return older.advance(self.store, changed, token, self.exact_max)
         if view is None:
             view = IndexView.build(self.store, self.exact_max, self.lexical)
             if save and self.cache is not None:
+                self._saved_at = time.monotonic()
                 with contextlib.suppress(OSError):
                     view.save(self.cache)
         return view

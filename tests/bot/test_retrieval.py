@@ -236,3 +236,30 @@ def test_a_story_scope_on_a_large_store_is_searched_exactly_over_its_own_chunks(
     store.query = query  # type: ignore[method-assign]
     wide = retriever.search("ferry licences", 3, Filters(source="Test"), mode="dense").passages
     assert {p.doc_id for p in wide} == {"a", "b", "c"}
+
+
+def test_a_process_starting_after_pushes_loads_the_newest_saved_view_and_takes_the_delta(
+    tmp_path: Any,
+) -> None:
+    """No full read at start when a saved view and the journal since it exist."""
+    from bot.retrieval import HybridRetriever, IndexView
+
+    store, doc, write = _small_store(tmp_path)
+    cache = tmp_path / "views"
+    HybridRetriever(store, embedder=None, exact_max=100, cache=cache).view()  # type: ignore[arg-type]
+    write(store, doc("c", "The Zanzibar committee capped ferry licences."))
+    store.remove("a")
+
+    def boom(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the whole store was read at start")
+
+    build, IndexView.build = IndexView.build, boom  # type: ignore[method-assign,assignment]
+    try:
+        later = HybridRetriever(store, embedder=None, exact_max=100, cache=cache)  # type: ignore[arg-type]
+        view = later.view()
+    finally:
+        IndexView.build = build  # type: ignore[method-assign]
+    assert view.token == store.token() and sorted(view.versions) == ["b", "c"] and later.updates["delta"] == 1
+    assert [c for c, _ in view.lexical_search("Zanzibar", 1, Filters(), None)] == view.chunks_by_doc()["c"][
+        :1
+    ]

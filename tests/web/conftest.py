@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,34 +82,6 @@ def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any, host_origin: st
     live = start_server(assemble(settings, store=store, embedder=embedder).bot(), settings)
     yield live
     live.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
-    import shutil
-
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    assert Path(executable).exists(), "install Debian's chromium (scripts/test.sh does)"
-    with sync_playwright() as p:
-        # Playwright gives every launch a fresh, empty profile directory.
-        browser = p.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def wait_until(predicate: Any, seconds: float = 30.0) -> Any:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +10,7 @@ import httpx
 import pytest
 
 from bot.assembly import assemble
-from tests.conftest import assert_citations_valid, free_port, make_settings, wait_http
+from tests.conftest import assert_citations_valid, make_settings
 from tests.web.conftest import start_server
 
 
@@ -130,33 +127,6 @@ def test_rate_limit_gives_a_clear_429(tmp_path: Path, founding_store: Any, embed
         assert first >= 115 and set(public[:first]) == {200} and set(public[first:]) == {429}
     finally:
         live.stop()
-
-
-def test_despatch_serve_command(founding_store: Any, tmp_path: Path) -> None:
-    settings, _ = founding_store
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "despatch"),
-            "serve",
-            "--port",
-            str(port),
-            "--store",
-            str(settings.store),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 120, proc)
-        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/widget/").status_code == 200
-        assert list(tmp_path.glob("despatch-gradio-*"))  # the server's private scratch folder
-    finally:
-        proc.terminate()  # SIGTERM, as a service manager stops it
-        proc.wait(timeout=30)
-    assert proc.returncode == 0 and not list(tmp_path.glob("despatch-gradio-*"))
 
 
 def test_gradio_client_gets_cited_answer(web: Any) -> None:
