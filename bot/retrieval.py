@@ -439,7 +439,7 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._updater: threading.Thread | None = None
         self.updates = {"delta": 0, "full": 0, "failed": 0}  # how views were made, for /healthz
-        self._saved_at = 0.0
+        self._saved_at = time.monotonic()  # a view loaded or built at start is already saved
 
     def view(self) -> IndexView:
         """The view to answer from: the latest commit's when it is ready within ``wait_s``,
