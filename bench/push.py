@@ -19,15 +19,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.server import free_port, rss_mb
+from bench.server import rss_mb, start
 from bench.stats import p50_p95
 from despatch.settings import PROJECT_ROOT
 
@@ -118,7 +116,6 @@ def run(chunks: int, readers: int, steady: float) -> dict[str, Any]:
     from bench.latency import archive_store
     from bot.assembly import assemble
     from despatch.settings import load_settings
-    from index.store import Store
 
     real = assemble(load_settings()).embedder
     cached, _ = archive_store(chunks, real)
@@ -128,37 +125,8 @@ def run(chunks: int, readers: int, steady: float) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="despatch-push-"))
     shutil.copytree(cached.store, work / "store")
     settings = cached.model_copy(update={"store": work / "store"})
-    size = Store.open(settings).count_chunks()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DESPATCH_RATE_LIMIT_PER_MINUTE": "1000000",
-        "DESPATCH_ADMIN_TOKEN": TOKEN,
-    }
-    began = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "despatch"),
-            "serve",
-            "--port",
-            str(port),
-            "--store",
-            str(settings.store),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError("despatch serve exited during start-up")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    start_s = time.monotonic() - began
+    size = assemble(settings).store.count_chunks()
+    proc, url, start_s = start(settings.store, DESPATCH_ADMIN_TOKEN=TOKEN)
     result: dict[str, Any] = {"chunks": size, "readers": readers, "cold_start_s": round(start_s, 2)}
     try:
         for q in OPEN:  # warm-up, unmeasured

@@ -21,12 +21,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(store: Path) -> tuple[subprocess.Popen[bytes], str, float]:
-    """Start `despatch serve` and return (process, url, seconds until /healthz answered)."""
+def start(store: Path, **env_extra: str) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Start `despatch serve` (with ``env_extra`` in its environment) and return (process,
+    url, seconds until /healthz answered)."""
     import httpx
 
     port = free_port()
-    env = {**os.environ, "DESPATCH_RATE_LIMIT_PER_MINUTE": "1000000"}
+    env = {**os.environ, "DESPATCH_RATE_LIMIT_PER_MINUTE": "1000000", **env_extra}
     began = time.perf_counter()
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "despatch"), "serve", "--port", str(port), "--store", str(store)],

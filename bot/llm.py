@@ -3,7 +3,7 @@ streamed text is parsed sentence by sentence, and only verified sentences reach 
 
 A marker naming no provided passage is removed; a sentence is kept only if at least one of
 its cited passages passes the citation check; a sentence with no citation is dropped. If
-nothing supported remains, the extractive answer is used and ``meta["fallback"]`` says why.
+nothing supported remains, the extractive answer is used and ``meta.fallback`` says why.
 """
 
 from __future__ import annotations
@@ -85,9 +85,12 @@ class LLMAnswerer:
             return None
         prompt = render("condense", history=[t.question for t in turns], question=question)
         try:
-            text = str(self._invoke(prompt)).strip().splitlines()[0].strip(" \"'")
-        except Exception as exc:  # any endpoint failure: the rule-based resolution stands
+            reply = self._invoke(prompt).strip().splitlines()
+        except AnswerError as exc:  # the endpoint failed: the rule-based resolution stands
             log.warning("condense prompt failed: %s", exc)
+            return None
+        text = reply[0].strip(" \"'") if reply else ""
+        if not text:
             return None
         known = set(terms(question)) | {t for turn in turns for t in terms(turn.question)}
         mine = set(terms(text))
@@ -103,9 +106,15 @@ class LLMAnswerer:
         return text
 
     def _invoke(self, prompt: str) -> str:
+        """The model's whole reply; any failure of the endpoint becomes ``AnswerError``."""
         from langchain_core.messages import HumanMessage
 
-        return str(self.chat_model.invoke([HumanMessage(content=prompt)]).content)
+        try:
+            return str(self.chat_model.invoke([HumanMessage(content=prompt)]).content)
+        except Exception as exc:  # openai, httpx and LangChain raise many types: translated here
+            raise AnswerError(
+                f"LLM endpoint failed: {exc}; check DESPATCH_LLM_BASE_URL and DESPATCH_LLM_MODEL"
+            ) from exc
 
     # -- answering ---------------------------------------------------------------------------
     def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Any] = ()) -> Answer:

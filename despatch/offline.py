@@ -10,7 +10,8 @@ from despatch.settings import Settings
 def go_offline(settings: Settings) -> None:
     """Forbid hub downloads and telemetry; point tiktoken at the project cache.
 
-    Called once by each entry point (CLI, server, tests) before any model is loaded.
+    Called only by ``bot.assembly.offline`` (which ``assemble`` calls first), before any model is
+    loaded.
     """
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from index.documents import stable_id
-from index.records import Chunk, ChunkMeta, Document, Section, embedding_text
+from index.records import Chunk, ChunkMeta, Document, Section, SourceFields, embedding_text
 from index.sentences import sentences
 
 # Counts tokens of many texts at once (tiktoken for the budget, wordpieces for the model).
@@ -21,6 +21,10 @@ class ChunkLimits:
     tokens: int
     overlap: int
     max_wordpieces: int  # including the model's special tokens
+
+
+# The source fields a document's section can set for its own chunks.
+TURN_FIELDS = tuple(f.name for f in fields(Section) if f.name in {g.name for g in fields(SourceFields)})
 
 
 def chunk_document(
@@ -120,8 +124,9 @@ def _pack(text: str, units: list[_Unit], limits: ChunkLimits, prefix: int) -> li
 
 
 def _make_chunk(doc: Document, section: Section, ordinal: int, start: int, end: int, tokens: int) -> Chunk:
-    # A transcript turn's own link, speaker, party and column; the document's where it has none.
-    turn = {"url": section.url, "speaker": section.speaker, "party": section.party, "column": section.column}
+    # A transcript turn's own source fields (link, speaker, party, column); the document's where
+    # it has none.
+    turn = {name: getattr(section, name) for name in TURN_FIELDS}
     meta = ChunkMeta(
         **{**doc.source_fields(), **{k: v for k, v in turn.items() if v}},
         doc_id=doc.id,

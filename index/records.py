@@ -2,7 +2,7 @@
 
 ``SourceFields`` is the one record of where a text comes from (title, source, date, url, byline,
 section, speaker, party, column); documents, chunks, and the bot's passages and citations carry
-it as their base, and ``SourceFields.to_metadata`` / ``read_metadata`` are its one mapping to
+it as their base, and ``SourceFields.source_metadata`` / ``read_metadata`` are its one mapping to
 the store. ``ChunkMeta`` and ``DocumentMeta`` map their own fields beside it: this module is the
 only place that knows Chroma's metadata keys. Everything else reads typed fields.
 """

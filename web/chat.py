@@ -95,6 +95,14 @@ class ChatService:
                 texts = {"question": item}
             elif isinstance(item, dict):
                 texts = {k: v for k, v in item.items() if k in ("question", "answer", "content")}
+                short = item.get("short_answer")  # an earlier answer's own JSON carries one
+                said = short.get("text", "") if isinstance(short, dict) else None
+                if short is not None and not (
+                    isinstance(said, str) and len(said) <= s.max_history_answer_chars
+                ):
+                    raise RequestError(
+                        422, f"History turn {i}: short_answer must be an answer's short answer."
+                    )
                 if not all(isinstance(v, str) for v in texts.values()):
                     raise RequestError(422, f"History turn {i}: question, answer and content must be text.")
             else:
@@ -212,7 +220,9 @@ def chat(
         return
     message = scrub(message)
     limit = service.settings.max_history_turns
-    earlier = [str(a["question"]) for a in answers if a][-limit:] if limit else []
+    # The answers the chat already holds go along: "she" after a "who" question is the person
+    # the last answer named, with no second answer worked out to find them.
+    earlier = [a for a in answers if a][-limit:] if limit else []
     final: Answer | None = None
     try:
         shown = ""

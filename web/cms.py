@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core import Bot
-from despatch.errors import DespatchError
+from despatch.errors import ConfigError, DespatchError
 from despatch.settings import Settings
 from index.ingest import Indexer
 from index.json_records import SAFE_ID, record_document
@@ -113,6 +113,8 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
             prepared = indexer.prepare(doc)
             with writing:
                 status, chunks = indexer.commit(prepared)
+        except ConfigError as exc:  # the server is set up wrong: not a passing outage
+            return _problem(500, f"server configuration error: {exc}")
         except DespatchError as exc:
             return _problem(503, str(exc))
         # Answered from the moment the PUT returns: the view advances by this story alone

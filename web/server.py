@@ -69,7 +69,8 @@ class AskRequest(BaseModel):
     history: list[str | dict[str, Any]] = Field(
         default_factory=list,
         description="Earlier turns, oldest first: questions as strings, or objects "
-        '{"question", "answer"} or chat turns {"role", "content"} (limits: see README).',
+        '{"question", "answer"} (an earlier answer\'s own JSON too: its short_answer names who '
+        'a "who" question found) or chat turns {"role", "content"} (limits: see README).',
     )
     scope: Scope | None = Field(
         None, description="Answer only from these sources: stories, tags, dates, source, speaker, party."
@@ -267,6 +268,10 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
         try:
             view = bot.retriever.current()
             latest = bot.store.token()
+        except ConfigError as exc:
+            return JSONResponse(
+                {"status": "error", "detail": f"server configuration error: {exc}"}, status_code=500
+            )
         except StoreError as exc:
             return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
         return {
@@ -287,6 +292,8 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
             return refused
         try:
             titles = bot.retriever.current().titles
+        except ConfigError as exc:
+            return JSONResponse({"detail": f"server configuration error: {exc}"}, status_code=500)
         except StoreError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=503)
         wanted = [d for d in (doc or "").split(",") if d][:100]

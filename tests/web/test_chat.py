@@ -39,3 +39,15 @@ def test_votes_share_the_rate_limit_and_can_be_taken_back(founding_bot: Any, tmp
     assert vote(service, answers, 1, False, "s", "c")
     assert not vote(service, answers, 1, True, "s", "c")  # fourth action this minute: dropped
     assert [r["vote"] for r in service.feedback.rows()] == ["down"]
+
+
+def test_a_follow_up_in_the_chat_reads_the_answer_the_chat_holds(founding_bot: Any, tmp_path: Path) -> None:
+    """The chat passes its earlier answers along: "he" after a "who" question is the person the
+    last answer named, resolved from the record the chat holds, not from a second answer."""
+    service = _service(founding_bot, tmp_path, 100)
+    first = list(chat(service, "Who assured Rudd of total support?", [], [], "c"))[-1]
+    history, answers, _ = first
+    named = answers[-1]["short_answer"]["text"] if answers[-1]["short_answer"] else ""
+    assert "Soames" in named or "Soames" in answers[-1]["answer"]
+    _, later, _ = list(chat(service, "Which constituency does he represent?", history, answers, "c"))[-1]
+    assert "Soames" in later[-1]["resolved_question"]

@@ -207,7 +207,9 @@
         item.appendChild(el("p", "dw-refused", msg || "That question could not be taken."));
         return;
       }
-      history.push(question);
+      // The answer goes along with its question: "she" after a "who" question is who it named.
+      history.push({ question: question, answer: (res.data.answer || "").slice(0, 4000),
+        refused: res.data.refused, short_answer: res.data.short_answer });
       render(item, res.data, turn);
       box.value = "";
     }).catch(function () {
