@@ -75,7 +75,8 @@ class Bot:
     def ask(
         self, question: str, history: Sequence[Any] | None = None, filters: Filters | None = None
     ) -> Answer:
-        """Answer ``question``; ``history`` holds earlier questions (strings or chat turns)."""
+        """Answer ``question``; ``history`` holds earlier turns: questions as strings, chat turns,
+        ``{"question", "answer"}`` objects or earlier answers' own JSON (``bot.followup``)."""
         answer: Answer | None = None
         for event in self.stream(question, history, filters):
             if isinstance(event, Answer):

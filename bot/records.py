@@ -1,4 +1,5 @@
-"""Typed records of the bot stage: passages, citations and answers."""
+"""Typed records of the bot stage: resolved questions, passages, citations, and answers with
+their typed meta."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 fused by reciprocal rank.
 
 An ``IndexView`` is the store as of one commit (its ``token``): the committed chunks' texts and
-typed metadata, their document versions, a BM25 index and, for stores of up to
+typed metadata, their document versions and titles, a lexical index (BM25 in Tantivy,
+``bot.tantivy_lexicon``, or the numpy arrays of ``bot.lexical``) and, for stores of up to
 ``Settings.exact_search_max_chunks`` chunks, every chunk vector for exact (repeatable) dense
 search. Larger stores use Chroma's HNSW index, filtered to the view's committed versions.
 

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         "answered from the current one (the next keeps being prepared in the background).",
     )
     save_views: bool = Field(
-        True, description="Save each retrieval view (BM25, texts) beside the store for fast starts."
+        True, description="Save retrieval views (texts, metadata, vectors) beside the store for fast starts."
     )
 
     # Bot
