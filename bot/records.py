@@ -170,7 +170,7 @@ class Answer:
     @property
     def nothing_matched(self) -> bool:
         """Refused because no passage was left to consider (e.g. filters that match nothing)."""
-        return self.refused and self.meta.get("reason") == NO_MATCH
+        return self.refused and self.meta.reason == NO_MATCH
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -121,8 +121,8 @@ def score_case(
         answer=answer.answer,
         tags=case.tags,
         latency_ms=float(answer.timings_ms.get("total", 0.0)),
-        citations=[c.__dict__ for c in answer.citations],
-        fallback=answer.meta.get("fallback"),
+        citations=[c.to_json() for c in answer.citations],
+        fallback=answer.meta.fallback,
     )
     _check_citations(answer, document_text, supports, score)
     _lead(case, answer, score)
@@ -155,7 +155,7 @@ def score_case(
     score.f1 = sum(max(token_f1(clean, alt) for alt in g) for g in case.facts) / len(case.facts)
     if answer.refused:
         score.f1 = 0.0
-        score.failures.append(f"refused an answerable question ({answer.meta.get('reason', '')})")
+        score.failures.append(f"refused an answerable question ({answer.meta.reason or ''})")
     elif missing:
         score.failures.append(f"facts missing: {[g[0] for g in missing]}")
     quotes = [normalise(c.quote) for c in answer.citations]
@@ -179,9 +179,9 @@ def _lead(case: GoldCase, answer: Answer, score: CaseScore) -> None:
     """The confidence and rightness of the sentence the answer leads with (or, for a refusal
     under the scorer's threshold, would have led with), for the risk-coverage curve. An answer
     from a division record has no confidence: its lead is judged, but it is left off the curve."""
-    confidence = answer.meta.get("confidence")
+    confidence = answer.meta.confidence
     if answer.refused:
-        lead = answer.meta.get("best_sentence")
+        lead = answer.meta.best_sentence
         if not isinstance(lead, str):
             return  # refused by a gate, a premise or the citation check: never answered
     else:
