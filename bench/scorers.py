@@ -1,6 +1,6 @@
 """Answer latency with each sentence scorer, in one run: ``python -m bench.scorers``.
 
-Every scorer named in ``bot.scorer.SCORERS`` answers the same real questions over the same
+Every scorer named in ``bot.assembly.SCORERS`` answers the same real questions over the same
 synthetic archive store (``bench.latency.archive_store``), in interleaved rounds so that a
 noisy neighbour slows them alike; the scorer's own time (``timings_ms["score"]``) is reported
 beside the stage totals. Results: ``bench/results-scorers.json``.
@@ -25,8 +25,7 @@ STAGES = ("embed", "dense", "lexical", "fusion", "select", "score", "cite", "tot
 def run(chunks: int, n_questions: int, rounds: int = 3, pool: bool = True) -> dict[str, Any]:
     """``pool=False`` embeds the archive with the real model (small archives, as ``--quick`` does)."""
     from bench.__main__ import machine
-    from bot.assembly import assemble
-    from bot.scorer import SCORERS
+    from bot.assembly import SCORERS, assemble
 
     real = assemble(load_settings()).embedder
     settings, store = archive_store(chunks, real, pool=pool)

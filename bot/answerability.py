@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -227,6 +227,7 @@ class Model:
     weights: tuple[float, ...]
     bias: float
     threshold: float
+    source: Path | None = field(default=None, compare=False)  # the file it was loaded from
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Model:
@@ -241,6 +242,7 @@ class Model:
                 tuple(raw["weights"]),
                 float(raw["bias"]),
                 float(raw["threshold"]),
+                path,
             )
         except (OSError, KeyError, TypeError, ValueError) as exc:
             missing = f"no field {exc}" if isinstance(exc, KeyError) else str(exc)

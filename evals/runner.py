@@ -8,13 +8,16 @@ import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from despatch.errors import ConfigError
 from despatch.settings import PROJECT_ROOT, Settings
 from evals.gold import GoldCase, load_gold
 from evals.report import EvalReport, Suite, write_suite
 from evals.scoring import CaseScore, score_case
+
+if TYPE_CHECKING:
+    from bot.scorer import SentenceScorer
 
 EVALS_DIR = PROJECT_ROOT / "evals"
 
@@ -84,8 +87,9 @@ def run_eval(
     metrics = aggregate(scores, k)
     limits = {k2: float(v) for k2, v in config.get("metrics", {}).items()} or dict(DEFAULT_GATE)
     breaches = [b for name, limit_ in limits.items() if (b := _breach(name, metrics, limit_))]
-    model = describe_model(settings, answerer)
-    threshold = getattr(getattr(bot, "scorer", None), "threshold", None)
+    scorer = getattr(bot, "scorer", None)
+    model = describe_model(settings, answerer, scorer)
+    threshold = getattr(scorer, "threshold", None)
     report = EvalReport(
         gold_path.name, answerer, metrics, limits, breaches, by_tag(scores), scores, model, threshold
     )
@@ -94,16 +98,14 @@ def run_eval(
     return report
 
 
-def describe_model(settings: Settings, answerer: str) -> str:
+def describe_model(settings: Settings, answerer: str, scorer: SentenceScorer | None) -> str:
     """What answered, for the report: the LLM and its endpoint, or the scorer and its model file."""
     if answerer == "llm":
         return f"{settings.llm_model} at {settings.llm_base_url or 'the default OpenAI endpoint'}"
-    from bot.answerability import MODEL_PATH
-    from bot.boosted import MANIFEST
-
-    path = settings.answer_model or (MANIFEST if settings.scorer == "boosted" else MODEL_PATH)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    return f"extractive, {settings.scorer} answerability model {path.name} sha256:{digest}"
+    if scorer is None or scorer.source is None:
+        return f"extractive, {scorer.name if scorer else settings.scorer} answerability model (in memory)"
+    digest = hashlib.sha256(scorer.source.read_bytes()).hexdigest()[:12]
+    return f"extractive, {scorer.name} answerability model {scorer.source.name} sha256:{digest}"
 
 
 def build_bot(
@@ -283,7 +285,7 @@ def main_eval(args: Any, settings: Settings) -> int:
             )
         )
         print(summary(reports[-1]))
-    suite = Suite(args.answerer, describe_model(settings, args.answerer), reports)
+    suite = Suite(args.answerer, reports[-1].model, reports)
     if baseline is not None:
         suite.comparison = compare(suite, baseline, str(args.baseline), args.allow_regressions)
         comp = suite.comparison

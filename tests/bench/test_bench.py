@@ -93,7 +93,7 @@ def test_ingest_profile_runs_end_to_end(tmp_path: Path) -> None:
 
 def test_scorers_bench_times_every_scorer(tmp_path: Path) -> None:
     from bench.scorers import main as scorers_main
-    from bot.scorer import SCORERS
+    from bot.assembly import SCORERS
 
     out = tmp_path / "scorers.json"
     assert scorers_main(["--quick", "--questions", "6", "--out", str(out)]) == 0

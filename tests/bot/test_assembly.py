@@ -13,7 +13,6 @@ import pytest
 from bot import assembly
 from bot.answering import ExtractiveAnswerer
 from bot.records import Answer, Passage
-from bot.scorer import SCORERS
 from despatch.errors import ConfigError
 from tests.conftest import make_settings
 
@@ -26,6 +25,7 @@ class Never:
 
     name: str = "never"
     threshold: float = 0.5
+    source: Path | None = None
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         return np.zeros(len(rows))
@@ -58,7 +58,7 @@ def test_a_new_scorer_is_one_entry(
     founding_store: Any, embedder: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, store = founding_store
-    monkeypatch.setitem(SCORERS, "never", lambda path: Never())
+    monkeypatch.setitem(assembly.SCORERS, "never", lambda path: Never())
     bot = assembly.assemble(
         make_settings(settings.store, scorer="never"), store=store, embedder=embedder
     ).bot()

@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 
 from bot.answerability import FEATURES, Model
+from bot.assembly import SCORERS, assemble
 from bot.boosted import MANIFEST, BoostedScorer
-from bot.scorer import SCORERS, build_scorer
+from bot.scorer import SentenceScorer
 from despatch.errors import ConfigError
-from despatch.settings import load_settings
+from despatch.settings import Settings, load_settings
 from tests.bot.test_answerability import related_and_answer
+
+
+def build_scorer(settings: Settings) -> SentenceScorer:
+    """The scorer the composition root builds from ``settings``."""
+    return assemble(settings).scorer
 
 
 def test_every_named_scorer_loads_and_scores_in_0_1() -> None:
