@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from bot.answerability import FEATURES
 from bot.candidates import Candidate, CandidateRanker
 from bot.questions import analyse
 from bot.records import Passage
+from tests.bot.fakes import ranker as fake_ranker
 
 TEXT = (
     "The Home Office set a target of 7,200 voluntary departures for 2014/15. "
@@ -21,23 +23,12 @@ TEXT = (
 SECOND = TEXT.index("For 2015/16")
 
 
-class NoEmbedder:
-    """embed_sentences=0: the ranker must never embed."""
-
-    max_wordpieces = 256
-
-    def count_wordpieces(self, texts: Sequence[str]) -> list[int]:
-        return [len(t.split()) for t in texts]
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        raise AssertionError("embedded with embed_sentences=0")
-
-
 class FixedScorer:
     """Scores each row by a value looked up from the row's position."""
 
     name = "fixed"
     threshold = 0.3
+    source: Path | None = None
 
     def __init__(self, probs: Sequence[float]) -> None:
         self.probs = list(probs)
@@ -46,10 +37,6 @@ class FixedScorer:
     def score(self, rows: np.ndarray) -> np.ndarray:
         self.rows_seen = rows
         return np.asarray(self.probs[: len(rows)], dtype=float)
-
-
-def idf(term: str) -> float:
-    return 1.0
 
 
 def passage(text: str, start: int, doc_id: str = "d1", chunk_id: str = "c1", entities=()) -> Passage:  # type: ignore[no-untyped-def]
@@ -66,7 +53,7 @@ def passage(text: str, start: int, doc_id: str = "d1", chunk_id: str = "c1", ent
 
 
 def ranker(scorer: FixedScorer | None = None) -> CandidateRanker:
-    return CandidateRanker(NoEmbedder(), idf, scorer or FixedScorer([]), embed_sentences=0)  # type: ignore[arg-type]
+    return fake_ranker(scorer or FixedScorer([]))
 
 
 QUESTION = "What was the voluntary departures target for 2015/16?"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
-import numpy as np
-
-from bot.candidates import Candidate, CandidateRanker
+from bot.candidates import Candidate
 from bot.composing import attributed, compose, render
 from bot.questions import analyse
 from bot.records import Passage
+from tests.bot.fakes import ConstantScorer, ranker, unit_idf
 
 QUESTION = "What target did the Home Office set for voluntary departures in 2015/16?"
 ARTICLE = (
@@ -22,29 +21,7 @@ ARTICLE = (
 )
 
 
-def idf(term: str) -> float:
-    return 1.0
-
-
-class NoEmbedder:
-    max_wordpieces = 256
-
-    def count_wordpieces(self, texts: Sequence[str]) -> list[int]:
-        return [len(t.split()) for t in texts]
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        raise AssertionError("embedded with embed_sentences=0")
-
-
-class Zero:
-    name = "zero"
-    threshold = 0.3
-
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        return np.zeros(len(rows))
-
-
-def passage(text: str, doc_id: str = "d1", start: int = 100, **fields: str) -> Passage:
+def passage(text: str, doc_id: str = "d1", start: int = 100, **fields: Any) -> Passage:
     return Passage(
         chunk_id=f"{doc_id}-c",
         doc_id=doc_id,
@@ -60,9 +37,8 @@ def passage(text: str, doc_id: str = "d1", start: int = 100, **fields: str) -> P
 def cands(question: str, passages: list[Passage], probs: dict[str, float]) -> list[Candidate]:
     """The real candidates of ``passages``, each with the probability its text's key in ``probs``
     gives (0.01 otherwise), ranked best first."""
-    ranker = CandidateRanker(NoEmbedder(), idf, Zero(), embed_sentences=0)  # type: ignore[arg-type]
     out = []
-    for c in ranker.candidates(analyse(question), passages):
+    for c in ranker(ConstantScorer(0.0)).candidates(analyse(question), passages):
         p = next((v for k, v in probs.items() if k in c.sentence.text), 0.01)
         out.append(replace(c, p=p))
     return sorted(out, key=lambda c: -c.p)
@@ -138,7 +114,7 @@ def test_render_numbers_markers_in_order_and_quotes_exact_spans() -> None:
     article = passage(ARTICLE)
     ranked = cands(QUESTION, [article], {"12,000": 0.9})
     chosen = compose(info, ranked[0], ranked, threshold=0.3)
-    text, cites, short = render(info, chosen, idf)
+    text, cites, short = render(info, chosen, unit_idf)
     assert text == (
         "The figure was 12,000. [1] The Home Office set goals for voluntary departures in 2015/16. [2]"
     )
@@ -158,7 +134,7 @@ def test_render_attributes_a_transcript_sentence_to_its_speaker() -> None:
         "The targets were a litany of callous incompetence.", speaker="Alison Thewliss", party="SNP"
     )
     ranked = cands(question, [turn], {"litany": 0.9})
-    text, cites, _ = render(info, ranked[:1], idf)
+    text, cites, _ = render(info, ranked[:1], unit_idf)
     assert text == "Alison Thewliss (SNP) said: “The targets were a litany of callous incompetence.” [1]"
     assert cites[0].speaker == "Alison Thewliss"
     assert cites[0].quote == turn.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.prompts import prompts_dir, render
@@ -21,7 +23,7 @@ PASSAGE = Passage(
     party="Con",
 )
 
-VARIABLES = {
+VARIABLES: dict[str, dict[str, Any]] = {
     "answer_system": {"publication": "P", "max_sentences": 3, "n_passages": 2, "refusal": "No."},
     "answer_user": {"passages": [PASSAGE], "question": "What was the target?"},
     "condense": {"history": ["Who is the Home Secretary?"], "question": "When did she start?"},

@@ -43,5 +43,10 @@ def test_an_answers_json_round_trips_through_the_record() -> None:
 def test_an_unknown_meta_key_is_refused() -> None:
     with pytest.raises(TypeError):
         Answer(
-            question="q", resolved_question="q", answer="a", refused=False, answerer="x", meta={"colour": 1}
-        )  # type: ignore[arg-type]
+            question="q",
+            resolved_question="q",
+            answer="a",
+            refused=False,
+            answerer="x",
+            meta={"colour": 1},  # type: ignore[arg-type]
+        )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
-
-from bot.candidates import CandidateRanker
 from bot.questions import analyse
 from bot.records import NO_MATCH, Passage
 from bot.refusals import REFUSAL, gate, premise_holds, refusal, why_not
+from tests.bot.fakes import ConstantScorer, ranker, unit_idf
 
 ARTICLE = (
     "Amber Rudd resigned as Home Secretary after the Windrush scandal. "
@@ -18,11 +16,7 @@ ARTICLE = (
 )
 
 
-def idf(term: str) -> float:
-    return 1.0
-
-
-def passage(text: str = ARTICLE, start: int = 40, n: int = 1, **fields: str) -> Passage:
+def passage(text: str = ARTICLE, start: int = 40, n: int = 1, **fields: Any) -> Passage:
     return Passage(
         chunk_id=f"c{n}",
         doc_id=f"d{n}",
@@ -36,28 +30,9 @@ def passage(text: str = ARTICLE, start: int = 40, n: int = 1, **fields: str) -> 
     )
 
 
-class NoEmbedder:
-    max_wordpieces = 256
-
-    def count_wordpieces(self, texts: Sequence[str]) -> list[int]:
-        return [len(t.split()) for t in texts]
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        raise AssertionError("embedded with embed_sentences=0")
-
-
-class Constant:
-    name = "constant"
-    threshold = 0.3
-
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        return np.full(len(rows), 0.5)
-
-
 def best_of(question: str, text: str):  # type: ignore[no-untyped-def]
     """The candidate of the sentence of ``text`` that mentions Rudd (the lead sentence)."""
-    ranker = CandidateRanker(NoEmbedder(), idf, Constant(), embed_sentences=0)  # type: ignore[arg-type]
-    cands = ranker.candidates(analyse(question), [passage(text)])
+    cands = ranker(ConstantScorer(0.5)).candidates(analyse(question), [passage(text)])
     return analyse(question), next(c for c in cands if "Rudd" in c.sentence.text)
 
 
@@ -125,7 +100,9 @@ def test_premise_fails_when_the_name_and_the_predicate_are_apart() -> None:
 def test_refusal_lists_at_most_three_related_exact_spans() -> None:
     question = "What target did the Home Office set for voluntary departures?"
     passages = [passage(n=n, start=40 * n) for n in range(1, 6)]
-    answer = refusal("extractive", idf, question, passages, "no passage says it", {"select": 1.0}, 0.123456)
+    answer = refusal(
+        "extractive", unit_idf, question, passages, "no passage says it", {"select": 1.0}, 0.123456
+    )
     assert answer.refused and answer.citations == []
     assert answer.answer == f"{REFUSAL} The closest passages are listed as related."
     assert answer.meta["reason"] == "no passage says it" and answer.meta["confidence"] == 0.1235
@@ -139,5 +116,5 @@ def test_refusal_lists_at_most_three_related_exact_spans() -> None:
 
 
 def test_refusal_without_passages_lists_nothing() -> None:
-    answer = refusal("extractive", idf, "Why?", [], NO_MATCH, {})
+    answer = refusal("extractive", unit_idf, "Why?", [], NO_MATCH, {})
     assert answer.answer == REFUSAL and answer.related == [] and answer.nothing_matched

@@ -230,7 +230,8 @@ def test_identity_does_not_depend_on_the_working_directory(
     summary = indexer.ingest([Path("story.txt")])
     assert summary.updated == 1 and summary.added == 0
     (doc,) = store.documents()
-    assert "15,000" in (store.document(doc.id).text or "")
+    stored = store.document(doc.id)
+    assert stored is not None and "15,000" in (stored.text or "")
 
 
 def test_a_store_from_an_earlier_version_is_migrated_on_reingest(

@@ -29,7 +29,7 @@ def test_blas_ops_find_the_same_entities_as_spacys_own() -> None:
     texts += [path.read_text(encoding="utf-8", errors="replace")[:20_000] for path in hansard[:8]]
 
     stock = spacy.load(MODEL)
-    assert all(node.ops.use_blis for node in stock.get_pipe("ner").model.walk())
+    assert all(node.ops.use_blis for node in stock.get_pipe("ner").model.walk())  # type: ignore[attr-defined]
     want = [
         tuple((e.start_char, e.end_char, e.label_) for e in doc.ents)
         for doc in stock.pipe(texts, disable=list(_NER_ONLY))

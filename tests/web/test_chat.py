@@ -47,7 +47,8 @@ def test_a_follow_up_in_the_chat_reads_the_answer_the_chat_holds(founding_bot: A
     service = _service(founding_bot, tmp_path, 100)
     first = list(chat(service, "Who assured Rudd of total support?", [], [], "c"))[-1]
     history, answers, _ = first
+    assert answers[-1] is not None
     named = answers[-1]["short_answer"]["text"] if answers[-1]["short_answer"] else ""
     assert "Soames" in named or "Soames" in answers[-1]["answer"]
     _, later, _ = list(chat(service, "Which constituency does he represent?", history, answers, "c"))[-1]
-    assert "Soames" in later[-1]["resolved_question"]
+    assert later[-1] is not None and "Soames" in later[-1]["resolved_question"]

@@ -4,6 +4,7 @@ text is escaped, never markup."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot.records import Answer, Citation, ShortAnswer
@@ -120,7 +121,10 @@ def test_the_context_is_cut_at_context_chars_with_ellipses() -> None:
 def test_a_quote_its_document_no_longer_holds_is_shown_alone() -> None:
     cite = _cite()
     changed = DOC.replace("capped", "limited")
-    for document_text in ({"d1": changed}.get, {}.get):  # edited since, or gone from the index
+    edited: dict[str, str] = {"d1": changed}
+    gone: dict[str, str] = {}
+    getters: tuple[Callable[[str], str | None], ...] = (edited.get, gone.get)
+    for document_text in getters:  # edited since, or gone from the index
         html = source_html(cite, document_text)
         assert html.endswith(
             "<blockquote><mark>Its chair said licences would be capped at 40 &amp; &quot;more&quot;.</mark>"
