@@ -81,6 +81,16 @@ class Citation(SourceFields):
         del data["party"]
         return data
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> Any:
+        """The OpenAPI schema (pydantic's hook) describes ``to_json``'s form: no ``party``."""
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        target.get("properties", {}).pop("party", None)
+        if "party" in target.get("required", ()):
+            target["required"].remove("party")
+        return schema
+
     @staticmethod
     def of(n: int, passage: Passage, start: int, end: int, score: float) -> Citation:
         """Cite ``document_text[start:end]``, a span inside ``passage``."""

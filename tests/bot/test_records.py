@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import TypeAdapter
 
-from bot.records import Answer, AnswerMeta, Question
+from bot.records import Answer, AnswerMeta, Citation, Passage, Question
 
 
 def test_a_question_with_context_searches_with_it() -> None:
@@ -50,3 +51,25 @@ def test_an_unknown_meta_key_is_refused() -> None:
             answerer="x",
             meta={"colour": 1},  # type: ignore[arg-type]
         )
+
+
+def test_a_citations_json_and_its_openapi_schema_have_the_same_keys() -> None:
+    """The API serves ``Citation.to_json`` (no party) and documents the record through pydantic:
+    the schema must describe what is served, so ``party`` is in neither."""
+    text = "Mr Soames said he gave the Home Secretary his total support."
+    passage = Passage(
+        chunk_id="c1",
+        doc_id="d1",
+        text=text,
+        start=10,
+        end=10 + len(text),
+        title="Rudd",
+        source="Hansard",
+        speaker="Nicholas Soames",
+        party="Con",
+    )
+    served = Citation.of(1, passage, 10, 20, 0.5).to_json()
+    schema = TypeAdapter(Answer).json_schema(mode="serialization")["$defs"]["Citation"]
+    assert "party" not in served and set(schema["properties"]) == set(served)
+    assert set(schema["required"]) <= set(served)
+    assert served["speaker"] == "Nicholas Soames" and served["quote"] == text[:10]
