@@ -11,12 +11,14 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from index.embedding import SentenceTransformerEmbedder
+    from bot.assembly import assemble
+    from despatch.settings import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, required=True)
@@ -34,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     for device, batch in (("auto", 64), ("cuda", 64), ("cuda", 256), ("cpu", 64)):
         if device != "cpu" and not torch.cuda.is_available():
             continue
-        embedder = SentenceTransformerEmbedder(args.model, device=device, batch_size=batch)
+        settings = load_settings(
+            model_path=args.model, embed_backend="torch", device=device, batch_size=batch
+        )
+        embedder: Any = assemble(settings).embedder  # the torch embedder: .model and .device
         embedder.model.float()  # weights travel as fp16 to fit the transfer limit; compute in fp32
         sample = texts if device != "cpu" else texts[: len(texts) // args.repeat]
         embedder.embed(sample[:256])  # warm-up

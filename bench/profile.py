@@ -176,11 +176,7 @@ def cpu_child(backend: str, documents: int, batch_size: int) -> dict[str, Any]:
         chunks = [c.embedding_text() for doc in docs for c in indexer.chunk(doc)]
     embedder: Any = parts.embedder
     if backend.startswith("onnx"):  # a new embedder, whose sessions run on one thread
-        from index.onnx_embedding import OnnxEmbedder
-
-        embedder = OnnxEmbedder(
-            settings.model_path, settings.onnx_cache, backend == "onnx-int8", batch_size, threads=1
-        )
+        embedder = assemble(settings.model_copy(update={"embed_threads": 1})).embedder
     else:
         import torch
 

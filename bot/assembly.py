@@ -51,7 +51,11 @@ def _onnx(s: Settings) -> Embedder:
         )
     # DESPATCH_DEVICE=auto means "CUDA when torch has it"; the ONNX backends are CPU-only.
     return OnnxEmbedder(
-        s.model_path, s.onnx_cache, quantized=s.embed_backend == "onnx-int8", batch_size=s.batch_size
+        s.model_path,
+        s.onnx_cache,
+        quantized=s.embed_backend == "onnx-int8",
+        batch_size=s.batch_size,
+        threads=s.embed_threads,
     )
 
 

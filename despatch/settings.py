@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         16, ge=1, description="Embedding batch size (16: within 4% of the fastest measured for each backend)."
     )
+    embed_threads: int = Field(
+        0,
+        ge=0,
+        description="Threads of the ONNX embedders' sessions (0: ONNX Runtime's choice, one per core); "
+        "1 for runs that share the cores with others (fitting, single-thread profiles).",
+    )
     max_file_mb: float = Field(20.0, gt=0, description="Largest input file accepted, MB.")
     members_file: Path | None = Field(
         None,

@@ -386,14 +386,9 @@ def load_training(
     from bot.answerability import FEATURES, Model
     from bot.assembly import assemble
     from evals.runner import build_bot
-    from index.onnx_embedding import OnnxEmbedder
 
     # One ONNX thread: extraction runs a question at a time, and parallel runs share the cores.
-    embedder = (
-        OnnxEmbedder(settings.model_path, settings.onnx_cache, quantized=False, threads=1)
-        if settings.embed_backend == "onnx"
-        else assemble(settings).embedder
-    )
+    embedder = assemble(settings.model_copy(update={"embed_threads": 1})).embedder
     work = PROJECT_ROOT / "data" / "eval-stores"
     questions: list[Question] = []
     for name, gold_path, paths in training_sets():

@@ -101,3 +101,12 @@ def test_an_unknown_name_says_which_setting_and_the_choices(
 def test_an_onnx_backend_on_cuda_is_refused_with_the_fix() -> None:
     with pytest.raises(ConfigError, match="DESPATCH_EMBED_BACKEND=torch"):
         assembly.EMBEDDERS["onnx"](make_settings(Path("/nonexistent"), device="cuda"))
+
+
+def test_the_onnx_embedder_takes_its_threads_and_batch_from_settings() -> None:
+    """Fitting and single-thread profiles ask for one thread through Settings, not by building
+    their own embedder (the ONNX session itself starts on the first embed)."""
+    settings = make_settings(Path("/nonexistent"), embed_backend="onnx", embed_threads=1, batch_size=8)
+    embedder = assembly.assemble(settings).embedder
+    assert (embedder.threads, embedder.batch_size, embedder.quantized) == (1, 8, False)  # type: ignore[attr-defined]
+    assert assembly.assemble(make_settings(Path("/nonexistent"))).embedder.threads == 0  # type: ignore[attr-defined]
