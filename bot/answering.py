@@ -43,7 +43,7 @@ class Answerer(Protocol):
     def condense(self, question: str, history: Sequence[Any]) -> str | None: ...
 
     def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Any], extractive: Answer
+        self, asked: Question, passages: Sequence[Passage], history: Sequence[Any], extractive: Answer
     ) -> Iterator[str | Answer]: ...
 
 
@@ -77,7 +77,7 @@ class ExtractiveAnswerer:
         return None
 
     def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Any], extractive: Answer
+        self, asked: Question, passages: Sequence[Passage], history: Sequence[Any], extractive: Answer
     ) -> Iterator[str | Answer]:
         """The extractive answer is already the final one."""
         yield extractive.answer

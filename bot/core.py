@@ -115,7 +115,7 @@ class Bot:
         timings = {"resolve": (t0 - began) * 1000, **retrieval.timings_ms}
         extractive = self.extractive.answer(asked, retrieval.passages, history or (), retrieval.query_vector)
         answer = extractive
-        for event in self.answerer.stream(resolved, retrieval.passages, history or (), extractive):
+        for event in self.answerer.stream(asked, retrieval.passages, history or (), extractive):
             if isinstance(event, Answer):
                 answer = event
             else:

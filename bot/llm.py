@@ -21,7 +21,7 @@ from bot.citations import MARKER, Idf, strip_markers
 from bot.followup import normalise_history
 from bot.prompts import render
 from bot.questions import analyse
-from bot.records import Answer, AnswerMeta, Citation, Passage
+from bot.records import Answer, AnswerMeta, Citation, Passage, Question
 from bot.refusals import refusal
 from bot.text import numbers, terms
 from despatch.errors import AnswerError, ConfigError
@@ -117,9 +117,11 @@ class LLMAnswerer:
             ) from exc
 
     # -- answering ---------------------------------------------------------------------------
-    def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Any] = ()) -> Answer:
+    def answer(
+        self, asked: Question | str, passages: Sequence[Passage], history: Sequence[Any] = ()
+    ) -> Answer:
         result: Answer | None = None
-        for event in self.stream(question, passages, history):
+        for event in self.stream(asked, passages, history):
             if isinstance(event, Answer):
                 result = event
         assert result is not None
@@ -127,16 +129,18 @@ class LLMAnswerer:
 
     def stream(
         self,
-        question: str,
+        asked: Question | str,
         passages: Sequence[Passage],
         history: Sequence[Any] = (),
         extractive: Answer | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield each verified sentence as the model finishes it, then the final ``Answer``."""
+        """Yield each verified sentence as the model finishes it, then the final ``Answer``; the
+        model is asked the resolved question (``Question.search_text``)."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
         began = time.perf_counter()
-        extractive = extractive or self.fallback.answer(question, passages, history)
+        question = asked.search_text if isinstance(asked, Question) else asked
+        extractive = extractive or self.fallback.answer(asked, passages, history)
         if extractive.refused:
             yield extractive.answer
             yield extractive

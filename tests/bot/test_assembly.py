@@ -12,7 +12,7 @@ import pytest
 
 from bot import assembly
 from bot.answering import ExtractiveAnswerer
-from bot.records import Answer, Passage
+from bot.records import Answer, Passage, Question
 from despatch.errors import ConfigError
 from tests.conftest import make_settings
 
@@ -40,7 +40,7 @@ class Shouting:
         return None
 
     def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Any], extractive: Answer
+        self, asked: Question, passages: Sequence[Passage], history: Sequence[Any], extractive: Answer
     ) -> Iterator[str | Answer]:
         yield replace(extractive, answer=extractive.answer.upper(), answerer=self.name)
 
