@@ -44,6 +44,8 @@ _META_ID = "state"
 _JOURNAL = "journal"
 _JOURNAL_KEEP = 1000
 _JOURNAL_MAX_IDS = 5000
+# Source fields that belong to a transcript's turns, not to a whole document's summary.
+_TURN_FIELDS = frozenset({"speaker", "party", "column"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,18 +56,11 @@ class StoredDocument(DocumentMeta):
     text: str = ""
 
     def summary(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "date": self.date,
-            "source": self.source,
-            "kind": self.kind,
-            "url": self.url,
-            "byline": self.byline,
-            "section": self.section,
-            "tags": list(self.tags),
-            "chunks": self.chunks,
-        }
+        """The documents API's and ``despatch docs``'s form: the id, the source fields (but a
+        transcript turn's own: speaker, party and column are its sections'), kind, tags and the
+        number of chunks."""
+        shown = {k: v for k, v in self.source_fields().items() if k not in _TURN_FIELDS}
+        return {"id": self.id, **shown, "kind": self.kind, "tags": list(self.tags), "chunks": self.chunks}
 
 
 @dataclass(frozen=True)

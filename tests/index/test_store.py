@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,40 @@ def test_a_handle_knows_the_commits_it_made(store: Store, tmp_path: Path) -> Non
     other = Store.open(make_settings(tmp_path / "store"))
     _write(other, _doc("c", "Gamma."))
     assert not store.made_since(before, store.token())  # another handle (process) wrote too
+
+
+def test_a_documents_summary_is_the_documents_apis_form(store: Store) -> None:
+    """The keys `despatch docs` and GET /api/documents have always shown, with the values the
+    document was written with (a turn's speaker, party and column stay with its sections)."""
+    doc = replace(
+        _doc("a", "Alpha one. Alpha two."),
+        date="2018-04-16",
+        url="https://example.org/a",
+        byline="A Reporter",
+        section="Politics",
+        tags=("windrush",),
+        speaker="Somebody",
+    )
+    _write(store, doc)
+    (stored,) = store.documents()
+    summary = stored.summary()
+    assert set(summary) == {
+        "id",
+        "title",
+        "date",
+        "source",
+        "kind",
+        "url",
+        "byline",
+        "section",
+        "tags",
+        "chunks",
+    }
+    assert summary["id"] == "a" and summary["title"] == "A" and summary["source"] == "Test"
+    assert (summary["date"], summary["url"], summary["byline"]) == (
+        "2018-04-16",
+        "https://example.org/a",
+        "A Reporter",
+    )
+    assert (summary["section"], summary["tags"], summary["kind"]) == ("Politics", ["windrush"], "article")
+    assert summary["chunks"] >= 1
