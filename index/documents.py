@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from index.dates import first_date
-from index.records import Document, Section
+from index.records import Document, Section, SourceFields
 
 
 def stable_id(*parts: str) -> str:
@@ -24,25 +24,26 @@ def canonical(path: Path) -> str:
     return path.resolve().as_posix()
 
 
+# The source fields every version has hashed, in this order; any other field joins the hash
+# only when set, so documents without it keep the versions they had.
+_VERSIONED = ("title", "date", "url")
+_STORY_FIELDS = ("byline", "section")
+
+
 def make_document(
     *,
     key: str,
     text: str,
+    fields: SourceFields,
     doc_id: str | None = None,
     legacy_keys: tuple[str, ...] = (),
     origin: str = "",
-    title: str,
-    source: str,
-    date: str | None = None,
-    url: str | None = None,
-    byline: str | None = None,
-    section: str | None = None,
     tags: tuple[str, ...] = (),
     kind: str = "article",
     sections: tuple[Section, ...] = (),
 ) -> Document:
-    """Build a document whose version comes from its content and whose id is ``doc_id`` (a
-    caller's own id) or else derived from ``key``.
+    """Build a document of ``fields``'s source whose version comes from its content and whose
+    id is ``doc_id`` (a caller's own id) or else derived from ``key``.
 
     ``legacy_keys`` are what earlier versions of Despatch derived the id from (the path relative
     to the working directory, a hash of the caller's id); documents under those ids are replaced
@@ -55,26 +56,24 @@ def make_document(
     # unchanged file from another directory or through a link writes nothing. Sections' links,
     # columns and person ids (parlparse), and a story's byline, section and tags, are not in
     # the text, so they join the version; documents without them keep the versions they had.
-    parts = [text, title, date or "", url or "", kind]
+    given = fields.source_fields()
+    parts = [text, *(given[name] or "" for name in _VERSIONED), kind]
     linked = [s for s in sections if s.person_id or s.column or s.url or s.division is not None]
     if linked:
         parts.append(repr([(s.start, s.party, s.person_id, s.column, s.url, s.division) for s in linked]))
-    if byline or section or tags:
-        parts += [byline or "", section or "", "|".join(tags)]
+    if tags or any(given[name] for name in _STORY_FIELDS):
+        parts += [*(given[name] or "" for name in _STORY_FIELDS), "|".join(tags)]
+    unversioned = ("source", *_VERSIONED, *_STORY_FIELDS)
+    parts += [f"{name}={value}" for name, value in given.items() if name not in unversioned and value]
     version = stable_id(*parts)
     doc_id = doc_id or stable_id(key)
     legacy = tuple(dict.fromkeys(stable_id(k) for k in legacy_keys if stable_id(k) != doc_id))
     return Document(
+        **given,
         id=doc_id,
         replaces=legacy,
         origin=origin,
         text=text,
-        title=title,
-        source=source,
-        date=date,
-        url=url,
-        byline=byline,
-        section=section,
         tags=tags,
         kind=kind,
         sections=sections,

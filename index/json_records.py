@@ -16,7 +16,7 @@ from despatch.errors import InputError
 from index.cleaning import clean_text
 from index.dates import record_date
 from index.documents import canonical, html_main_text, make_document, title_from_name
-from index.records import Document, normal_tags
+from index.records import Document, SourceFields, normal_tags
 
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _TEXT_FIELDS = ("title", "source", "url", "date", "byline", "section", "html", "text")
@@ -94,12 +94,14 @@ def record_document(
         legacy_keys=legacy_keys,
         origin=origin,
         text=body,
-        title=title or default_title,
-        source=clean_text(record.get("source") or "").strip() or default_source,
-        date=date,
-        url=url,
-        byline=clean_text(record.get("byline") or "").strip()[:200] or None,
-        section=clean_text(record.get("section") or "").strip()[:100] or None,
+        fields=SourceFields(
+            title=title or default_title,
+            source=clean_text(record.get("source") or "").strip() or default_source,
+            date=date,
+            url=url,
+            byline=clean_text(record.get("byline") or "").strip()[:200] or None,
+            section=clean_text(record.get("section") or "").strip()[:100] or None,
+        ),
         tags=normal_tags(tags),
     )
 

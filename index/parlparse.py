@@ -25,7 +25,7 @@ from pathlib import Path
 
 from despatch.errors import InputError
 from index.members import Members
-from index.records import Document, Section
+from index.records import Document, Section, SourceFields
 
 ROOT = "publicwhip"
 _FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -46,7 +46,8 @@ _COUNT_ATTRS = {
 _TELLER_ATTRS = {"aye": "tellerayes", "no": "tellernoes"}
 _FOR = frozenset({"aye", "content"})  # a vote for the motion; "no" and "not-content" against
 
-# Built per file: a document from its identity key and fields (``reading.make_document``).
+# Built per file: a document from its identity key, text and SourceFields (the reader sets
+# ``source``; ``documents.make_document`` takes the rest).
 MakeDocument = Callable[..., Document]
 
 
@@ -154,9 +155,7 @@ def read_debates(path: Path, text: str, make: MakeDocument, members: Members | N
                 make(
                     key=debate.key,
                     text=debate.text,
-                    title=debate.title,
-                    date=date,
-                    url=debate.url,
+                    fields=SourceFields(title=debate.title, date=date, url=debate.url),
                     kind="debate",
                     sections=tuple(debate.sections),
                 )
@@ -311,9 +310,7 @@ def _division(
     return make(
         key=key,
         text=text,
-        title=f"Division {number}: {debate_title}",
-        date=date,
-        url=url,
+        fields=SourceFields(title=f"Division {number}: {debate_title}", date=date, url=url),
         kind="division",
         sections=tuple(sections),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from index.cleaning import clean_text, decode, looks_binary
 from index.dates import first_date
 from index.documents import canonical, html_main_text, make_document, title_from_name
 from index.members import Members
-from index.records import Document, Section
+from index.records import Document, Section, SourceFields
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".xml"}
 
@@ -119,8 +120,8 @@ def read_file(
     if suffix == ".xml":
         from index.parlparse import read_debates
 
-        def make(**fields: Any) -> Document:
-            return make_document(origin=canonical(path), source=source, **fields)
+        def make(*, fields: SourceFields, **rest: Any) -> Document:
+            return make_document(origin=canonical(path), fields=replace(fields, source=source), **rest)
 
         return read_debates(path, text, make, members)
     if _TURN.search(text) and _HEADER_LINE.search(text):
@@ -129,26 +130,17 @@ def read_file(
 
 
 def _file_document(
-    path: Path,
-    *,
-    text: str,
-    title: str,
-    source: str,
-    date: str | None = None,
-    kind: str = "article",
-    sections: tuple[Section, ...] = (),
+    path: Path, text: str, fields: SourceFields, kind: str = "article", sections: tuple[Section, ...] = ()
 ) -> Document:
     """A document that is a whole file: its identity is the file's canonical path (earlier
-    versions keyed it by ``source``, the path relative to the working directory)."""
+    versions keyed it by ``fields.source``, the path relative to the working directory)."""
     where = canonical(path)
     return make_document(
         key=where,
-        legacy_keys=(source,),
+        legacy_keys=(fields.source,),
         origin=where,
         text=text,
-        title=title,
-        source=source,
-        date=date,
+        fields=fields,
         kind=kind,
         sections=sections,
     )
@@ -179,11 +171,7 @@ def _read_article(path: Path, source: str, text: str) -> Document:
     if not text:
         raise InputError(path, "file has a header but no body text")
     return _file_document(
-        path,
-        text=text,
-        title=title or title_from_name(path),
-        source=source,
-        date=date,
+        path, text, SourceFields(title=title or title_from_name(path), source=source, date=date)
     )
 
 
@@ -211,15 +199,8 @@ def _read_transcript(path: Path, source: str, text: str) -> Document:
         raise InputError(path, "transcript has speech headers but no speech text")
     agenda = headers.get("agenda", "")
     title = re.sub(r"\s*\[.*\]\s*$", "", agenda) or title_from_name(path)
-    return _file_document(
-        path,
-        text=text,
-        title=title,
-        source=source,
-        date=first_date(headers.get("date")),
-        kind="transcript",
-        sections=tuple(sections),
-    )
+    fields = SourceFields(title=title, source=source, date=first_date(headers.get("date")))
+    return _file_document(path, text, fields, kind="transcript", sections=tuple(sections))
 
 
 def _read_html(path: Path, source: str, text: str) -> Document:
@@ -227,9 +208,5 @@ def _read_html(path: Path, source: str, text: str) -> Document:
     if not body:
         raise InputError(path, "HTML page has no main text")
     return _file_document(
-        path,
-        text=body,
-        title=title or title_from_name(path),
-        source=source,
-        date=date,
+        path, body, SourceFields(title=title or title_from_name(path), source=source, date=date)
     )

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from index.documents import canonical, html_main_text, make_document, stable_id, title_from_name
-from index.records import Document, Section
+from index.records import Document, Section, SourceFields
 
 TEXT = "The Home Office set a target of 7,200 voluntary departures. It was missed."
 
 
-def _doc(**overrides: object) -> Document:
-    fields: dict[str, object] = {"key": "story", "text": TEXT, "title": "Targets", "source": "Wire"}
-    fields.update(overrides)
-    return make_document(**fields)  # type: ignore[arg-type]
+def _doc(**overrides: Any) -> Document:
+    """A document of TEXT; a source field among ``overrides`` goes into its SourceFields."""
+    given: dict[str, Any] = {"key": "story", "text": TEXT, "title": "Targets", "source": "Wire", **overrides}
+    names = {f.name for f in dataclass_fields(SourceFields)}
+    source = SourceFields(**{k: v for k, v in given.items() if k in names})
+    return make_document(fields=source, **{k: v for k, v in given.items() if k not in names})
 
 
 def test_stable_id_is_a_short_deterministic_hash_of_its_parts() -> None:
@@ -64,6 +68,9 @@ def test_version_is_stable_and_ignores_where_the_file_was_ingested_from() -> Non
     assert _doc(key="another-key", doc_id="x1").version == base.version
     # Without byline, section, tags or linked sections the version is that of text and fields.
     assert base.version == stable_id(TEXT, "Targets", "", "", "article")
+    # A story's fields join it as they always have, so stored stories keep their versions.
+    story = _doc(byline="A. Reporter", tags=("windrush",))
+    assert story.version == stable_id(TEXT, "Targets", "", "", "article", "A. Reporter", "", "windrush")
 
 
 @pytest.mark.parametrize(
@@ -77,6 +84,10 @@ def test_version_is_stable_and_ignores_where_the_file_was_ingested_from() -> Non
         {"byline": "A. Reporter"},
         {"section": "politics"},
         {"tags": ("windrush",)},
+        # any other source field joins the version only when set
+        {"speaker": "Nicholas Soames"},
+        {"party": "Con"},
+        {"column": "123"},
     ],
     ids=lambda change: next(iter(change)),
 )

@@ -29,7 +29,7 @@ def test_every_source_field_travels_from_document_to_citation() -> None:
     """Whatever ``SourceFields`` declares reaches the chunk, the store's metadata and back, the
     passage and the citation: a new field needs no copying code anywhere else."""
     values = _every_source_field()
-    doc = replace(make_document(key="k", text=TEXT, title="", source=""), **values)
+    doc = replace(make_document(key="k", text=TEXT, fields=SourceFields()), **values)
     (chunk,) = chunk_document(doc, LIMITS, _words, _words)
     stored = ChunkMeta.from_metadata(chunk.meta.to_metadata())
     passage = Passage.of(chunk.id, chunk.text, stored)
@@ -40,7 +40,9 @@ def test_every_source_field_travels_from_document_to_citation() -> None:
 
 
 def test_a_turn_overrides_the_documents_fields_only_where_it_has_its_own() -> None:
-    doc = make_document(key="k", text=TEXT, title="Debate", source="Hansard", url="https://example.org/d")
+    doc = make_document(
+        key="k", text=TEXT, fields=SourceFields(title="Debate", source="Hansard", url="https://example.org/d")
+    )
     doc = replace(doc, sections=(Section(0, 59, speaker="Amber Rudd", party="Con", column="12"),))
     (chunk,) = chunk_document(doc, LIMITS, _words, _words)
     assert (chunk.meta.speaker, chunk.meta.party, chunk.meta.column) == ("Amber Rudd", "Con", "12")

@@ -12,7 +12,7 @@ import pytest
 from index import store as store_module
 from index.chunking import ChunkLimits, chunk_document
 from index.documents import make_document
-from index.records import Document
+from index.records import Document, SourceFields
 from index.store import Store
 from tests.conftest import make_settings
 
@@ -32,7 +32,9 @@ def _write(store: Store, *docs: Document) -> None:
 
 
 def _doc(key: str, text: str) -> Document:
-    return make_document(key=key, text=text, title=key.title(), source="Test", doc_id=key)
+    return make_document(
+        key=key, text=text, fields=SourceFields(title=key.title(), source="Test"), doc_id=key
+    )
 
 
 @pytest.fixture()
