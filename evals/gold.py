@@ -110,10 +110,28 @@ def _case(raw: dict[str, Any]) -> GoldCase:
 
 
 def write_gold(cases: list[GoldCase], path: Path) -> None:
+    """Write ``cases`` as a gold file (JSONL), replacing ``path`` in one step."""
     from dataclasses import asdict
 
-    with path.open("w", encoding="utf-8") as fh:
-        for case in cases:
-            row = {k: v for k, v in asdict(case).items() if v not in (None, [], "")}
-            row["answerable"] = case.answerable
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    rows = []
+    for case in cases:
+        row = {k: v for k, v in asdict(case).items() if v not in (None, [], "")}
+        row["answerable"] = case.answerable
+        rows.append(json.dumps(row, ensure_ascii=False))
+    write_lines(path, rows)
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    """Write ``lines`` to ``path`` through a temporary file beside it, so a reader (or a crash)
+    sees the old file or the whole new one, never part of it."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for line in lines)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

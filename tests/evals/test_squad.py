@@ -199,6 +199,38 @@ def test_a_file_that_is_not_squad_is_an_input_error(tmp_path: Path, content: str
     assert not (tmp_path / "out").exists()  # nothing written for a file that is not SQuAD
 
 
+@pytest.mark.parametrize(
+    ("broken", "why"),
+    [
+        ({"title": "Broken"}, r"KeyError 'paragraphs'"),
+        ({"title": "Broken", "paragraphs": [{"qas": []}]}, r"KeyError 'context'"),
+        (
+            {"title": "Broken", "paragraphs": [{"context": "x", "qas": [{"id": "b1", "is_impossible": True}]}]},
+            r"KeyError 'question'",
+        ),
+        ({"title": "Broken", "paragraphs": "not a list"}, r"TypeError"),
+    ],
+    ids=["no-paragraphs", "no-context", "no-question", "paragraphs-not-a-list"],
+)
+def test_a_malformed_article_is_an_input_error_that_leaves_the_outputs_as_they_were(
+    tmp_path: Path, broken: dict[str, Any], why: str
+) -> None:
+    """A bad article after good ones names itself and writes nothing: the corpus and gold files
+    of an earlier conversion are left whole (not cut at the bad article)."""
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(SQUAD), encoding="utf-8")
+    out = tmp_path / "out"
+    corpus, gold = convert(good, out)
+    before = corpus.read_bytes(), gold.read_bytes()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"version": "v2.0", "data": [*SQUAD["data"], broken]}), encoding="utf-8")
+    n = len(SQUAD["data"]) + 1
+    with pytest.raises(InputError, match=rf"bad\.json: article {n} is not in SQuAD 2\.0's form.*{why}"):
+        convert(bad, out)
+    assert (corpus.read_bytes(), gold.read_bytes()) == before
+    assert sorted(p.name for p in out.iterdir()) == sorted([corpus.name, gold.name])  # no temporary left
+
+
 def test_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nowhere\.json: not a SQuAD 2\.0 file \(.*No such file"):
         convert(tmp_path / "nowhere.json", tmp_path / "out")
