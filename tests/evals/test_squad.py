@@ -205,7 +205,7 @@ def test_a_file_that_is_not_squad_is_an_input_error(tmp_path: Path, content: str
         ({"title": "Broken"}, r"KeyError 'paragraphs'"),
         ({"title": "Broken", "paragraphs": [{"qas": []}]}, r"KeyError 'context'"),
         (
-            {"title": "Broken", "paragraphs": [{"context": "x", "qas": [{"id": "b1", "is_impossible": True}]}]},
+            {"title": "B", "paragraphs": [{"context": "x", "qas": [{"id": "b", "is_impossible": True}]}]},
             r"KeyError 'question'",
         ),
         ({"title": "Broken", "paragraphs": "not a list"}, r"TypeError"),
