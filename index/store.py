@@ -179,7 +179,7 @@ class Store:
         ``token()``'s values), or None when the journal cannot say: another collection, a
         commit too large or too old to be journalled, or a token this store never made."""
         try:
-            collection, generation, _ = token.rsplit("-", 2)
+            collection, generation, drawn = token.rsplit("-", 2)
             since = int(generation)
         except ValueError:
             return None
@@ -192,10 +192,17 @@ class Store:
         got = self._call(
             "meta",
             "get",
-            where={"$and": [{"kind": _JOURNAL}, {"generation": {"$gt": since}}]},
+            where={"$and": [{"kind": _JOURNAL}, {"generation": {"$gte": since}}]},
             include=["metadatas"],
         )
-        records = got["metadatas"]
+        # Two processes that commit at once can both take generation ``since``; the reader saw
+        # one of them, and what the other wrote is in no later record: read everything again.
+        if any(
+            int(m["generation"]) == since and i != f"{_JOURNAL}:{drawn}"
+            for i, m in zip(got["ids"], got["metadatas"], strict=True)
+        ):
+            return None
+        records = [m for m in got["metadatas"] if int(m["generation"]) > since]
         if not set(range(since + 1, now + 1)) <= {int(m["generation"]) for m in records}:
             return None
         if any(m.get("docs") == "*" for m in records):

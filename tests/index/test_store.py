@@ -63,6 +63,28 @@ def test_the_journal_cannot_say_for_a_token_it_never_made(store: Store) -> None:
     assert store.changed_since(f"{collection}-{int(generation) + 5}-x") is None  # from the future
 
 
+def test_two_writers_that_take_one_generation_make_its_readers_rebuild(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes (replicas on one Chroma server) that commit at once both read generation N
+    and write N+1. A reader whose view is the commit that lost must not take the next commit's
+    delta alone: what the other writer wrote is in no later journal record."""
+    _write(store, _doc("a", "Alpha."))
+    before = store.token()
+    other = Store.open(make_settings(tmp_path / "store"))
+    stale = other._state()  # read before the first writer commits: the race
+    _write(store, _doc("c", "Gamma."))
+    seen = store.token()  # a reader's view of the first writer's commit
+    monkeypatch.setattr(other, "_state", lambda: dict(stale))
+    _write(other, _doc("d", "Delta."))  # also generation N+1, and it wins the state record
+    monkeypatch.undo()
+    assert store.token() != seen and store.token().rsplit("-", 2)[1] == seen.rsplit("-", 2)[1]
+    assert store.changed_since(seen) is None  # same generation, another token: rebuild
+    _write(store, _doc("e", "Epsilon."))  # a later commit, N+2
+    assert store.changed_since(seen) is None  # not {"e"}: that would miss "d"
+    assert store.changed_since(before) == {"c", "d", "e"}  # both writers' records, and the next
+
+
 def test_a_commit_too_large_to_journal_makes_readers_rebuild(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
