@@ -210,8 +210,11 @@ class IndexView:
         return self._people
 
     @classmethod
-    def build(cls, store: Store, exact_max: int, engine: str = "bm25") -> IndexView:
-        """Read the store; retried if a writer commits (or deletes) while it is being read."""
+    def build(
+        cls, store: Store, exact_max: int, engine: str = "bm25", workroot: Path | None = None
+    ) -> IndexView:
+        """Read the store; retried if a writer commits (or deletes) while it is being read.
+        ``workroot``: where a Tantivy index keeps its working folder (None: in memory)."""
         for attempt in range(5):
             token = store.token()
             try:
@@ -231,7 +234,8 @@ class IndexView:
                 store.refresh()
                 continue
             if store.token() == token:
-                lexical = _lexicon(engine, ((c.id, _lexical_text(c.text, c.meta), c.meta) for c in chunks))
+                triples = ((c.id, _lexical_text(c.text, c.meta), c.meta) for c in chunks)
+                lexical = _lexicon(engine, triples, workroot)
                 return cls(
                     token,
                     {c.id: c.text for c in chunks},
@@ -258,7 +262,9 @@ class IndexView:
         tmp.mkdir(parents=True)
         try:
             if isinstance(self.lexical, BM25):
-                self.lexical.save(tmp)  # Tantivy's is rebuilt from the texts at load
+                self.lexical.save(tmp)
+            else:  # this commit's segments, when it is the index's latest (else rebuilt at load)
+                self.lexical.save(tmp / "tantivy")
             if self.vectors is not None:
                 np.save(tmp / "vectors.npy", self.vectors, allow_pickle=False)
             rows = [[cid, self.texts[cid], self.meta[cid].to_metadata()] for cid in self.ids]
@@ -300,7 +306,9 @@ class IndexView:
     @classmethod
     def load(cls, root: Path, token: str, engine: str | None = None) -> IndexView | None:
         """The saved view for ``token``, or None (absent, unreadable or another format), with
-        the lexical index ``engine`` (default: the one it was saved with)."""
+        the lexical index ``engine`` (default: the one it was saved with). A Tantivy index saved
+        with the view is opened in a working folder under ``root``; else it is made from the
+        view's texts."""
         folder = root / _safe(token)
         try:
             head = json.loads((folder / "view.json").read_text(encoding="utf-8"))
@@ -319,10 +327,14 @@ class IndexView:
         meta = _LazyMeta({cid: m for cid, _, m in head["chunks"]})
         titles = {d: (str(t), u) for d, (t, u) in head["titles"].items()}
         ids = [cid for cid, _, _ in head["chunks"]]
+        if lexical is None and engine == "tantivy" and (folder / "tantivy").is_dir():
+            lexical = TantivyLexicon.load(folder / "tantivy", root, len(ids))
         if lexical is None:
-            lexical = _lexicon(
-                engine, ((cid, _lexical_text(texts[cid], meta[cid]), meta[cid]) for cid in ids)
-            )
+            triples = ((cid, _lexical_text(texts[cid], meta[cid]), meta[cid]) for cid in ids)
+            lexical = _lexicon(engine, triples, root)
+            if isinstance(lexical, TantivyLexicon):  # saved without it, or unreadable: keep this one
+                shutil.rmtree(folder / "tantivy", ignore_errors=True)
+                lexical.save(folder / "tantivy")
         return cls(token, texts, meta, dict(head["versions"]), lexical, vectors, titles, ids)
 
 
@@ -403,10 +415,12 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def _lexicon(engine: str, chunks: Iterator[tuple[str, str, ChunkMeta]]) -> BM25 | TantivyLexicon:
+def _lexicon(
+    engine: str, chunks: Iterator[tuple[str, str, ChunkMeta]], workroot: Path | None = None
+) -> BM25 | TantivyLexicon:
     """The lexical index ``engine`` names (``DESPATCH_LEXICAL``) over (id, text, metadata)."""
     if engine == "tantivy":
-        return TantivyLexicon.build(chunks)
+        return TantivyLexicon.build(chunks, workroot)
     return BM25.build((cid, text) for cid, text, _ in chunks)
 
 
@@ -526,7 +540,7 @@ class HybridRetriever:
                 self.updates["delta"] += 1
                 return older.advance(self.store, changed, token, self.exact_max)
         if view is None:
-            view = IndexView.build(self.store, self.exact_max, self.lexical)
+            view = IndexView.build(self.store, self.exact_max, self.lexical, self.cache)
             if save and self.cache is not None:
                 self._saved_at = time.monotonic()
                 with contextlib.suppress(OSError):

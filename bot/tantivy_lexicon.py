@@ -13,9 +13,16 @@ by a pass over every chunk; ``Filters.allows`` is the same rule, checked in test
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
+import shutil
 import threading
+import uuid
+import weakref
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from bot.text import terms
@@ -23,6 +30,8 @@ from index.filters import Filters, name_words, party_key
 from index.records import ChunkMeta, date_ord
 
 _HEAP = 64_000_000  # the writer's memory budget (bytes)
+_WORK = ".lexicon-"  # a live index's working folder: .lexicon-<pid>-<random>, beside saved views
+_COPIED = ("meta.json", ".managed.json")  # rewritten in place by Tantivy: copied, never linked
 
 
 def _schema() -> Any:
@@ -40,44 +49,115 @@ def _schema() -> Any:
     return sb.build()
 
 
-class TantivyLexicon:
-    """One commit of the lexical index: ``search`` and ``term_idf`` read its searcher."""
+class _Live:
+    """One index as it changes: Tantivy's index and its one writer, the lock that applies deltas
+    one at a time, the number of the latest commit, and the working folder (None: in memory)
+    that goes when the index does."""
 
-    def __init__(self, index: Any, writer: Any, lock: threading.Lock, schema: Any) -> None:
-        self._index = index
-        self._writer = writer
-        self._lock = lock  # one writer per index: deltas are applied one at a time
-        self._schema = schema
-        self._searcher = index.searcher()
+    def __init__(self, index: Any, schema: Any, folder: Path | None) -> None:
+        self.index = index
+        self.schema = schema
+        self.writer = index.writer(_HEAP, 1)
+        self.lock = threading.Lock()
+        self.commits = 0
+        self.folder = folder
+        if folder is not None:
+            weakref.finalize(self, shutil.rmtree, folder, True)
+
+
+class TantivyLexicon:
+    """One commit of the lexical index: ``search`` and ``term_idf`` read its searcher.
+
+    With a ``workroot`` (the folder of saved views), the index lives on disk in a working
+    folder of its own there, so that ``save`` can keep a copy of a commit beside its view (hard
+    links to Tantivy's write-once segment files) and a later start ``load``s it instead of
+    indexing every chunk again. Without one it is in memory."""
+
+    def __init__(self, live: _Live) -> None:
+        self._live = live
+        self._commit = live.commits
+        self._schema = live.schema
+        self._searcher = live.index.searcher()
         self.n = int(self._searcher.num_docs)
 
     @classmethod
-    def build(cls, chunks: Iterable[tuple[str, str, ChunkMeta]]) -> TantivyLexicon:
-        """Index ``(chunk_id, lexical text, metadata)`` triples in memory."""
+    def build(
+        cls, chunks: Iterable[tuple[str, str, ChunkMeta]], workroot: Path | None = None
+    ) -> TantivyLexicon:
+        """Index ``(chunk_id, lexical text, metadata)`` triples (on disk under ``workroot``)."""
         import tantivy
 
         schema = _schema()
-        index = tantivy.Index(schema)
-        writer = index.writer(_HEAP, 1)
+        folder = _working_folder(workroot) if workroot is not None else None
+        live = _Live(tantivy.Index(schema, path=str(folder) if folder else None), schema, folder)
         for chunk_id, text, meta in chunks:
-            writer.add_document(_document(chunk_id, text, meta))
-        writer.commit()
-        index.reload()
-        return cls(index, writer, threading.Lock(), schema)
+            live.writer.add_document(_document(chunk_id, text, meta))
+        live.writer.commit()
+        live.index.reload()
+        return cls(live)
+
+    @classmethod
+    def load(cls, saved: Path, workroot: Path, expected: int) -> TantivyLexicon | None:
+        """The commit ``save`` kept in ``saved``, opened in a working folder of its own under
+        ``workroot`` (the saved copy is never written); None when it is missing, unreadable,
+        or does not hold ``expected`` chunks (the caller indexes the chunks instead)."""
+        import tantivy
+
+        folder: Path | None = None
+        try:
+            names = [n for n in os.listdir(saved) if not n.startswith(".tantivy-")]
+            if "meta.json" not in names:
+                return None
+            folder = _working_folder(workroot)
+            for name in names:
+                _link_or_copy(saved / name, folder / name, copy=name in _COPIED)
+            live = _Live(tantivy.Index.open(str(folder)), _schema(), folder)
+            lexicon = cls(live)
+        except (OSError, ValueError):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            return None
+        return lexicon if lexicon.n == expected else None
+
+    def save(self, dest: Path) -> bool:
+        """Keep this commit in the new folder ``dest``, made in one step (a rename): its segment
+        files linked, its meta copied. False, and nothing kept, when this is not the index's
+        latest commit (a later view has moved it on), it is in memory, ``dest`` exists, or a
+        merge removed a file meanwhile."""
+        live = self._live
+        tmp = dest.with_name(f".{dest.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        with live.lock:
+            if live.folder is None or self._commit != live.commits or dest.exists():
+                return False
+            try:
+                meta = (live.folder / "meta.json").read_bytes()
+                segments = [s["segment_id"].replace("-", "") for s in json.loads(meta)["segments"]]
+                tmp.mkdir(parents=True)
+                for name in os.listdir(live.folder):
+                    if name.split(".", 1)[0] in segments:
+                        _link_or_copy(live.folder / name, tmp / name)
+                (tmp / "meta.json").write_bytes(meta)
+                tmp.rename(dest)
+            except (OSError, ValueError, KeyError):
+                shutil.rmtree(tmp, ignore_errors=True)
+                return False
+        return True
 
     def advanced(
         self, dropped_docs: Iterable[str], added: Iterable[tuple[str, str, ChunkMeta]]
     ) -> TantivyLexicon:
         """The next commit: every chunk of ``dropped_docs`` removed, ``added`` indexed. This
         object keeps its own snapshot."""
-        with self._lock:
+        live = self._live
+        with live.lock:
             for doc_id in dropped_docs:
-                self._writer.delete_documents_by_term("doc_id", doc_id)
+                live.writer.delete_documents_by_term("doc_id", doc_id)
             for chunk_id, text, meta in added:
-                self._writer.add_document(_document(chunk_id, text, meta))
-            self._writer.commit()
-            self._index.reload()
-            return TantivyLexicon(self._index, self._writer, self._lock, self._schema)
+                live.writer.add_document(_document(chunk_id, text, meta))
+            live.writer.commit()
+            live.index.reload()
+            live.commits += 1
+            return TantivyLexicon(live)
 
     def term_idf(self, term: str) -> float:
         """IDF of a stemmed term (BM25's), as the hand-written index gives it."""
@@ -151,3 +231,35 @@ def scoped_ids(lexicon: TantivyLexicon, filters: Filters, limit: int) -> Sequenc
     q = tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses])
     hits = lexicon._searcher.search(q, limit, count=False).hits
     return [str(lexicon._searcher.doc(addr).get_first("chunk_id")) for _, addr in hits]
+
+
+def _working_folder(workroot: Path) -> Path:
+    """A new working folder under ``workroot``, after removing those of processes that are gone
+    (a process killed before its index was released leaves its folder behind)."""
+    workroot.mkdir(parents=True, exist_ok=True)
+    for old in workroot.glob(f"{_WORK}*"):
+        pid = old.name[len(_WORK) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = workroot / f"{_WORK}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    folder.mkdir()
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _link_or_copy(src: Path, dest: Path, copy: bool = False) -> None:
+    """A hard link (segment files are never rewritten), or a copy across file systems."""
+    if not copy:
+        with contextlib.suppress(OSError):
+            os.link(src, dest)
+            return
+    shutil.copy2(src, dest)

@@ -76,10 +76,14 @@ def test_rrf_rewards_agreement() -> None:
     assert fused[0][0] == "y"
 
 
-def test_saved_view_is_loaded_and_answers_the_same(hansard_store: Any, embedder: Any) -> None:
-    """A second bot over the same store loads the view the first one saved, not a rebuild."""
+def test_saved_view_is_loaded_and_answers_the_same(
+    hansard_store: Any, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second bot over the same store loads the view the first one saved, not a rebuild, and
+    with it the Tantivy index kept beside it: no chunk is indexed again."""
     from bot.assembly import assemble
     from bot.retrieval import IndexView
+    from bot.tantivy_lexicon import TantivyLexicon
 
     settings, store = hansard_store
     first = assemble(settings, store=store, embedder=embedder).bot()
@@ -93,16 +97,17 @@ def test_saved_view_is_loaded_and_answers_the_same(hansard_store: Any, embedder:
     def boom(*_: Any, **__: Any) -> Any:
         raise AssertionError("the view was rebuilt instead of loaded")
 
+    assert isinstance(view.lexical, TantivyLexicon) and isinstance(loaded.lexical, TantivyLexicon)
+    assert any(folder.glob("*/tantivy/meta.json"))
     second = assemble(settings, store=store, embedder=embedder).bot()
-    original = IndexView.build
-    IndexView.build = boom  # type: ignore[method-assign]
-    try:
-        q = "How many student visas were issued in 2009?"
-        a = [p.chunk_id for p in first.search(q, 6)]
-        b = [p.chunk_id for p in second.search(q, 6)]
-    finally:
-        IndexView.build = original  # type: ignore[method-assign]
+    monkeypatch.setattr(IndexView, "build", boom)
+    monkeypatch.setattr(TantivyLexicon, "build", boom)
+    q = "How many student visas were issued in 2009?"
+    b = [p.chunk_id for p in second.search(q, 6)]
+    monkeypatch.undo()
+    a = [p.chunk_id for p in first.search(q, 6)]
     assert a == b and a
+    assert second.retriever.view().lexical.search(q, 10) == view.lexical.search(q, 10)
 
 
 def test_exact_dense_search_matches_chroma_and_repeats(hansard_store: Any, embedder: Any) -> None:

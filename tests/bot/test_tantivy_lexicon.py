@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from bot.lexical import BM25
@@ -91,3 +97,76 @@ def test_a_delta_makes_a_new_snapshot_and_leaves_the_old_one(lexicon: TantivyLex
     assert not {c for c, _ in later.search("cap on migration", 5)} & {"c3", "c4"}
     assert {c for c, _ in lexicon.search("cap on migration", 5)} >= {"c3", "c4"}  # the old view's
     assert lexicon.search("Zanzibar", 3) == []
+
+
+QUERIES = ("7200 departures", "cap on migration", "ferries Solent", "target 2015/16")
+
+
+def _results(lexicon: TantivyLexicon) -> list[list[tuple[str, float]]]:
+    return [lexicon.search(q, 5) for q in QUERIES] + [lexicon.search("cap", 5, Filters(party="Lab"))]
+
+
+def test_a_saved_commit_loads_with_the_same_results_without_indexing_again(tmp_path: Path) -> None:
+    """On disk under a work root, a commit is kept beside its view and opened by a later start
+    in a working folder of its own; the saved copy is never written by the loaded index."""
+    live = TantivyLexicon.build(CHUNKS[:4], tmp_path).advanced([], CHUNKS[4:])
+    assert live.save(tmp_path / "view" / "tantivy")
+    saved = sorted(p.name for p in (tmp_path / "view" / "tantivy").iterdir())
+    loaded = TantivyLexicon.load(tmp_path / "view" / "tantivy", tmp_path, expected=len(CHUNKS))
+    assert loaded is not None and loaded.n == len(CHUNKS)
+    assert _results(loaded) == _results(live)
+    assert [loaded.term_idf(t) for t in ("cap", "target")] == [live.term_idf(t) for t in ("cap", "target")]
+    # the loaded index takes deltas in its own folder; the saved copy stays as it was
+    later = loaded.advanced(["d3"], [])
+    assert later.n == len(CHUNKS) - 1 and not later.search("ferries Solent", 5)
+    assert sorted(p.name for p in (tmp_path / "view" / "tantivy").iterdir()) == saved
+    again = TantivyLexicon.load(tmp_path / "view" / "tantivy", tmp_path, expected=len(CHUNKS))
+    assert again is not None and _results(again) == _results(live)
+
+
+def test_only_the_latest_commit_of_an_on_disk_index_is_saved(tmp_path: Path) -> None:
+    first = TantivyLexicon.build(CHUNKS, tmp_path)
+    second = first.advanced(["d1"], [])
+    assert not first.save(tmp_path / "old")  # the index has moved on: its files are the next commit's
+    assert not (tmp_path / "old").exists()
+    assert not TantivyLexicon.build(CHUNKS).save(tmp_path / "memory")  # in memory: nothing to keep
+    assert second.save(tmp_path / "new") and not second.save(tmp_path / "new")  # never over a folder
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".new")]  # no temporary left
+
+
+@pytest.mark.parametrize("damage", ["missing", "no-meta", "garbled-meta", "other-count"])
+def test_a_saved_copy_that_cannot_serve_is_refused(tmp_path: Path, damage: str) -> None:
+    """None (the caller indexes the chunks instead) for a copy that is gone, cut short or of
+    another commit; no working folder is left behind for it."""
+    lexicon = TantivyLexicon.build(CHUNKS, tmp_path / "work")
+    saved = tmp_path / "saved"
+    assert lexicon.save(saved)
+    expected = len(CHUNKS)
+    if damage == "missing":
+        saved = tmp_path / "nowhere"
+    elif damage == "no-meta":
+        (saved / "meta.json").unlink()
+    elif damage == "garbled-meta":
+        (saved / "meta.json").write_text("{not json", encoding="utf-8")
+    else:
+        expected += 1
+    before = set((tmp_path / "work").iterdir())
+    assert TantivyLexicon.load(saved, tmp_path / "work", expected) is None
+    gc.collect()
+    assert set((tmp_path / "work").iterdir()) == before
+
+
+def test_working_folders_go_with_their_index_and_with_dead_processes(tmp_path: Path) -> None:
+    lexicon = TantivyLexicon.build(CHUNKS, tmp_path)
+    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith(".lexicon-")]
+    assert folder.name.startswith(f".lexicon-{os.getpid()}-")
+    del lexicon
+    gc.collect()
+    assert not folder.exists()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = tmp_path / f".lexicon-{dead.stdout.strip()}-abc"  # a killed process's folder
+    stale.mkdir()
+    keep = TantivyLexicon.build(CHUNKS, tmp_path)
+    assert not stale.exists() and keep.n == len(CHUNKS)
