@@ -10,7 +10,12 @@ in one run:
   question (scoped to the story, as the widget asks it) was first answered with its fact, and
   the readers' latency while the push was being taken in (from the PUT to 5 s after it);
 - three PUTs 10 s apart: each one's time to answerable;
-- ``/healthz`` latency; the server's RSS before and after; how its views were updated.
+- a burst of ``--burst`` PUTs in a row (200): their status codes, the readers' latency during
+  it, how long after it the last story was answerable, and the RSS before and after;
+- one story of ``--big-mb`` MB (5) with a small story PUT 2 s into it: how long each PUT took,
+  when the small one was answerable, and the readers' latency while the big one was taken in;
+- ``/healthz`` latency; the server's RSS before and after; how its views were updated;
+- throughput: ``--throughput`` seconds (15) of one client, then of four, without the readers.
 """
 
 from __future__ import annotations
@@ -83,34 +88,128 @@ class Readers:
         return {"answers": len(got), "errors": errors, "ms": p50_p95(got) if got else None}
 
 
-def push(url: str, n: int) -> dict[str, Any]:
-    """PUT story ``n``; then ask its question, scoped to it, until it is answered."""
+def push(url: str, n: int, wait: bool = True, padding: str = "") -> dict[str, Any]:
+    """PUT story ``n`` (``padding`` appended to its text); then, with ``wait``, ask its
+    question, scoped to it, until it is answered."""
     import httpx
 
     text, question, fact = story(n)
     doc_id = f"bench-push-{n}-{int(time.time())}"
-    body = {"title": f"Port Quillon {n} limits its night ferry", "text": text, "date": "2026-12-01"}
+    body = {"title": f"Port Quillon {n} limits its night ferry", "text": text + padding, "date": "2026-12-01"}
     began = time.monotonic()
     r = httpx.put(
-        f"{url}/api/documents/{doc_id}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600
+        f"{url}/api/documents/{doc_id}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=1200
     )
     returned = time.monotonic()
     out: dict[str, Any] = {"put_status": r.status_code, "put_s": round(returned - began, 3)}
-    while time.monotonic() - returned < 300:
+    out["t"] = (began, returned)
+    if wait:
+        out["answerable_after_put_s"] = answerable(url, doc_id, question, fact, returned)
+    return out
+
+
+def answerable(url: str, doc_id: str, question: str, fact: str, since: float) -> float | None:
+    """Seconds from ``since`` until the story's question, scoped to it, is answered with its fact."""
+    import httpx
+
+    while time.monotonic() - since < 300:
         a = httpx.post(
             f"{url}/api/ask", json={"question": question, "scope": {"doc_ids": [doc_id]}}, timeout=600
         ).json()
         if fact in a.get("answer", ""):
-            out["answerable_after_put_s"] = round(time.monotonic() - returned, 3)
-            break
+            return round(time.monotonic() - since, 3)
         time.sleep(0.1)
-    else:
-        out["answerable_after_put_s"] = None
-    out["t"] = (began, returned)
+    return None
+
+
+def big_padding(mb: float) -> str:
+    """About ``mb`` MB of varied news prose (each paragraph numbered, so chunks differ)."""
+    para = (
+        "Paragraph {n}. The council's transport committee heard evidence from {n} residents about the "
+        "ferry timetable, the cost of season tickets and the state of the harbour wall. Officers said "
+        "the figures for quarter {q} would be published with the annual accounts."
+    )
+    out, size, n = [], 0, 0
+    while size < mb * 1_000_000:
+        n += 1
+        out.append(para.format(n=n, q=n % 4 + 1))
+        size += len(out[-1]) + 2
+    return "\n\n" + "\n\n".join(out)
+
+
+def burst(url: str, crowd: Readers, n: int, pid: int) -> dict[str, Any]:
+    """``n`` PUTs in a row from one client, then how long until the last one is answerable."""
+    import httpx
+
+    rss0 = rss_mb(pid)
+    codes: dict[str, int] = {}
+    t0 = time.monotonic()
+    with httpx.Client(base_url=url, timeout=600, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        for i in range(n):
+            text, question, fact = story(1000 + i)
+            doc_id = f"bench-burst-{i}-{int(time.time())}"
+            body = {"title": f"Port Quillon {1000 + i}", "text": text, "date": "2026-12-01"}
+            code = client.put(f"/api/documents/{doc_id}", json=body).status_code
+            codes[str(code)] = codes.get(str(code), 0) + 1
+    t1 = time.monotonic()
+    after = answerable(url, doc_id, question, fact, t1)
+    time.sleep(5)
+    return {
+        "puts": n,
+        "status_codes": codes,
+        "seconds": round(t1 - t0, 2),
+        "last_answerable_after_burst_s": after,
+        "readers_during": crowd.between(t0, t1),
+        "readers_5s_after": crowd.between(t1, t1 + 5),
+        "rss_mb_before": rss0,
+        "rss_mb_after": rss_mb(pid),
+    }
+
+
+def big_story(url: str, crowd: Readers, mb: float) -> dict[str, Any]:
+    """A story of ``mb`` MB, and a small one PUT 2 s into it (must not be held behind it)."""
+    result: dict[str, Any] = {}
+
+    def big() -> None:
+        result["big"] = push(url, 5000, wait=False, padding=big_padding(mb))
+
+    thread = threading.Thread(target=big)
+    t0 = time.monotonic()
+    thread.start()
+    time.sleep(2)
+    small = push(url, 5001)
+    thread.join()
+    big_began, big_returned = result["big"].pop("t")
+    small.pop("t")
+    return {
+        "mb": mb,
+        "big_put": result["big"],
+        "small_put_during_big": small,
+        "readers_during_big": crowd.between(big_began, big_returned),
+        "seconds": round(time.monotonic() - t0, 2),
+    }
+
+
+def throughput(url: str, seconds: float) -> dict[str, Any]:
+    """Answers per second of one client and of four, asking back to back."""
+    out: dict[str, Any] = {}
+    for clients in (1, 4):
+        crowd = Readers(url, clients)
+        t0 = time.monotonic()
+        crowd.start()
+        time.sleep(seconds)
+        crowd.stop()
+        t1 = time.monotonic()
+        got = crowd.between(t0, t1)
+        out[f"{clients}_clients"] = {**got, "answers_per_s": round(got["answers"] / (t1 - t0), 2)}
+    one, four = out["1_clients"]["answers_per_s"], out["4_clients"]["answers_per_s"]
+    out["ratio_4_to_1"] = round(four / one, 2) if one else None
     return out
 
 
-def run(chunks: int, readers: int, steady: float) -> dict[str, Any]:
+def run(
+    chunks: int, readers: int, steady: float, bursts: int = 200, big_mb: float = 5.0, seconds: float = 15.0
+) -> dict[str, Any]:
     import httpx
 
     from bench.latency import archive_store
@@ -149,6 +248,10 @@ def run(chunks: int, readers: int, steady: float) -> dict[str, Any]:
             three.append(r)
             time.sleep(10)
         result["three_pushes_10s_apart"] = three
+        if bursts:
+            result["burst"] = burst(url, crowd, bursts, proc.pid)
+        if big_mb:
+            result["big_story"] = big_story(url, crowd, big_mb)
         health = []
         for _ in range(20):
             h0 = time.monotonic()
@@ -160,6 +263,8 @@ def run(chunks: int, readers: int, steady: float) -> dict[str, Any]:
         result["all_readers"] = crowd.between(0, time.monotonic())
         result["rss_mb_after"] = rss_mb(proc.pid)
         result["rss_mb_peak"] = rss_mb(proc.pid, "VmHWM")
+        if seconds:
+            result["throughput"] = throughput(url, seconds)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -174,13 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--readers", type=int, default=2)
     parser.add_argument("--steady", type=float, default=20.0, help="seconds of readers before the first push")
+    parser.add_argument("--burst", type=int, default=200, help="PUTs in a row (0: skip)")
+    parser.add_argument("--big-mb", type=float, default=5.0, help="size of the big story, MB (0: skip)")
+    parser.add_argument("--throughput", type=float, default=15.0, help="seconds per client count (0: skip)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results-push.json")
     args = parser.parse_args(argv)
     from bot.assembly import offline
     from despatch.settings import load_settings
 
     offline(load_settings())
-    result = run(args.chunks, args.readers, args.steady)
+    result = run(args.chunks, args.readers, args.steady, args.burst, args.big_mb, args.throughput)
     result["machine"] = {"cpus": os.cpu_count(), "note": "one run; shared machine: compare ratios"}
     text = json.dumps(result, indent=1)
     print(text)
