@@ -16,6 +16,7 @@ from bot.records import Answer, Passage, Question
 from bot.retrieval import Filters, HybridRetriever
 from bot.scope import scoped
 from bot.scorer import SentenceScorer
+from despatch.errors import InputError
 from despatch.settings import Settings
 from index.cleaning import scrub
 from index.embedding import Embedder
@@ -91,6 +92,13 @@ class Bot:
         began = time.perf_counter()
         # NFKC: fullwidth digits and letters ("２０１５/１６") read as the years and names they are.
         question = unicodedata.normalize("NFKC", scrub(question)).strip()  # history: normalise_history
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            # Every entry point (the CLI, --jsonl, evals) meets the limit the web layer applies.
+            raise InputError(
+                f"The question is {len(question)} characters long; the limit is {limit}. Shorten it, "
+                "or raise DESPATCH_MAX_QUESTION_CHARS."
+            )
         condensed = self.answerer.condense(question, history) if history else None
         asked = Question(condensed) if condensed else resolve(question, history)
         resolved = asked.search_text

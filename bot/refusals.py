@@ -13,7 +13,7 @@ from bot.candidates import Candidate
 from bot.citations import Idf
 from bot.questions import QuestionInfo
 from bot.records import NO_MATCH, Answer, AnswerMeta, Citation, Passage
-from bot.text import numbers, terms
+from bot.text import numbers, terms, words
 
 REFUSAL = "The indexed coverage doesn't answer this question."
 
@@ -50,8 +50,18 @@ def gate(info: QuestionInfo, passages: Sequence[Passage]) -> str | None:
         vocabulary |= _COUNTRY
     missing = [k for k in info.keys if k not in vocabulary]
     if missing:
-        return f"the sources found never mention {', '.join(missing)}"
+        return f"the sources found never mention {', '.join(as_written(missing, info.text))}"
     return None
+
+
+def as_written(keys: Sequence[str], question: str) -> list[str]:
+    """The question's own words for stemmed ``keys`` ("brexit" -> "Brexit", "negotiation"
+    -> "negotiations"), in the keys' order; a key no word of the question yields stays as it is."""
+    written: dict[str, str] = {}
+    for word in words(question):
+        for piece in terms(word):
+            written.setdefault(piece, word)
+    return list(dict.fromkeys(written.get(k, k) for k in keys))
 
 
 def why_not(info: QuestionInfo, passages: Sequence[Passage]) -> str:

@@ -99,3 +99,20 @@ def test_ask_says_when_the_filters_match_nothing(
     assert main(["ask", "--jsonl", "--store", str(settings.store), "--date-from", "2030-01-01"]) == 0
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 2 and captured.err.count("no sources match these filters") == 1
+
+
+def test_ask_refuses_a_question_over_the_limit(
+    founding_store: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI meets the same question limit as the web layer (500 characters by default)."""
+    settings, _ = founding_store
+    long = " ".join(["What was the 2015/16 target?"] * 40)  # 1,159 characters
+    assert main(["ask", long, "--store", str(settings.store)]) == 2
+    err = capsys.readouterr().err
+    assert "1159 characters long; the limit is 500" in err and "DESPATCH_MAX_QUESTION_CHARS" in err
+    # --jsonl: the long line is a failed line with its reason; the next line is still answered.
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{long}\nWhat was the 2015/16 target?\n"))
+    assert main(["ask", "--jsonl", "--store", str(settings.store)]) == 1
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["line"] == 1 and "the limit is 500" in first["error"]
+    assert second["refused"] is False and "12,000" in second["answer"]
