@@ -16,7 +16,7 @@ from bot.records import Answer, Passage, Question
 from bot.retrieval import Filters, HybridRetriever
 from bot.scope import scoped
 from bot.scorer import SentenceScorer
-from despatch.errors import InputError
+from despatch.errors import RequestError
 from despatch.settings import Settings
 from index.cleaning import scrub
 from index.embedding import Embedder
@@ -95,9 +95,10 @@ class Bot:
         limit = self.settings.max_question_chars
         if len(question) > limit:
             # Every entry point (the CLI, --jsonl, evals) meets the limit the web layer applies.
-            raise InputError(
+            raise RequestError(
+                413,
                 f"The question is {len(question)} characters long; the limit is {limit}. Shorten it, "
-                "or raise DESPATCH_MAX_QUESTION_CHARS."
+                "or raise DESPATCH_MAX_QUESTION_CHARS.",
             )
         condensed = self.answerer.condense(question, history) if history else None
         asked = Question(condensed) if condensed else resolve(question, history)

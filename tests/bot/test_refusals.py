@@ -61,7 +61,11 @@ def test_gate_names_the_key_term_the_passages_never_mention() -> None:
 
 def test_as_written_gives_the_question_s_words_for_stems() -> None:
     question = "What did Rudd say about the Brexit negotiations in Liverpool?"
-    assert as_written(["brexit", "negotiation", "liverpool"], question) == ["Brexit", "negotiations", "Liverpool"]
+    assert as_written(["brexit", "negotiation", "liverpool"], question) == [
+        "Brexit",
+        "negotiations",
+        "Liverpool",
+    ]
     assert as_written(["2015/16"], "What was the 2015/16 target?") == ["2015/16"]
     assert as_written(["unseen"], question) == ["unseen"]  # no word yields it: kept as it is
 
