@@ -80,11 +80,18 @@ def _boosted(path: Path | None) -> SentenceScorer:
     return BoostedScorer.load(path)
 
 
+def _contextual(path: Path | None) -> SentenceScorer:
+    from bot.contextual import ContextualScorer
+
+    return ContextualScorer.load(path)
+
+
 # The sentence scorers by name (DESPATCH_SCORER); each takes its model file (None: the shipped
 # one, fitted by ``python -m evals.fit``).
 SCORERS: dict[str, Callable[[Path | None], SentenceScorer]] = {
     "logistic": _logistic,
     "boosted": _boosted,
+    "contextual": _contextual,
 }
 
 

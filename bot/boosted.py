@@ -9,7 +9,7 @@ manifest against the features and the model file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -24,6 +24,7 @@ class BoostedScorer:
     """P(answers) from LightGBM trees; the threshold is the manifest's."""
 
     name = "boosted"
+    default_manifest = MANIFEST
 
     def __init__(
         self,
@@ -38,12 +39,12 @@ class BoostedScorer:
         self.source = source  # the manifest it was loaded from
 
     @classmethod
-    def load(cls, path: Path | None = None) -> BoostedScorer:
-        path = path or MANIFEST
+    def load(cls, path: Path | None = None) -> Self:
+        path = path or cls.default_manifest
         wrong_kind = ConfigError(
-            f"{path} is not a boosted scorer's manifest (no checked model_file); point "
-            "DESPATCH_ANSWER_MODEL at bot/models/boosted.json, or set DESPATCH_SCORER=logistic "
-            "for a logistic model such as bot/answerability.json"
+            f"{path} is not a {cls.name} scorer's manifest (no checked model_file); point "
+            f"DESPATCH_ANSWER_MODEL at bot/models/{cls.default_manifest.name}, or set "
+            "DESPATCH_SCORER=logistic for a logistic model such as bot/answerability.json"
         )
         try:
             manifest = read_manifest(path, FEATURES)
@@ -58,7 +59,7 @@ class BoostedScorer:
             import lightgbm
         except ImportError as exc:  # an install without the project's dependencies
             raise ConfigError(
-                "DESPATCH_SCORER=boosted needs LightGBM: reinstall with ./scripts/setup.sh "
+                f"DESPATCH_SCORER={cls.name} needs LightGBM: reinstall with ./scripts/setup.sh "
                 "or set DESPATCH_SCORER=logistic"
             ) from exc
         trees = path.parent / model_file
@@ -68,8 +69,12 @@ class BoostedScorer:
             raise ConfigError(f"Cannot load the boosted scorer {trees} ({exc}); {REFIT}") from exc
         return cls(booster, float(manifest["threshold"]), manifest, path)
 
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """What the trees read for one question's candidate rows: the rows themselves."""
+        return np.asarray(rows, dtype=float)
+
     def score(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros(0)
         # One thread: a question has tens of rows, and the server answers several at once.
-        return np.asarray(self.booster.predict(np.asarray(rows, dtype=float), num_threads=1), dtype=float)
+        return np.asarray(self.booster.predict(self.rows(rows), num_threads=1), dtype=float)

@@ -15,13 +15,16 @@ against the rest of their article) and annotated XQuAD cases. The held-out sets
 
 Every candidate sentence the answerer would consider becomes a row; its label says whether the
 sentence (with its speaker attribution) holds a gold answer and overlaps the gold evidence.
-Two model classes are fitted on the same rows: a logistic regression (L2, Newton's method in
-numpy: ``bot/answerability.json``) and gradient-boosted trees (LightGBM, deterministic:
-``bot/models/boosted.json`` + ``boosted.lgb.txt``). Both are cross-validated in grouped folds
-(every source document or SQuAD/XQuAD article wholly inside one fold), and each one's
-threshold is the lowest at which, out of fold, answers on the newsroom sets lead with a right
-sentence at least ``TARGET_PRECISION`` of the time. The figures of both go into both files;
-``Settings.scorer`` names the one that won.
+Three model classes (``MODEL_CLASSES``) are fitted on the same rows: a logistic regression (L2,
+Newton's method in numpy: ``bot/answerability.json``), gradient-boosted trees (LightGBM,
+deterministic: ``bot/models/boosted.json`` + ``boosted.lgb.txt``), and the same trees reading
+each row beside its question's other rows (``bot.contextual.context_rows``:
+``bot/models/contextual.json`` + ``contextual.lgb.txt``). Each is cross-validated in grouped
+folds (every source document or SQuAD/XQuAD article wholly inside one fold); its threshold is
+the one with the best balanced accuracy on the newsroom sets out of fold, and the threshold at
+which answers there lead with a right sentence at least ``TARGET_PRECISION`` of the time is
+recorded beside it. The figures of all go into every file; ``Settings.scorer`` names the one
+that won.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import json
 import pickle
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,7 @@ from despatch.settings import PROJECT_ROOT, Settings, load_settings
 from evals.gold import GoldCase, load_gold, write_gold
 from evals.scoring import normalise
 
+Rows = Callable[[np.ndarray], np.ndarray]  # one question's candidate rows -> what a model reads
 L2 = 1.0
 FOLDS = 10
 TARGET_PRECISION = 0.95
@@ -207,24 +212,47 @@ def fit_boosted(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Any:
 class _Trees:
     """A fitted booster as a ``SentenceScorer``, for cross-validation."""
 
-    name = "boosted"
-
-    def __init__(self, booster: Any, threshold: float = 0.5) -> None:
-        self.booster, self.threshold = booster, threshold
+    def __init__(self, booster: Any, rows: Rows, threshold: float = 0.5) -> None:
+        self.booster, self.rows, self.threshold = booster, rows, threshold
 
     def score(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(rows, num_threads=1)) if len(rows) else np.zeros(0)
+        return np.asarray(self.booster.predict(self.rows(rows), num_threads=1)) if len(rows) else np.zeros(0)
 
 
-MODEL_CLASSES: dict[str, Any] = {
-    "logistic": lambda x, y, w: _model(fit(x, y, weight=w), 0.5),
-    "boosted": lambda x, y, w: _Trees(fit_boosted(x, y, w)),
+def _same(rows: np.ndarray) -> np.ndarray:
+    return rows
+
+
+@dataclass(frozen=True)
+class ModelClass:
+    """How a scorer is fitted: what it reads of one question's candidate rows, and the fit."""
+
+    rows: Rows
+    make: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]  # (rows read, labels, weights) -> scorer
+    model_file: str | None = None  # the trees' file beside the manifest (None: logistic JSON)
+
+
+def _context_rows(rows: np.ndarray) -> np.ndarray:
+    from bot.contextual import context_rows
+
+    return context_rows(rows)
+
+
+MODEL_CLASSES: dict[str, ModelClass] = {
+    "logistic": ModelClass(_same, lambda x, y, w: _model(fit(x, y, weight=w), 0.5)),
+    "boosted": ModelClass(_same, lambda x, y, w: _Trees(fit_boosted(x, y, w), _same), "boosted.lgb.txt"),
+    "contextual": ModelClass(
+        _context_rows,
+        lambda x, y, w: _Trees(fit_boosted(x, y, w), _context_rows),
+        "contextual.lgb.txt",
+    ),
 }
 
 
-def _stack(questions: list[Question]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows, labels, and row weights that give every training set the same total weight (SQuAD
-    has 2,805 questions, the newsroom gold sets tens: unweighted, Wikipedia would decide)."""
+def _stack(questions: list[Question], read: Rows = _same) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows (as ``read`` gives them), labels, and row weights that give every training set the
+    same total weight (SQuAD has 2,805 questions, the newsroom gold sets tens: unweighted,
+    Wikipedia would decide)."""
     rows = [q for q in questions if len(q.y)]
     per_set: dict[str, int] = {}
     for q in rows:
@@ -232,7 +260,7 @@ def _stack(questions: list[Question]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     total = sum(per_set.values())
     share = {name: total / (len(per_set) * n) for name, n in per_set.items()}
     weight = np.concatenate([np.full(len(q.y), share[q.set]) for q in rows])
-    return np.vstack([q.x for q in rows]), np.concatenate([q.y for q in rows]), weight
+    return np.vstack([read(q.x) for q in rows]), np.concatenate([q.y for q in rows]), weight
 
 
 Outcome = tuple[str, bool, float, bool]  # (set, answerable, best probability, best sentence is right)
@@ -329,7 +357,7 @@ def folds(questions: list[Question], k: int = FOLDS) -> dict[str, int]:
     return out
 
 
-def cross_validate(questions: list[Question], make: Any, k: int = FOLDS) -> list[Outcome]:
+def cross_validate(questions: list[Question], model: ModelClass, k: int = FOLDS) -> list[Outcome]:
     """Out-of-fold outcomes, each fold scored by a model fitted without its groups."""
     fold_of = folds(questions, k)
     oof: list[Outcome] = []
@@ -338,19 +366,19 @@ def cross_validate(questions: list[Question], make: Any, k: int = FOLDS) -> list
         test = [q for q in questions if fold_of[q.group] == f]
         if not test:
             continue
-        x, y, weight = _stack(train)
+        x, y, weight = _stack(train, model.rows)
         print(f"fit: fold {f + 1}/{k}: {len(y)} rows", file=sys.stderr, flush=True)
-        oof += _outcomes(test, make(x, y, weight))
+        oof += _outcomes(test, model.make(x, y, weight))
     return oof
 
 
-def leave_articles_out(questions: list[Question], make: Any) -> dict[str, Any]:
+def leave_articles_out(questions: list[Question], model: ModelClass) -> dict[str, Any]:
     """A scorer fitted without each SQuAD article in turn (for the per-article SQuAD report)."""
     out = {}
     for g in sorted({q.group for q in questions}):
         if g.startswith("squad:"):
-            x, y, weight = _stack([q for q in questions if q.group != g])
-            out[g] = make(x, y, weight)
+            x, y, weight = _stack([q for q in questions if q.group != g], model.rows)
+            out[g] = model.make(x, y, weight)
     return out
 
 
@@ -435,17 +463,42 @@ def _figures(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
             **scores([("newsroom", *o[1:]) for o in newsroom], threshold)["newsroom"],
         },
         "by_set": scores(outcomes, threshold),
+        "ranking": ranking(outcomes),
         "risk_coverage_newsroom": risk_coverage(newsroom),
     }
 
 
-def build_models(questions: list[Question]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Both scorers' files, cross-validated: (logistic model JSON, boosted manifest + booster)."""
+def ranking(outcomes: list[Outcome]) -> dict[str, dict[str, float | None]]:
+    """What the scorer ranks, whatever the threshold: per set (and the newsroom sets pooled),
+    the share of answerable questions whose best sentence holds the answer (``lead_right``),
+    and the AUROC of the best sentence's probability between answerable questions it leads
+    right and unanswerable ones (how well it tells an answer it has from none)."""
+    named = [*outcomes, *(("newsroom sets", *o[1:]) for o in outcomes if o[0] in NEWSROOM_SETS)]
+    out = {}
+    for name in sorted({o[0] for o in named}):
+        rows = [o for o in named if o[0] == name]
+        answerable = [o for o in rows if o[1]]
+        right = np.asarray([o[2] for o in answerable if o[3]])
+        none = np.asarray([o[2] for o in rows if not o[1]])
+        auroc = None
+        if len(right) and len(none):
+            wins = (right[:, None] > none[None, :]).sum() + 0.5 * (right[:, None] == none[None, :]).sum()
+            auroc = round(float(wins / (len(right) * len(none))), 4)
+        out[name] = {
+            "lead_right": round(len(right) / len(answerable), 4) if answerable else 0.0,
+            "auroc": auroc,
+        }
+    return out
+
+
+def build_models(questions: list[Question]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Every scorer's files, cross-validated: (the logistic model's JSON, {name: manifest and
+    booster} for each tree model)."""
     from bot.answerability import FEATURES
 
     cv: dict[str, Any] = {}
-    for name, make in MODEL_CLASSES.items():
-        oof = cross_validate(questions, make)
+    for name, model in MODEL_CLASSES.items():
+        oof = cross_validate(questions, model)
         newsroom = [("newsroom", *o[1:]) for o in oof if o[0] in NEWSROOM_SETS]
         # The shipped threshold: the best balanced accuracy on the newsroom sets, pooled. The
         # one that reaches TARGET_PRECISION is recorded beside it (and can be set with
@@ -462,7 +515,9 @@ def build_models(questions: list[Question]) -> tuple[dict[str, Any], dict[str, A
                 **scores(newsroom, strict)["newsroom"],
             },
         }
-    chosen = max(cv, key=lambda n: (cv[n]["newsroom"]["balanced_accuracy"], n == "boosted"))
+    # Ties go to the simpler model (the order of MODEL_CLASSES).
+    order = list(MODEL_CLASSES)
+    chosen = max(cv, key=lambda n: (cv[n]["newsroom"]["balanced_accuracy"], -order.index(n)))
     x, y, weight = _stack(questions)
     sets = {
         "squad": f"{SQUAD_JSON.relative_to(PROJECT_ROOT)} sha256:{_sha256(SQUAD_JSON)}",
@@ -486,16 +541,21 @@ def build_models(questions: list[Question]) -> tuple[dict[str, Any], dict[str, A
         "threshold": cv["logistic"]["threshold"],
         **common,
     }
-    booster = fit_boosted(x, y, weight)
-    boosted = {
-        "features": list(FEATURES),
-        "model_file": "boosted.lgb.txt",
-        "threshold": cv["boosted"]["threshold"],
-        **common,
-        "params": BOOST_PARAMS,
-        "rounds": BOOST_ROUNDS,
-    }
-    return logistic, {"manifest": boosted, "booster": booster}
+    trees = {}
+    for name, model in MODEL_CLASSES.items():
+        if model.model_file is None:
+            continue
+        manifest = {
+            "features": list(FEATURES),
+            "model_file": model.model_file,
+            "threshold": cv[name]["threshold"],
+            **common,
+            "params": BOOST_PARAMS,
+            "rounds": BOOST_ROUNDS,
+        }
+        booster = fit_boosted(*_stack(questions, model.rows))
+        trees[name] = {"manifest": manifest, "booster": booster}
+    return logistic, trees
 
 
 def squad_report(
@@ -540,7 +600,7 @@ def squad_report(
 def main(argv: list[str] | None = None) -> int:
     from bot.answerability import MODEL_PATH
     from bot.assembly import offline
-    from bot.boosted import MANIFEST
+    from bot.manifest import MODELS_DIR
     from evals.runner import summary
 
     parser = argparse.ArgumentParser(
@@ -570,17 +630,18 @@ def main(argv: list[str] | None = None) -> int:
         load_training(settings, args.features, set(args.extract_only.split(",")))
         return 0
     questions = load_training(settings, args.features)
-    logistic, boosted = build_models(questions)
+    logistic, tree_models = build_models(questions)
     logistic_path = (args.out / MODEL_PATH.name) if args.out else MODEL_PATH
-    manifest_path = (args.out / MANIFEST.name) if args.out else MANIFEST
-    trees_path = manifest_path.with_name(boosted["manifest"]["model_file"])
-    trees = boosted["booster"].model_to_string(num_iteration=-1)
-    manifest = {**boosted["manifest"], "files": {trees_path.name: hashlib.sha256(trees.encode()).hexdigest()}}
-    outputs = {
-        logistic_path: json.dumps(logistic, indent=1) + "\n",
-        manifest_path: json.dumps(manifest, indent=1) + "\n",
-        trees_path: trees,
-    }
+    outputs = {logistic_path: json.dumps(logistic, indent=1) + "\n"}
+    manifests: dict[str, dict[str, Any]] = {}
+    for name, made in tree_models.items():
+        manifest_path = (args.out or MODELS_DIR) / f"{name}.json"
+        trees_path = manifest_path.with_name(made["manifest"]["model_file"])
+        trees = made["booster"].model_to_string(num_iteration=-1)
+        digest = hashlib.sha256(trees.encode()).hexdigest()
+        manifests[name] = {**made["manifest"], "files": {trees_path.name: digest}}
+        outputs[manifest_path] = json.dumps(manifests[name], indent=1) + "\n"
+        outputs[trees_path] = trees
     summary_cv = {
         n: {k: v for k, v in c.items() if k != "risk_coverage_newsroom"}
         for n, c in logistic["cross_validation"].items()
@@ -602,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.squad_report:
         chosen = settings.scorer
         fold_scorers = leave_articles_out(questions, MODEL_CLASSES[chosen])
-        threshold = (logistic if chosen == "logistic" else manifest)["threshold"]
+        threshold = (logistic if chosen == "logistic" else manifests[chosen])["threshold"]
         report = squad_report(settings, questions, fold_scorers, threshold, args.squad_report)
         print(summary(report))
     return 0

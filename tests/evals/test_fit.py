@@ -74,3 +74,36 @@ def test_a_label_needs_the_answer_and_the_evidence() -> None:
     assert label("Amber Rudd has the support of Conservative MPs.", case) == 0.0
     assert label("Then the Conservative MP Nicholas Soames told Ms Rudd she had support.", case) == 1.0
     assert label("Anything at all.", GoldCase("2", "q", False)) == 0.0
+
+
+def test_ranking_counts_right_leads_and_separation_whatever_the_threshold() -> None:
+    from evals.fit import ranking
+
+    outcomes = [
+        ("newsroom", True, 0.9, True),
+        ("newsroom", True, 0.2, True),  # right, though below any usual threshold
+        ("newsroom", True, 0.8, False),  # led with a wrong sentence
+        ("newsroom", False, 0.5, False),
+        ("squad", True, 0.4, True),
+    ]
+    table = ranking(outcomes)
+    assert table["newsroom"]["lead_right"] == round(2 / 3, 4)
+    # Right leads 0.9 and 0.2 against the unanswerable 0.5: one of two pairs ordered right.
+    assert table["newsroom"]["auroc"] == 0.5
+    assert table["squad"] == {"lead_right": 1.0, "auroc": None}  # no unanswerable question
+    assert table["newsroom sets"] == table["newsroom"]  # squad is not a newsroom set
+
+
+def test_each_model_class_reads_rows_its_own_way() -> None:
+    from bot.answerability import FEATURES
+    from bot.contextual import CONTEXT_FEATURES
+    from evals.fit import MODEL_CLASSES, Question, _stack
+    from evals.gold import GoldCase
+
+    n = len(FEATURES)
+    x = np.arange(2 * n, dtype=float).reshape(2, n)
+    q = Question("newsroom", "g", GoldCase("a", "q?", True), False, x, np.array([1.0, 0.0]))
+    plain, _, _ = _stack([q], MODEL_CLASSES["boosted"].rows)
+    assert plain.shape == (2, n)
+    wide, y, weight = _stack([q], MODEL_CLASSES["contextual"].rows)
+    assert wide.shape == (2, n + len(CONTEXT_FEATURES)) and list(y) == [1.0, 0.0] and len(weight) == 2
