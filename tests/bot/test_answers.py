@@ -12,10 +12,10 @@ from index.ingest import Indexer
 from index.store import Store
 from tests.conftest import FOUNDING, assert_citations_valid, make_settings
 
-# Answered by the previous logistic scorer, refused or mis-ranked by the boosted one that won the
-# cross-validation on newsroom-style questions (issue 25; docs/answering.md, "Known regressions").
-# Strict: the day a scorer answers them again, these fail and the marks come off.
-REGRESSED = "refused or mis-ranked by the boosted scorer (issue 25): see docs/answering.md"
+# Answered by the logistic scorer shipped before issue 25, refused or mis-ranked by the scorers
+# that won the cross-validation on newsroom-style questions since (docs/answering.md, "Known
+# regressions"). Strict: the day a scorer answers them again, these fail and the marks come off.
+REGRESSED = "refused or mis-ranked by the learned scorer (issue 25): see docs/answering.md"
 
 
 def _ask(bot: Any, question: str, history: list[Any] | None = None) -> Any:
@@ -28,19 +28,11 @@ def _ask(bot: Any, question: str, history: list[Any] | None = None) -> Any:
     ("question", "fact"),
     [
         ("Who assured Rudd of total support?", "Soames"),
-        pytest.param(
-            "Which Conservative MP told Amber Rudd she had the backing of his side of the House?",
-            "Soames",
-            marks=pytest.mark.xfail(strict=True, reason=REGRESSED),
-        ),
+        ("Which Conservative MP told Amber Rudd she had the backing of his side of the House?", "Soames"),
         ("What target did the Home Office set for voluntary departures in 2015/16?", "12,000"),
         ("How were the targets split?", "19 ICE teams"),
         ("What was the voluntary departures target for 2014/15?", "7,200"),
-        pytest.param(
-            "When did Amber Rudd take over as Home Secretary?",
-            "July 2016",
-            marks=pytest.mark.xfail(strict=True, reason=REGRESSED),
-        ),
+        ("When did Amber Rudd take over as Home Secretary?", "July 2016"),
         ("Who called Rudd's record a litany of callous incompetence?", "Thewliss"),
     ],
 )
@@ -177,11 +169,7 @@ def test_new_documents_reach_lexical_search_without_source_files(tmp_path: Path,
     ("question", "short"),
     [
         ("What target did the Home Office set for voluntary departures in 2015/16?", "12,000"),
-        pytest.param(
-            "When did Amber Rudd take over as Home Secretary?",
-            "July 2016",
-            marks=pytest.mark.xfail(strict=True, reason=REGRESSED),
-        ),
+        ("When did Amber Rudd take over as Home Secretary?", "July 2016"),
         pytest.param(
             "What does ICE stand for?",
             "Immigration Compliance and Enforcement",

@@ -127,7 +127,6 @@ def test_a_member_absent_from_the_lists_is_refused(sitting: Any, question: str, 
     assert reason in answer.meta["reason"]
 
 
-@pytest.mark.xfail(strict=True, reason="refused by the boosted scorer (issue 25): see docs/answering.md")
 def test_what_did_x_say_cites_their_own_words(sitting: Any) -> None:
     answer = _ask(sitting, "What did Alice Hartley say about a cap on migration?")
     assert not answer.refused
