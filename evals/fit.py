@@ -210,10 +210,12 @@ def fit_boosted(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Any:
 
 
 class _Trees:
-    """A fitted booster as a ``SentenceScorer``, for cross-validation."""
+    """A fitted booster as a ``SentenceScorer``, for cross-validation (made in memory)."""
 
-    def __init__(self, booster: Any, rows: Rows, threshold: float = 0.5) -> None:
-        self.booster, self.rows, self.threshold = booster, rows, threshold
+    source = None
+
+    def __init__(self, name: str, booster: Any, rows: Rows, threshold: float = 0.5) -> None:
+        self.name, self.booster, self.rows, self.threshold = name, booster, rows, threshold
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(self.rows(rows), num_threads=1)) if len(rows) else np.zeros(0)
@@ -240,10 +242,12 @@ def _context_rows(rows: np.ndarray) -> np.ndarray:
 
 MODEL_CLASSES: dict[str, ModelClass] = {
     "logistic": ModelClass(_same, lambda x, y, w: _model(fit(x, y, weight=w), 0.5)),
-    "boosted": ModelClass(_same, lambda x, y, w: _Trees(fit_boosted(x, y, w), _same), "boosted.lgb.txt"),
+    "boosted": ModelClass(
+        _same, lambda x, y, w: _Trees("boosted", fit_boosted(x, y, w), _same), "boosted.lgb.txt"
+    ),
     "contextual": ModelClass(
         _context_rows,
-        lambda x, y, w: _Trees(fit_boosted(x, y, w), _context_rows),
+        lambda x, y, w: _Trees("contextual", fit_boosted(x, y, w), _context_rows),
         "contextual.lgb.txt",
     ),
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from evals.fit import choose_threshold, fit, scores
@@ -107,3 +109,17 @@ def test_each_model_class_reads_rows_its_own_way() -> None:
     assert plain.shape == (2, n)
     wide, y, weight = _stack([q], MODEL_CLASSES["contextual"].rows)
     assert wide.shape == (2, n + len(CONTEXT_FEATURES)) and list(y) == [1.0, 0.0] and len(weight) == 2
+
+
+def test_a_cross_validation_model_is_a_sentence_scorer_the_report_can_name() -> None:
+    from evals.fit import MODEL_CLASSES
+    from evals.runner import describe_model
+    from tests.conftest import make_settings
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((200, 3)), (rng.random(200) < 0.5).astype(float)
+    trees = MODEL_CLASSES["boosted"].make(x, y, np.ones(200))
+    assert trees.name == "boosted" and trees.source is None
+    assert describe_model(make_settings(Path("unused")), "extractive", trees) == (
+        "extractive, boosted answerability model (in memory)"
+    )
