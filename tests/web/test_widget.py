@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS, FOUNDING
 from tests.web.conftest import TOKEN
@@ -55,7 +56,9 @@ def test_inline_widget_answers_from_the_story_with_linked_sources(
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(f"{host_origin}/cms-article.html?server={stories.url}&doc={STORY}", wait_until="load")
     frame = page.frame_locator("#despatch-inline iframe.despatch-frame")
-    assert frame.locator("#dw-scope-text").inner_text() == "Answers come only from this story."
+    # The widget's script fills the scope line after the frame loads: wait for it (a loaded
+    # machine read it empty once).
+    expect(frame.locator("#dw-scope-text")).to_have_text("Answers come only from this story.")
     turn = _ask(frame, "What target did the Home Office set for voluntary departures in 2015/16?")
     assert "12,000" in turn.inner_text() and turn.locator(".dw-short").inner_text() == "12,000"
     link = turn.locator(".dw-sources a").first
@@ -68,7 +71,7 @@ def test_inline_widget_answers_from_the_story_with_linked_sources(
     turn = _ask(frame, "How many ferry licences a year?")
     assert "40 a year" not in turn.locator(".dw-text").inner_text()
     frame.get_by_role("button", name="Ask about all coverage").click()
-    assert frame.locator("#dw-scope-text").inner_text() == "Answers come from all coverage."
+    expect(frame.locator("#dw-scope-text")).to_have_text("Answers come from all coverage.")
     turn = _ask(frame, "How many ferry licences a year?")
     assert "40 a year" in turn.inner_text()
     SHOTS.mkdir(parents=True, exist_ok=True)
