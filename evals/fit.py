@@ -209,18 +209,6 @@ def fit_boosted(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Any:
     return lightgbm.train(BOOST_PARAMS, data, num_boost_round=BOOST_ROUNDS)
 
 
-class _Trees:
-    """A fitted booster as a ``SentenceScorer``, for cross-validation (made in memory)."""
-
-    source = None
-
-    def __init__(self, name: str, booster: Any, rows: Rows, threshold: float = 0.5) -> None:
-        self.name, self.booster, self.rows, self.threshold = name, booster, rows, threshold
-
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(self.rows(rows), num_threads=1)) if len(rows) else np.zeros(0)
-
-
 def _same(rows: np.ndarray) -> np.ndarray:
     return rows
 
@@ -240,16 +228,23 @@ def _context_rows(rows: np.ndarray) -> np.ndarray:
     return context_rows(rows)
 
 
+def _trees(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
+    from bot.boosted import BoostedScorer
+
+    return BoostedScorer(fit_boosted(x, y, w), 0.5)
+
+
+def _contextual_trees(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
+    from bot.contextual import ContextualScorer
+
+    return ContextualScorer(fit_boosted(x, y, w), 0.5)
+
+
+# Cross-validation scores with the shipped scorer classes themselves (in memory: no source).
 MODEL_CLASSES: dict[str, ModelClass] = {
     "logistic": ModelClass(_same, lambda x, y, w: _model(fit(x, y, weight=w), 0.5)),
-    "boosted": ModelClass(
-        _same, lambda x, y, w: _Trees("boosted", fit_boosted(x, y, w), _same), "boosted.lgb.txt"
-    ),
-    "contextual": ModelClass(
-        _context_rows,
-        lambda x, y, w: _Trees("contextual", fit_boosted(x, y, w), _context_rows),
-        "contextual.lgb.txt",
-    ),
+    "boosted": ModelClass(_same, _trees, "boosted.lgb.txt"),
+    "contextual": ModelClass(_context_rows, _contextual_trees, "contextual.lgb.txt"),
 }
 
 
