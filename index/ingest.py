@@ -249,7 +249,7 @@ class Indexer:
         summary.errors.append(f"{error} (file skipped)")
 
 
-_REGION_CHARS = 100_000  # longest text given to the entity recogniser at once
+_REGION_CHARS = 20_000  # longest text given to the entity recogniser at once (see index.nlp.BATCH_CHARS)
 
 
 def _annotated(

@@ -77,7 +77,7 @@ def test_overlapping_chunks_are_annotated_once_each_keeping_its_own_entities(
     indexer = assemble(settings, create=True).indexer()
     chunks = indexer.chunk(doc)
     assert len(chunks) > 3 and any(b.start < a.end for a, b in pairwise(chunks))
-    for cut in (100_000, 400):
+    for cut in (20_000, 400):
         monkeypatch.setattr(ingest, "_REGION_CHARS", cut)
         [(_, annotated, _)] = ingest._annotated([(doc, chunks, False)])
         alone = entities([c.text for c in chunks])
@@ -89,3 +89,20 @@ def test_overlapping_chunks_are_annotated_once_each_keeping_its_own_entities(
             # the same entities as annotating the chunk on its own, near enough (context differs)
             want = {(chunk.text[e.start : e.end], e.label) for e in own}
             assert len(got & want) >= 0.8 * len(want | got)
+
+
+def test_long_texts_are_read_in_batches_bounded_by_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recogniser's batches hold at most ``BATCH_CHARS`` characters (one longer text goes
+    alone), in order, and batching changes no entity."""
+    import index.nlp as nlp
+
+    texts = [f"Amber Rudd spoke in Leeds on {d} March." * (d % 3 + 1) for d in range(1, 13)]
+    whole = nlp.entities(texts)
+    monkeypatch.setattr(nlp, "BATCH_CHARS", 130)
+    groups = nlp._batches(texts, 64)
+    assert [t for g in groups for t in g] == texts
+    assert all(len(g) == 1 or sum(map(len, g)) <= 130 for g in groups)
+    assert any(len(g) > 1 for g in groups) and any(len(g[0]) > 100 for g in groups)
+    assert nlp._batches(texts, 2) and all(len(g) <= 2 for g in nlp._batches(texts, 2))
+    assert nlp.entities(texts) == whole
+    assert {texts[0][e.start : e.end] for e in whole[0]} >= {"Amber Rudd", "Leeds"}
