@@ -3,8 +3,9 @@
 Entry points (the CLI, the server start-up), set-up steps, the evaluations and the benchmarks get
 their store, embedding model, indexer, retriever, scorer, answerers and ``Bot`` from
 ``assemble``. Implementations are chosen by name from small dictionaries of named constructors:
-``EMBEDDERS`` (``DESPATCH_EMBED_BACKEND``), ``SCORERS`` (``DESPATCH_SCORER``) and ``ANSWERERS``
-(``DESPATCH_ANSWERER``); a new implementation is one module plus one entry. Parts
+``EMBEDDERS`` (``DESPATCH_EMBED_BACKEND``), ``PREPARERS`` (``DESPATCH_PREPARER``), ``SCORERS``
+(``DESPATCH_SCORER``) and ``ANSWERERS`` (``DESPATCH_ANSWERER``); a new implementation is one
+module plus one entry. Parts
 build nothing until first used, and ``Bot`` builds nothing itself.
 
 Going offline is one explicit call, ``offline(settings)``: ``assemble`` makes it first, and a
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from bot.retrieval import HybridRetriever
     from bot.scorer import SentenceScorer
     from index.embedding import Embedder
-    from index.ingest import Indexer
+    from index.ingest import Indexer, Preparer
     from index.store import Store
 
 T = TypeVar("T")
@@ -65,6 +66,35 @@ EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "torch": _torch,
     "onnx": _onnx,
     "onnx-int8": _onnx,
+}
+
+
+def _embedder(s: Settings) -> Embedder:
+    """The embedding model ``Settings.embed_backend`` names (also what a worker process builds)."""
+    return _named(EMBEDDERS, "DESPATCH_EMBED_BACKEND", s.embed_backend)(s)
+
+
+def _inline(s: Settings, indexer: Indexer) -> Preparer:
+    return indexer.chunker
+
+
+def _worker(s: Settings, indexer: Indexer) -> Preparer:
+    from index.preparing import WorkerPreparer
+
+    return WorkerPreparer(s, _offline_embedder)  # type: ignore[arg-type]  # as in Parts.indexer
+
+
+def _offline_embedder(s: Settings) -> Embedder:
+    """What a worker process builds: offline first, as in every process, then the model."""
+    offline(s)
+    return _embedder(s)
+
+
+# Where the documents API prepares a pushed story (DESPATCH_PREPARER): in a child process at
+# lower CPU priority, or in the serving process.
+PREPARERS: dict[str, Callable[[Settings, Indexer], Preparer]] = {
+    "worker": _worker,
+    "inline": _inline,
 }
 
 
@@ -145,8 +175,7 @@ class Parts:
 
     @cached_property
     def embedder(self) -> Embedder:
-        make = _named(EMBEDDERS, "DESPATCH_EMBED_BACKEND", self.settings.embed_backend)
-        return make(self.settings)
+        return _embedder(self.settings)
 
     @cached_property
     def scorer(self) -> SentenceScorer:
@@ -172,10 +201,14 @@ class Parts:
         export_all(s.model_path, s.onnx_cache)
 
     def indexer(self) -> Indexer:
-        """An ``Indexer`` writing into the store with the embedding model."""
+        """An ``Indexer`` writing into the store with the embedding model; single documents (the
+        documents API) are prepared where ``Settings.preparer`` says."""
         from index.ingest import Indexer
 
-        return Indexer(self.settings, self.store, self.embedder)  # type: ignore[arg-type]
+        indexer = Indexer(self.settings, self.store, self.embedder)  # type: ignore[arg-type]
+        make = _named(PREPARERS, "DESPATCH_PREPARER", self.settings.preparer)
+        indexer.preparer = make(self.settings, indexer)
+        return indexer
 
     @cached_property
     def retriever(self) -> HybridRetriever:

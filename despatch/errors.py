@@ -42,6 +42,11 @@ class StoreError(DespatchError):
     """The index is missing, corrupt or unreachable."""
 
 
+class IndexingError(StoreError):
+    """A document could not be prepared for the index (its worker process died); nothing was
+    written."""
+
+
 class AnswerError(DespatchError):
     """An answerer failed (for example the LLM endpoint is unreachable)."""
 

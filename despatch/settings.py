@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         description="Threads of the ONNX embedders' sessions (0: ONNX Runtime's choice, one per core); "
         "1 for runs that share the cores with others (fitting, single-thread profiles).",
     )
+    preparer: Literal["worker", "inline"] = Field(
+        "worker",
+        description="Where the documents API chunks, annotates and embeds a pushed story: worker (a child "
+        "process at lower CPU priority, so readers keep the cores; the default) or inline (in the server).",
+    )
     max_file_mb: float = Field(20.0, gt=0, description="Largest input file accepted, MB.")
     members_file: Path | None = Field(
         None,

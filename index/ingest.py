@@ -75,15 +75,21 @@ class Prepared:
     item: tuple[Document, list[Chunk], np.ndarray] | None
 
 
-class Indexer:
-    """Turns files into committed documents in a ``Store``."""
+class Preparer(Protocol):
+    """Where a pushed document is chunked, annotated and embedded (``Settings.preparer``):
+    ``Chunker`` in this process, or ``index.preparing.WorkerPreparer`` in a child process."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: ChunkingEmbedder) -> None:
+    def embedded(self, doc: Document) -> tuple[list[Chunk], np.ndarray]: ...
+
+
+class Chunker:
+    """Chunks, annotates and embeds documents; touches no store (so it also runs in a worker
+    process, ``index.preparing``)."""
+
+    def __init__(self, settings: Settings, embedder: ChunkingEmbedder) -> None:
         self.settings = settings
-        self.store = store
         self.embedder = embedder
         self._encoding: Any = None  # loaded on first use: an unchanged re-ingest never needs it
-        self._members: Members | None = None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if self._encoding is None:
@@ -99,6 +105,53 @@ class Indexer:
 
     def chunk(self, doc: Document) -> list[Chunk]:
         return chunk_document(doc, self.limits(), self.count_tokens, self.embedder.count_wordpieces)
+
+    def embedded(self, doc: Document) -> tuple[list[Chunk], np.ndarray]:
+        """``doc``'s chunks, annotated, and their vectors."""
+        ((_, chunks, vectors),) = self.embedded_many([(doc, self.chunk(doc), False)])
+        return chunks, vectors
+
+    def embedded_many(
+        self, pending: list[tuple[Document, list[Chunk], bool]]
+    ) -> list[tuple[Document, list[Chunk], np.ndarray]]:
+        """Annotate and embed the chunks of ``pending`` in one batch.
+
+        The entity recogniser runs in a second thread while the model embeds (what is embedded
+        does not depend on the entities); both release the GIL in their numeric kernels."""
+        texts = [c.embedding_text() for _, chunks, _ in pending for c in chunks]
+        with ThreadPoolExecutor(1, thread_name_prefix="despatch-annotate") as pool:
+            annotating = pool.submit(_annotated, pending)
+            vectors = self.embedder.embed(texts)
+            pending = annotating.result()
+        items = []
+        offset = 0
+        for doc, chunks, _ in pending:
+            items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
+            offset += len(chunks)
+        return items
+
+
+class Indexer:
+    """Turns files into committed documents in a ``Store``."""
+
+    def __init__(
+        self, settings: Settings, store: Store, embedder: ChunkingEmbedder, preparer: Preparer | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.chunker = Chunker(settings, embedder)
+        self.preparer: Preparer = preparer or self.chunker
+        self._members: Members | None = None
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.chunker.count_tokens(texts)
+
+    def limits(self) -> ChunkLimits:
+        return self.chunker.limits()
+
+    def chunk(self, doc: Document) -> list[Chunk]:
+        return self.chunker.chunk(doc)
 
     def members(self) -> Members | None:
         """The members file of the settings (parties for parlparse XML), or None."""
@@ -181,8 +234,8 @@ class Indexer:
         stored = self.store.document(doc.id)
         if stored is not None and stored.version == doc.version:
             return Prepared(doc, None)
-        (item,) = self._embedded([(doc, self.chunk(doc), stored is not None)])
-        return Prepared(doc, item)
+        chunks, vectors = self.preparer.embedded(doc)
+        return Prepared(doc, (doc, chunks, vectors))
 
     def commit(self, prepared: Prepared) -> tuple[str, int]:
         """The short half of ``put``: write what ``prepare`` made in one commit, unless the
@@ -197,29 +250,10 @@ class Indexer:
         self.store.write_documents([prepared.item])
         return ("updated" if stored is not None else "added"), len(prepared.item[1])
 
-    def _embedded(
-        self, pending: list[tuple[Document, list[Chunk], bool]]
-    ) -> list[tuple[Document, list[Chunk], np.ndarray]]:
-        """Annotate and embed the chunks of ``pending`` in one batch.
-
-        The entity recogniser runs in a second thread while the model embeds (what is embedded
-        does not depend on the entities); both release the GIL in their numeric kernels."""
-        texts = [c.embedding_text() for _, chunks, _ in pending for c in chunks]
-        with ThreadPoolExecutor(1, thread_name_prefix="despatch-annotate") as pool:
-            annotating = pool.submit(_annotated, pending)
-            vectors = self.embedder.embed(texts)
-            pending = annotating.result()
-        items = []
-        offset = 0
-        for doc, chunks, _ in pending:
-            items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
-            offset += len(chunks)
-        return items
-
     def _flush(self, pending: list[tuple[Document, list[Chunk], bool]], summary: IngestSummary) -> None:
         if not pending:
             return
-        items = self._embedded(pending)
+        items = self.chunker.embedded_many(pending)
         try:
             self.store.write_documents(items)
             written = pending

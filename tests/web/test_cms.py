@@ -124,10 +124,8 @@ def test_html_stories_scopes_and_paging(cms: Any) -> None:
         "date": "2018-05-02",
         "tags": ["World"],
     }
-    assert httpx.put(f"{base}/api/documents/ferry-cap", json=ferry, headers=AUTH).json()["status"] in (
-        "added",
-        "updated",
-    )
+    put = httpx.put(f"{base}/api/documents/ferry-cap", json=ferry, headers=AUTH, timeout=60)
+    assert put.json()["status"] in ("added", "updated")
     text = FOUNDING.read_text(encoding="utf-8")
     httpx.put(f"{base}/api/documents/rudd-copy", json=_body(text), headers=AUTH, timeout=60)
     stored = httpx.get(f"{base}/api/documents/ferry-cap", headers=AUTH).json()

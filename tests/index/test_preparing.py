@@ -1,0 +1,158 @@
+"""Pushed stories prepared in child processes at lower CPU priority (``index.preparing``): the same
+chunks, entities and vectors as in the serving process; a small story is not queued behind a long
+one; a long story's process exits when it is done; a child that dies fails that push only; and
+every thread of the child runs at the lower priority."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from despatch.errors import IndexingError
+from despatch.settings import Settings
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _doc(doc_id: str, text: str) -> Any:
+    from index.records import Document, Section
+
+    return Document(id=doc_id, source="cms", title="t", text=text, sections=(Section(0, len(text)),))
+
+
+def _story(paragraphs: int) -> str:
+    return "\n\n".join(
+        f"Paragraph {n}. Amber Rudd told the Home Affairs Committee in March that {n} removals were "
+        "planned, and Diane Abbott asked for the figures for Leeds."
+        for n in range(paragraphs)
+    )
+
+
+def _real_embedder(settings: Settings) -> Any:
+    from bot.assembly import assemble
+
+    return assemble(settings).embedder
+
+
+class _DyingEmbedder:
+    """The real model, except that a text holding "EXIT-NOW" ends the process (a worker
+    killed mid-story, as the out-of-memory killer would)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.max_wordpieces = inner.max_wordpieces
+
+    def embed(self, texts: Any) -> np.ndarray:
+        if any("EXIT-NOW" in t for t in texts):
+            os._exit(9)
+        return np.asarray(self.inner.embed(texts))
+
+    def count_wordpieces(self, texts: Any) -> list[int]:
+        return list(self.inner.count_wordpieces(texts))
+
+
+def _dying_embedder(settings: Settings) -> Any:
+    return _DyingEmbedder(_real_embedder(settings))
+
+
+def test_a_worker_prepares_what_the_server_would(tmp_path: Path, embedder: Any) -> None:
+    from index.ingest import Chunker
+    from index.preparing import WorkerPreparer
+
+    settings = make_settings(tmp_path / "store")
+    doc = _doc("s1", _story(12))
+    worker = WorkerPreparer(settings, _real_embedder)
+    try:
+        chunks, vectors = worker.embedded(doc)
+    finally:
+        worker.close()
+    want_chunks, want_vectors = Chunker(settings, embedder).embedded(doc)
+    assert len(chunks) > 1 and chunks == want_chunks  # the same texts, offsets and entities
+    assert all(c.meta.entities for c in chunks)
+    assert vectors.shape == want_vectors.shape
+    assert float(np.min(np.sum(vectors * want_vectors, axis=1))) > 0.9999
+
+
+def test_a_small_story_is_not_queued_behind_a_long_one(tmp_path: Path) -> None:
+    from index.preparing import WorkerPreparer
+
+    worker = WorkerPreparer(make_settings(tmp_path / "store"), _real_embedder, big_chars=5_000)
+    long_done = threading.Event()
+    result: dict[str, Any] = {}
+
+    def long() -> None:
+        result["long"] = worker.embedded(_doc("long", _story(2_000)))  # about 320 KB
+        long_done.set()
+
+    try:
+        thread = threading.Thread(target=long)
+        thread.start()
+        small, _ = worker.embedded(_doc("small", _story(2)))
+        assert small and not long_done.is_set()  # answered while the long one was still in work
+        assert worker.small.running and worker.big.running
+        thread.join(600)
+        assert len(result["long"][0]) > 100
+        assert not worker.big.running  # the long story's process is gone with its memory
+        assert worker.small.running  # the small lane's stays for the next push
+    finally:
+        worker.close()
+    assert not worker.small.running
+
+
+def test_a_dead_worker_fails_that_push_only(tmp_path: Path) -> None:
+    from index.preparing import WorkerPreparer
+
+    worker = WorkerPreparer(make_settings(tmp_path / "store"), _dying_embedder)
+    try:
+        with pytest.raises(IndexingError, match=r"stopped before it finished.*Nothing was written"):
+            worker.embedded(_doc("bad", "The story that kills its worker: EXIT-NOW."))
+        chunks, _ = worker.embedded(_doc("good", _story(2)))  # a new child takes the next one
+        assert chunks
+    finally:
+        worker.close()
+
+
+def test_a_failed_push_through_the_indexer_writes_nothing(tmp_path: Path) -> None:
+    from bot.assembly import assemble
+    from index.ingest import Indexer
+    from index.preparing import WorkerPreparer
+
+    settings = make_settings(tmp_path / "store")
+    parts = assemble(settings, create=True)
+    worker = WorkerPreparer(settings, _dying_embedder)
+    indexer = Indexer(settings, parts.store, parts.embedder, worker)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(IndexingError):
+            indexer.put(_doc("bad", "The story that kills its worker: EXIT-NOW."))
+        assert parts.store.document("bad") is None
+        assert indexer.put(_doc("good", _story(2))) == ("added", 1)
+    finally:
+        worker.close()
+
+
+def test_every_thread_of_a_reniced_process_runs_at_the_lower_priority() -> None:
+    """Threads already running (numpy's, the tokenisers') and those started later."""
+    script = """
+import os, threading, time
+from pathlib import Path
+from index.preparing import renice
+stop = threading.Event()
+before = threading.Thread(target=stop.wait); before.start()
+renice(7)
+after = threading.Thread(target=stop.wait); after.start()
+time.sleep(0.1)
+nices = [os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in Path("/proc/self/task").iterdir()]
+stop.set()
+print(len(nices), sorted(set(nices)))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    count, nices = out.stdout.split(" ", 1)
+    assert int(count) >= 3 and nices.strip() == "[7]"
