@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import threading
@@ -455,12 +456,14 @@ class HybridRetriever:
         self._updater: threading.Thread | None = None
         self.updates = {"delta": 0, "full": 0, "failed": 0}  # how views were made, for /healthz
         self._saved_at = time.monotonic()  # a view loaded or built at start is already saved
+        self._seen: tuple[str, float] = ("", -math.inf)  # the store's token as last read, and when
 
     def view(self) -> IndexView:
         """The view to answer from: the latest commit's when it is ready within ``wait_s``,
         else the current one while the next is prepared in the background. Only the very first
         view (nothing to answer from yet) is waited for."""
         token = self.store.token()
+        self._seen = (token, time.monotonic())
         current = self._view
         if current is not None and current.token == token:
             return current
@@ -546,6 +549,17 @@ class HybridRetriever:
                 with contextlib.suppress(OSError):
                     view.save(self.cache)
         return view
+
+    @property
+    def loaded(self) -> IndexView | None:
+        """The view answers come from now; None before the first is loaded (never waits)."""
+        return self._view
+
+    def seen(self, max_age_s: float) -> str | None:
+        """The store's commit token as a question read it at most ``max_age_s`` ago, or None
+        (never reads the store: for health checks under load)."""
+        token, at = self._seen
+        return token if time.monotonic() - at <= max_age_s else None
 
     def current(self) -> IndexView:
         """The view as last loaded, without asking the store whether it changed."""

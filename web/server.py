@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -24,6 +25,7 @@ from index.records import normal_tags
 from web.chat import ChatService, RateLimiter, build_app
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
+HEALTH_TOKEN_AGE_S = 1.0  # /healthz trusts the store's commit token as read this recently
 
 
 class Scope(BaseModel):
@@ -259,15 +261,11 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
         detail = f"Too many requests: the limit is {public.per_minute} a minute. Try again in {wait} s."
         return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(wait)})
 
-    @app.get("/healthz")
-    def healthz(request: Request) -> Any:
-        """Index status: document and chunk counts of the view answers come from, its commit and
-        how far behind the store's latest it is, and how views have been updated."""
-        if (refused := too_many(request)) is not None:
-            return refused
+    def health(latest: str | None) -> Any:
+        """The status ``/healthz`` answers, against ``latest`` (None: read the store's token)."""
         try:
             view = bot.retriever.current()
-            latest = bot.store.token()
+            latest = latest or bot.store.token()
         except ConfigError as exc:
             return JSONResponse(
                 {"status": "error", "detail": f"server configuration error: {exc}"}, status_code=500
@@ -283,6 +281,21 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
             "view_updates": dict(bot.retriever.updates),
             "answerer": bot.answerer.name,
         }
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> Any:
+        """Index status: document and chunk counts of the view answers come from, its commit and
+        whether it is the store's latest, and how views have been updated.
+
+        Answered on the event loop from what is in memory while questions are coming in (the
+        store's commit as a question read it within the last second), so a health check does
+        not queue for a worker thread behind them; otherwise it reads the store in a thread."""
+        if (refused := too_many(request)) is not None:
+            return refused
+        latest = bot.retriever.seen(HEALTH_TOKEN_AGE_S)
+        if bot.retriever.loaded is not None and latest is not None:
+            return health(latest)
+        return await anyio.to_thread.run_sync(health, None)
 
     @app.get("/api/coverage")
     def coverage(request: Request, doc: str | None = None) -> Any:

@@ -149,6 +149,26 @@ def test_view_follows_a_write_by_another_store_handle(tmp_path: Any, embedder: A
     assert "Zanzibar" in dense[0].text and "Zanzibar" in lexical[0].text
 
 
+def test_the_token_a_question_read_is_kept_for_health_checks(tmp_path: Any, embedder: Any) -> None:
+    """``seen`` gives the store's token as the last question read it while that is recent, and
+    None once it is older than asked (so ``/healthz`` reads the store again)."""
+    import time
+
+    from bot.retrieval import HybridRetriever
+
+    store, _doc, _write = _small_store(tmp_path)
+    retriever = HybridRetriever(store, embedder)
+    assert retriever.loaded is None and retriever.seen(60) is None  # nothing read yet
+    view = retriever.view()
+    assert retriever.loaded is view and retriever.seen(60) == store.token() == view.token
+    _write(store, _doc("c", "A new story."))
+    assert retriever.seen(60) == view.token != store.token()  # as read, not re-read
+    time.sleep(0.05)
+    assert retriever.seen(0.01) is None
+    retriever.view()
+    assert retriever.seen(60) == store.token()
+
+
 def _small_store(tmp_path: Any) -> Any:
     from index.store import Store
     from tests.conftest import make_settings
