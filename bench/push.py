@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.server import rss_mb, start
+from bench.server import MemoryWatch, cpu_s, rss_mb, start
 from bench.stats import p50_p95
 from despatch.settings import PROJECT_ROOT
 
@@ -144,7 +144,8 @@ def burst(url: str, crowd: Readers, n: int, pid: int) -> dict[str, Any]:
     rss0 = rss_mb(pid)
     codes: dict[str, int] = {}
     t0 = time.monotonic()
-    with httpx.Client(base_url=url, timeout=600, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with MemoryWatch(pid) as memory, httpx.Client(base_url=url, timeout=600, headers=auth) as client:
         for i in range(n):
             text, question, fact = story(1000 + i)
             doc_id = f"bench-burst-{i}-{int(time.time())}"
@@ -163,10 +164,11 @@ def burst(url: str, crowd: Readers, n: int, pid: int) -> dict[str, Any]:
         "readers_5s_after": crowd.between(t1, t1 + 5),
         "rss_mb_before": rss0,
         "rss_mb_after": rss_mb(pid),
+        **memory.peaks(),
     }
 
 
-def big_story(url: str, crowd: Readers, mb: float) -> dict[str, Any]:
+def big_story(url: str, crowd: Readers, mb: float, pid: int) -> dict[str, Any]:
     """A story of ``mb`` MB, and a small one PUT 2 s into it (must not be held behind it)."""
     result: dict[str, Any] = {}
 
@@ -175,10 +177,11 @@ def big_story(url: str, crowd: Readers, mb: float) -> dict[str, Any]:
 
     thread = threading.Thread(target=big)
     t0 = time.monotonic()
-    thread.start()
-    time.sleep(2)
-    small = push(url, 5001)
-    thread.join()
+    with MemoryWatch(pid) as memory:
+        thread.start()
+        time.sleep(2)
+        small = push(url, 5001)
+        thread.join()
     big_began, big_returned = result["big"].pop("t")
     small.pop("t")
     return {
@@ -187,21 +190,29 @@ def big_story(url: str, crowd: Readers, mb: float) -> dict[str, Any]:
         "small_put_during_big": small,
         "readers_during_big": crowd.between(big_began, big_returned),
         "seconds": round(time.monotonic() - t0, 2),
+        **memory.peaks(),
     }
 
 
-def throughput(url: str, seconds: float) -> dict[str, Any]:
-    """Answers per second of one client and of four, asking back to back."""
+def throughput(url: str, seconds: float, pid: int) -> dict[str, Any]:
+    """Answers per second of one client and of four, asking back to back, with the cores the
+    server and this client process kept busy meanwhile (CPU seconds per second: at 2 cores
+    the machine's ceiling is 2.0 for both together)."""
     out: dict[str, Any] = {}
     for clients in (1, 4):
         crowd = Readers(url, clients)
+        server0, client0 = cpu_s(pid), cpu_s(os.getpid())
         t0 = time.monotonic()
         crowd.start()
         time.sleep(seconds)
         crowd.stop()
         t1 = time.monotonic()
+        busy = {
+            "server_cores": round((cpu_s(pid) - server0) / (t1 - t0), 2),
+            "client_cores": round((cpu_s(os.getpid()) - client0) / (t1 - t0), 2),
+        }
         got = crowd.between(t0, t1)
-        out[f"{clients}_clients"] = {**got, "answers_per_s": round(got["answers"] / (t1 - t0), 2)}
+        out[f"{clients}_clients"] = {**got, "answers_per_s": round(got["answers"] / (t1 - t0), 2), **busy}
     one, four = out["1_clients"]["answers_per_s"], out["4_clients"]["answers_per_s"]
     out["ratio_4_to_1"] = round(four / one, 2) if one else None
     return out
@@ -251,7 +262,7 @@ def run(
         if bursts:
             result["burst"] = burst(url, crowd, bursts, proc.pid)
         if big_mb:
-            result["big_story"] = big_story(url, crowd, big_mb)
+            result["big_story"] = big_story(url, crowd, big_mb, proc.pid)
         health = []
         for _ in range(20):
             h0 = time.monotonic()
@@ -264,7 +275,7 @@ def run(
         result["rss_mb_after"] = rss_mb(proc.pid)
         result["rss_mb_peak"] = rss_mb(proc.pid, "VmHWM")
         if seconds:
-            result["throughput"] = throughput(url, seconds)
+            result["throughput"] = throughput(url, seconds, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -283,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-mb", type=float, default=5.0, help="size of the big story, MB (0: skip)")
     parser.add_argument("--throughput", type=float, default=15.0, help="seconds per client count (0: skip)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results-push.json")
+    parser.add_argument(
+        "--key", default=None, help="key of this run in --out (default run_DATE_N_chunks); others are kept"
+    )
     args = parser.parse_args(argv)
     from bot.assembly import offline
     from despatch.settings import load_settings
@@ -290,9 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     offline(load_settings())
     result = run(args.chunks, args.readers, args.steady, args.burst, args.big_mb, args.throughput)
     result["machine"] = {"cpus": os.cpu_count(), "note": "one run; shared machine: compare ratios"}
-    text = json.dumps(result, indent=1)
-    print(text)
-    args.out.write_text(text + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=1))
+    key = args.key or f"run_{time.strftime('%Y_%m_%d')}_{result['chunks']}_chunks"
+    runs = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    runs[key] = result
+    args.out.write_text(json.dumps(runs, indent=1) + "\n", encoding="utf-8")
+    print(f"written to {args.out} as {key!r}")
     return 0
 
 

@@ -51,6 +51,73 @@ def peak_rss_mb(pid: int) -> float:
     return rss_mb(pid, "VmHWM")
 
 
+def descendants(pid: int) -> list[int]:
+    """The pids of ``pid``'s child processes and theirs (Linux ``/proc``)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out.extend(kids)
+            todo.extend(kids)
+    return out
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in [pid, *descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+class MemoryWatch:
+    """Samples the resident memory of a process and, apart, of its descendants (worker
+    processes) every ``every`` seconds; ``peaks()`` gives the highest of each, MB."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        import threading
+
+        self.pid = pid
+        self.every = every
+        self.server = 0.0
+        self.children = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.server = max(self.server, rss_mb(self.pid))
+            kids = 0.0
+            for k in descendants(self.pid):
+                try:
+                    kids += rss_mb(k)
+                except OSError:
+                    continue
+            self.children = max(self.children, kids)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peaks(self) -> dict[str, float]:
+        return {"server_rss_mb_peak": self.server, "workers_rss_mb_peak": round(self.children, 1)}
+
+
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
     """A memory figure of ``/proc/PID/status`` (``VmRSS``: resident now), MB, one decimal."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

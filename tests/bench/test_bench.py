@@ -102,3 +102,38 @@ def test_scorers_bench_times_every_scorer(tmp_path: Path) -> None:
     for row in results["scorers"].values():
         assert row["questions"] == 6 and row["stages_ms"]["total"]["p50"] > 0
         assert row["stages_ms"]["score"]["p95"] >= 0
+
+
+def test_process_tree_figures_count_the_workers() -> None:
+    """``descendants`` finds a child's child, ``cpu_s`` counts their CPU, and ``MemoryWatch``
+    reports the server's and its workers' peaks apart."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from bench.server import MemoryWatch, cpu_s, descendants
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\ntime.sleep(30)"
+    spawn = (
+        f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {burn!r}])\ntime.sleep(30)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", spawn])
+    try:
+        deadline = time.monotonic() + 30
+        while len(descendants(parent.pid)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)
+        (child,) = descendants(parent.pid)
+        assert child != parent.pid and child not in descendants(child)
+        assert cpu_s(parent.pid) >= cpu_s(child) >= 0.5  # the child's burn is counted with it
+        with MemoryWatch(parent.pid, every=0.05) as memory:
+            time.sleep(0.3)
+        peaks = memory.peaks()
+        assert peaks["server_rss_mb_peak"] > 1 and peaks["workers_rss_mb_peak"] > 1
+        assert os.getpid() not in descendants(parent.pid)
+    finally:
+        for pid in descendants(parent.pid):
+            os.kill(pid, 9)
+        parent.kill()
+        parent.wait()
