@@ -12,8 +12,9 @@ in one run:
 - three PUTs 10 s apart: each one's time to answerable;
 - a burst of ``--burst`` PUTs in a row (200): their status codes, the readers' latency during
   it, how long after it the last story was answerable, and the RSS before and after;
-- one story of ``--big-mb`` MB (5) with a small story PUT 2 s into it: how long each PUT took,
-  when the small one was answerable, and the readers' latency while the big one was taken in;
+- one story of ``--big-mb`` MB (5), queued with ``Prefer: respond-async`` and polled until done,
+  with a small story PUT 2 s into it: how long until each was answered, and the readers'
+  latency while the big one was taken in (the server's and its workers' memory sampled apart);
 - ``/healthz`` latency; the server's RSS before and after; how its views were updated;
 - throughput: ``--throughput`` seconds (15) of one client, then of four, without the readers.
 """
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -168,30 +170,45 @@ def burst(url: str, crowd: Readers, n: int, pid: int) -> dict[str, Any]:
     }
 
 
-def big_story(url: str, crowd: Readers, mb: float, pid: int) -> dict[str, Any]:
-    """A story of ``mb`` MB, and a small one PUT 2 s into it (must not be held behind it)."""
-    result: dict[str, Any] = {}
+def big_story(url: str, crowd: Readers, mb: float, pid: int, limit_s: float = 2400) -> dict[str, Any]:
+    """A story of ``mb`` MB, queued (``Prefer: respond-async``, as docs/embedding.md advises for
+    long stories) and polled until it is answered from (at most ``limit_s``), and a small story
+    PUT 2 s after it (must not be held behind it)."""
+    import httpx
 
-    def big() -> None:
-        result["big"] = push(url, 5000, wait=False, padding=big_padding(mb))
-
-    thread = threading.Thread(target=big)
-    t0 = time.monotonic()
+    text, question, fact = story(5000)
+    doc_id = f"bench-big-{int(time.time())}"
+    body = {
+        "title": "Port Quillon 5000 limits its night ferry",
+        "text": text + big_padding(mb),
+        "date": "2026-12-01",
+    }
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    out: dict[str, Any] = {"mb": mb}
     with MemoryWatch(pid) as memory:
-        thread.start()
+        began = time.monotonic()
+        r = httpx.put(
+            f"{url}/api/documents/{doc_id}",
+            json=body,
+            headers={**auth, "Prefer": "respond-async"},
+            timeout=600,
+        )
+        out["big_put"] = {"put_status": r.status_code, "put_s": round(time.monotonic() - began, 3)}
         time.sleep(2)
         small = push(url, 5001)
-        thread.join()
-    big_began, big_returned = result["big"].pop("t")
-    small.pop("t")
-    return {
-        "mb": mb,
-        "big_put": result["big"],
-        "small_put_during_big": small,
-        "readers_during_big": crowd.between(big_began, big_returned),
-        "seconds": round(time.monotonic() - t0, 2),
-        **memory.peaks(),
-    }
+        small.pop("t")
+        out["small_put_during_big"] = small
+        state: dict[str, Any] = {"status": "not queued"}
+        while r.status_code == 202 and time.monotonic() - began < limit_s:
+            state = httpx.get(url + r.headers["location"], headers=auth, timeout=60).json()
+            if state["status"] not in ("queued", "preparing"):
+                break
+            time.sleep(1)
+        done = time.monotonic()
+        out["big_job"] = {**state, "seconds_to_done": round(done - began, 1)}
+        out["big_answerable_after_done_s"] = answerable(url, doc_id, question, fact, done)
+    out["readers_during_big"] = crowd.between(began, done)
+    return {**out, **memory.peaks()}
 
 
 def throughput(url: str, seconds: float, pid: int) -> dict[str, Any]:
@@ -221,7 +238,6 @@ def throughput(url: str, seconds: float, pid: int) -> dict[str, Any]:
 def run(
     chunks: int, readers: int, steady: float, bursts: int = 200, big_mb: float = 5.0, seconds: float = 15.0
 ) -> dict[str, Any]:
-    import httpx
 
     from bench.latency import archive_store
     from bot.assembly import assemble
@@ -239,11 +255,39 @@ def run(
     proc, url, start_s = start(settings.store, DESPATCH_ADMIN_TOKEN=TOKEN)
     result: dict[str, Any] = {"chunks": size, "readers": readers, "cold_start_s": round(start_s, 2)}
     try:
-        for q in OPEN:  # warm-up, unmeasured
-            httpx.post(f"{url}/api/ask", json={"question": q}, timeout=600)
-        result["rss_mb_before"] = rss_mb(proc.pid)
-        crowd = Readers(url, readers)
-        crowd.start()
+        _phases(result, url, proc.pid, readers, steady, bursts, big_mb, seconds)
+    except Exception as exc:  # keep what was measured before it
+        result["failed"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _phases(
+    result: dict[str, Any],
+    url: str,
+    pid: int,
+    readers: int,
+    steady: float,
+    bursts: int,
+    big_mb: float,
+    seconds: float,
+) -> None:
+    """Every phase in turn, each adding its figures to ``result`` as it ends."""
+    import httpx
+
+    for q in OPEN:  # warm-up, unmeasured
+        httpx.post(f"{url}/api/ask", json={"question": q}, timeout=600)
+    result["rss_mb_before"] = rss_mb(pid)
+    crowd = Readers(url, readers)
+    crowd.start()
+    try:
         t0 = time.monotonic()
         time.sleep(steady)
         result["steady"] = crowd.between(t0, time.monotonic())
@@ -260,9 +304,9 @@ def run(
             time.sleep(10)
         result["three_pushes_10s_apart"] = three
         if bursts:
-            result["burst"] = burst(url, crowd, bursts, proc.pid)
+            result["burst"] = burst(url, crowd, bursts, pid)
         if big_mb:
-            result["big_story"] = big_story(url, crowd, big_mb, proc.pid)
+            result["big_story"] = big_story(url, crowd, big_mb, pid)
         health = []
         for _ in range(20):
             h0 = time.monotonic()
@@ -270,17 +314,13 @@ def run(
             health.append((time.monotonic() - h0) * 1000)
         result["healthz_ms"] = p50_p95(health)
         result["view_updates"] = health_json.get("view_updates")
+    finally:
         crowd.stop()
         result["all_readers"] = crowd.between(0, time.monotonic())
-        result["rss_mb_after"] = rss_mb(proc.pid)
-        result["rss_mb_peak"] = rss_mb(proc.pid, "VmHWM")
-        if seconds:
-            result["throughput"] = throughput(url, seconds, proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        shutil.rmtree(work, ignore_errors=True)
-    return result
+    result["rss_mb_after"] = rss_mb(pid)
+    result["rss_mb_peak"] = rss_mb(pid, "VmHWM")
+    if seconds:
+        result["throughput"] = throughput(url, seconds, pid)
 
 
 def main(argv: list[str] | None = None) -> int:

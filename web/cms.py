@@ -10,7 +10,9 @@ server answers from it on the next question (the retriever follows the store's c
 from __future__ import annotations
 
 import hmac
+import logging
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +26,9 @@ from despatch.errors import ConfigError, DespatchError
 from despatch.settings import Settings
 from index.ingest import Indexer
 from index.json_records import SAFE_ID, record_document
+from index.records import Document
+
+log = logging.getLogger(__name__)
 
 SOURCE = "cms"  # the source of pushed stories unless the body names one
 _FIELD = re.compile(r'^"(\w+)"')
@@ -51,6 +56,69 @@ class PutResult(BaseModel):
     id: str
     status: str = Field(..., description="added, updated or unchanged (unchanged wrote nothing)")
     chunks: int
+
+
+class JobStatus(BaseModel):
+    """A story queued with ``Prefer: respond-async``."""
+
+    job: str
+    id: str = Field(..., description="The story's document id.")
+    status: str = Field(
+        ..., description="queued, preparing, added, updated, unchanged or failed (failed wrote nothing)"
+    )
+    chunks: int | None = None
+    detail: str | None = Field(None, description="Why it failed.")
+
+
+class Jobs:
+    """Stories queued by ``Prefer: respond-async``: each written in a thread of its own by
+    ``write`` (the same path as a waiting PUT), at most ``limit`` unfinished at once; the
+    newest ``keep`` are remembered for polling (in memory: a restart forgets them)."""
+
+    def __init__(self, write: Callable[[Document], PutResult], limit: int = 8, keep: int = 1000) -> None:
+        self._write = write
+        self.limit = limit
+        self.keep = keep
+        self._jobs: dict[str, JobStatus] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, doc: Document) -> JobStatus | None:
+        """Queue ``doc``; None when ``limit`` jobs are unfinished."""
+        with self._lock:
+            if sum(j.status in ("queued", "preparing") for j in self._jobs.values()) >= self.limit:
+                return None
+            job = JobStatus(job=secrets.token_urlsafe(12), id=doc.id, status="queued", detail=None)
+            self._jobs[job.job] = job
+            while len(self._jobs) > self.keep:
+                oldest = next(k for k, j in self._jobs.items() if j.status not in ("queued", "preparing"))
+                del self._jobs[oldest]
+        threading.Thread(target=self._run, args=(job.job, doc), name="despatch-job", daemon=True).start()
+        return job.model_copy()
+
+    def _run(self, key: str, doc: Document) -> None:
+        self._set(key, status="preparing")
+        try:
+            done = self._write(doc)
+        except ConfigError as exc:
+            self._set(key, status="failed", detail=f"server configuration error: {exc}")
+        except DespatchError as exc:
+            self._set(key, status="failed", detail=str(exc))
+        except Exception as exc:  # never leave a job "preparing" forever
+            log.exception("queued story %s failed", doc.id)
+            detail = f"internal error: {type(exc).__name__}; see the server log"
+            self._set(key, status="failed", detail=detail)
+        else:
+            self._set(key, status=done.status, chunks=done.chunks)
+
+    def _set(self, key: str, **fields: Any) -> None:
+        with self._lock:
+            if key in self._jobs:
+                self._jobs[key] = self._jobs[key].model_copy(update=fields)
+
+    def get(self, key: str) -> JobStatus | None:
+        with self._lock:
+            job = self._jobs.get(key)
+            return job.model_copy() if job is not None else None
 
 
 def _problem(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -91,9 +159,26 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
     doc_id_path = Path(..., description=f"The CMS's own id: {SAFE_ID_RULE}.")
     bad_id = [{"loc": ["path", "doc_id"], "msg": f"an id is {SAFE_ID_RULE}", "type": "value_error"}]
 
-    @router.put("/{doc_id}", response_model=PutResult)
-    def put(body: DocumentBody, doc_id: str = doc_id_path) -> Any:
-        """Add, replace or leave unchanged (the same body twice writes nothing)."""
+    def write(doc: Document) -> PutResult:
+        """Prepare and commit ``doc``, and wait until the view answers from it; raises
+        ``DespatchError`` (``ConfigError``: the server is set up wrong)."""
+        # Chunking and embedding (seconds, minutes for a very long story) hold no lock:
+        # other PUTs and DELETEs are not queued behind them; the commit is one short step.
+        prepared = indexer.prepare(doc)
+        with writing:
+            status, chunks = indexer.commit(prepared)
+        # Answered from the moment the write is reported: the view advances by this story
+        # alone (readers keep answering from the current view meanwhile).
+        bot.retriever.follow(FOLLOW_S)
+        return PutResult(id=doc.id, status=status, chunks=chunks)
+
+    jobs = Jobs(write)
+
+    @router.put("/{doc_id}", response_model=PutResult, responses={202: {"model": JobStatus}})
+    def put(request: Request, body: DocumentBody, doc_id: str = doc_id_path) -> Any:
+        """Add, replace or leave unchanged (the same body twice writes nothing). With the header
+        ``Prefer: respond-async`` the story is checked, queued and answered at once with
+        **202** and a job to poll (``GET /api/documents/jobs/{job}``)."""
         if not SAFE_ID.fullmatch(doc_id):
             return _problem(422, bad_id)
         if (body.text is None) == (body.html is None):
@@ -107,20 +192,33 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
         except ValueError as exc:
             named = _FIELD.match(str(exc))
             return _field_error(named.group(1) if named else "text", str(exc))
+        if "respond-async" in request.headers.get("prefer", "").lower():
+            job = jobs.submit(doc)
+            if job is None:
+                return _problem(
+                    503,
+                    f"{jobs.limit} stories are already queued; send this one again when one has finished",
+                    {"Retry-After": "30"},
+                )
+            where = f"{router.prefix}/jobs/{job.job}"
+            headers = {"Location": where, "Preference-Applied": "respond-async"}
+            return JSONResponse(job.model_dump(), status_code=202, headers=headers)
         try:
-            # Chunking and embedding (seconds, minutes for a very long story) hold no lock:
-            # other PUTs and DELETEs are not queued behind them; the commit is one short step.
-            prepared = indexer.prepare(doc)
-            with writing:
-                status, chunks = indexer.commit(prepared)
+            return write(doc)
         except ConfigError as exc:  # the server is set up wrong: not a passing outage
             return _problem(500, f"server configuration error: {exc}")
         except DespatchError as exc:
             return _problem(503, str(exc))
-        # Answered from the moment the PUT returns: the view advances by this story alone
-        # (readers keep answering from the current view meanwhile).
-        bot.retriever.follow(FOLLOW_S)
-        return PutResult(id=doc.id, status=status, chunks=chunks)
+
+    @router.get("/jobs/{job}", response_model=JobStatus)
+    def job_status(job: str) -> Any:
+        """Where a story sent with ``Prefer: respond-async`` is: queued, preparing, then added,
+        updated or unchanged (answered from), or failed (``detail`` says why; nothing written)."""
+        found = jobs.get(job)
+        if found is None:
+            gone = f"No such job: it is older than the last {jobs.keep:,}, or the server restarted"
+            return _problem(404, f"{gone}; send the story again (a PUT of the same story is safe).")
+        return found
 
     @router.get("/{doc_id}")
     def get(doc_id: str = doc_id_path) -> Any:

@@ -151,6 +151,122 @@ def test_html_stories_scopes_and_paging(cms: Any) -> None:
         assert bad_scope.status_code == 422
 
 
+def test_a_story_sent_with_respond_async_is_queued_and_polled_until_answered(cms: Any) -> None:
+    """``Prefer: respond-async``: 202 at once with the job's URL; the job goes from queued or
+    preparing to added, and from then the story is answered; unknown jobs are 404, and the job
+    route wants the token like the rest."""
+    import time
+
+    base = cms.url
+    body = _body("The Quillon harbour board capped the night ferry at 212 berths on Monday.")
+    prefer = {**AUTH, "prefer": "respond-async"}
+    r = httpx.put(f"{base}/api/documents/quillon-async", json=body, headers=prefer, timeout=60)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["id"] == "quillon-async" and job["status"] in ("queued", "preparing") and job["chunks"] is None
+    assert r.headers["location"] == f"/api/documents/jobs/{job['job']}"
+    assert r.headers["preference-applied"] == "respond-async"
+    deadline = time.monotonic() + 120
+    while (state := httpx.get(base + r.headers["location"], headers=AUTH).json())["status"] in (
+        "queued",
+        "preparing",
+    ):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    assert state == {**job, "status": "added", "chunks": 1, "detail": None}
+    answer = _ask(base, "How many berths may the Quillon night ferry carry?", {"doc_ids": ["quillon-async"]})
+    assert "212 berths" in answer["answer"]
+    # The same story again, queued: nothing to write.
+    again = httpx.put(f"{base}/api/documents/quillon-async", json=body, headers=prefer, timeout=60).json()
+    while (state := httpx.get(f"{base}/api/documents/jobs/{again['job']}", headers=AUTH).json())[
+        "status"
+    ] in (
+        "queued",
+        "preparing",
+    ):
+        time.sleep(0.2)
+    assert state["status"] == "unchanged"
+    missing = httpx.get(f"{base}/api/documents/jobs/nope", headers=AUTH)
+    assert missing.status_code == 404 and "send the story again" in missing.json()["detail"]
+    assert httpx.get(base + r.headers["location"]).status_code == 401
+    bad = httpx.put(f"{base}/api/documents/quillon-async", json={**body, "date": "May"}, headers=prefer)
+    assert bad.status_code == 422  # checked before it is queued
+
+
+def test_the_docs_webhook_relay_publishes_and_unpublishes(cms: Any, monkeypatch: Any) -> None:
+    """The relay recipe in docs/embedding.md, run as written against the real server."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "embedding.md").read_text(encoding="utf-8")
+    code = next(b.split("\n", 1)[1] for b in doc.split("```python")[1:] if "# relay.py" in b).split("```")[0]
+    monkeypatch.setenv("DESPATCH_URL", cms.url)
+    monkeypatch.setenv("DESPATCH_ADMIN_TOKEN", TOKEN)
+    relay: dict[str, Any] = {}
+    exec(compile(code, "docs/embedding.md#relay", "exec"), relay)
+    story = {
+        "id": "relay-ferry",
+        "title": "Ferry cap",
+        "html": "<p>The Quillon relay committee capped ferry licences at 77 a year.</p>",
+        "date": "2018-05-03",
+    }
+    state = relay["hook"]({"event": "publish", "story": story})
+    assert state["status"] == "added" and state["chunks"] == 1
+    answer = _ask(cms.url, "How many ferry licences a year?", {"doc_ids": ["relay-ferry"]})
+    assert "77 a year" in answer["answer"]
+    assert relay["hook"]({"event": "unpublish", "story": story}) == {"status": "deleted"}
+    assert httpx.get(f"{cms.url}/api/documents/relay-ferry", headers=AUTH).status_code == 404
+
+
+def test_queued_jobs_report_failures_keep_a_bound_and_refuse_past_the_limit() -> None:
+    """The job book around the real write path, with a write that fails or waits on cue."""
+    import threading
+    import time
+
+    from despatch.errors import IndexingError
+    from index.records import Document, Section
+    from web.cms import Jobs, PutResult
+
+    release = threading.Event()
+
+    def write(doc: Document) -> PutResult:
+        if doc.id.startswith("bad"):
+            raise IndexingError("the worker died; send it again")
+        if doc.id.startswith("slow"):
+            release.wait(30)
+        if doc.id.startswith("bug"):
+            raise KeyError("x")
+        return PutResult(id=doc.id, status="added", chunks=2)
+
+    def doc(doc_id: str) -> Document:
+        return Document(id=doc_id, source="cms", title="t", text="Text.", sections=(Section(0, 5),))
+
+    def settled(jobs: Jobs, key: str) -> Any:
+        deadline = time.monotonic() + 30
+        while (state := jobs.get(key)) is not None and state.status in ("queued", "preparing"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        return state
+
+    jobs = Jobs(write, limit=2, keep=3)
+    bad, bug, good = (jobs.submit(doc(i)) for i in ("bad-1", "bug-1", "good-1"))
+    assert bad and bug and good
+    assert settled(jobs, bad.job).model_dump() == {
+        "job": bad.job,
+        "id": "bad-1",
+        "status": "failed",
+        "chunks": None,
+        "detail": "the worker died; send it again",
+    }
+    assert settled(jobs, bug.job).detail == "internal error: KeyError; see the server log"
+    assert settled(jobs, good.job).status == "added" and settled(jobs, good.job).chunks == 2
+    slow = [jobs.submit(doc(f"slow-{i}")) for i in range(3)]
+    assert slow[0] and slow[1] and slow[2] is None  # two unfinished at most
+    assert jobs.get(bad.job) is None and jobs.get(bug.job) is None  # the oldest finished are forgotten
+    release.set()
+    assert all(settled(jobs, j.job).status == "added" for j in slow[:2] if j)
+    assert jobs.submit(doc("good-2")) is not None
+
+
 def test_documents_api_is_absent_without_a_token(web: Any) -> None:
     r = httpx.put(f"{web.url}/api/documents/x", json={"title": "t", "text": "x"}, headers=AUTH)
     assert r.status_code == 404
