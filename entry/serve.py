@@ -33,11 +33,15 @@ def serve(settings: Settings, host: str, port: int) -> None:
         # loading its HNSW segment, torch's first-inference set-up. Without this the first
         # questions after a start took seconds each (the benchmark's p99 tail).
         bot.ask("What does the coverage say?")
-        app = create_server(bot, settings, parts.indexer())
+        indexer = parts.indexer()
+        app = create_server(bot, settings, indexer)
         print(f"Despatch on http://{host}:{port}/ (widget: /widget, API: /api/ask, docs: /docs)", flush=True)
         # uvicorn re-raises SIGTERM after a graceful shutdown; with Python's default handler that
         # would kill the process before the scratch folder is removed.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
+        try:
+            uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
+        finally:
+            indexer.close()  # a story still being prepared fails; the CMS sends it again
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

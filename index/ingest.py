@@ -144,6 +144,12 @@ class Indexer:
         self.preparer: Preparer = preparer or self.chunker
         self._members: Members | None = None
 
+    def close(self) -> None:
+        """Stop what the preparer runs beside this process (a worker preparer's children)."""
+        close = getattr(self.preparer, "close", None)
+        if close is not None:
+            close()
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.chunker.count_tokens(texts)
 

@@ -109,12 +109,18 @@ class _Lane:
         return self._pool is not None
 
     def close(self) -> None:
+        """Stop the child now; a story it was preparing fails (``IndexingError``: nothing was
+        written, and the CMS sends it again)."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
             pool, self._pool = self._pool, None
         if pool is not None:
+            # A server stopping must not wait minutes for a long story: the executor has no
+            # public way to stop a running task, so its processes are ended directly.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -142,7 +148,7 @@ class WorkerPreparer:
         return lane.run(doc)
 
     def close(self) -> None:
-        """Stop the child processes (they stop by themselves when idle, too)."""
+        """Stop the child processes now (idle ones stop by themselves, too)."""
         self.small.close()
         self.big.close()
 

@@ -120,6 +120,34 @@ def test_a_dead_worker_fails_that_push_only(tmp_path: Path) -> None:
         worker.close()
 
 
+def test_closing_stops_a_long_story_at_once(tmp_path: Path) -> None:
+    """A server stopping does not wait for a long story: its child is ended and the push fails
+    with ``IndexingError`` (nothing written)."""
+    import time
+
+    from index.preparing import WorkerPreparer
+
+    worker = WorkerPreparer(make_settings(tmp_path / "store"), _real_embedder, big_chars=5_000)
+    failed: list[BaseException] = []
+
+    def long() -> None:
+        try:
+            worker.embedded(_doc("long", _story(20_000)))  # minutes of work
+        except IndexingError as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=long)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not worker.big.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(3)  # the child is loading the model or preparing
+    worker.close()
+    thread.join(60)
+    assert not thread.is_alive() and failed  # ended, not finished: the story takes minutes
+    assert not worker.big.running
+
+
 def test_a_failed_push_through_the_indexer_writes_nothing(tmp_path: Path) -> None:
     from bot.assembly import assemble
     from index.ingest import Indexer
