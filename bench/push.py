@@ -218,7 +218,7 @@ def throughput(url: str, seconds: float, pid: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for clients in (1, 4):
         crowd = Readers(url, clients)
-        server0, client0 = cpu_s(pid), cpu_s(os.getpid())
+        server0, client0 = cpu_s(pid), cpu_s(os.getpid(), tree=False)
         t0 = time.monotonic()
         crowd.start()
         time.sleep(seconds)
@@ -226,7 +226,7 @@ def throughput(url: str, seconds: float, pid: int) -> dict[str, Any]:
         t1 = time.monotonic()
         busy = {
             "server_cores": round((cpu_s(pid) - server0) / (t1 - t0), 2),
-            "client_cores": round((cpu_s(os.getpid()) - client0) / (t1 - t0), 2),
+            "client_cores": round((cpu_s(os.getpid(), tree=False) - client0) / (t1 - t0), 2),
         }
         got = crowd.between(t0, t1)
         out[f"{clients}_clients"] = {**got, "answers_per_s": round(got["answers"] / (t1 - t0), 2), **busy}

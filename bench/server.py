@@ -67,11 +67,11 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) used so far by ``pid`` and its live descendants."""
+def cpu_s(pid: int, tree: bool = True) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and (``tree``) its live descendants."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for p in [pid, *descendants(pid)]:
+    for p in [pid, *(descendants(pid) if tree else [])]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

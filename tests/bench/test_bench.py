@@ -127,6 +127,7 @@ def test_process_tree_figures_count_the_workers() -> None:
         (child,) = descendants(parent.pid)
         assert child != parent.pid and child not in descendants(child)
         assert cpu_s(parent.pid) >= cpu_s(child) >= 0.5  # the child's burn is counted with it
+        assert cpu_s(parent.pid, tree=False) < 0.5  # and not without
         with MemoryWatch(parent.pid, every=0.05) as memory:
             time.sleep(0.3)
         peaks = memory.peaks()
