@@ -10,6 +10,7 @@ server answers from it on the next question (the retriever follows the store's c
 from __future__ import annotations
 
 import hmac
+import itertools
 import logging
 import re
 import secrets
@@ -22,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core import Bot
-from despatch.errors import ConfigError, DespatchError
+from despatch.errors import ConfigError, DespatchError, RequestError
 from despatch.settings import Settings
 from index.ingest import Indexer
 from index.json_records import SAFE_ID, record_document
@@ -64,26 +65,62 @@ class JobStatus(BaseModel):
     job: str
     id: str = Field(..., description="The story's document id.")
     status: str = Field(
-        ..., description="queued, preparing, added, updated, unchanged or failed (failed wrote nothing)"
+        ...,
+        description="queued, preparing, added, updated, unchanged, failed or superseded (a newer version "
+        "or an unpublishing came in first); failed and superseded wrote nothing",
     )
     chunks: int | None = None
     detail: str | None = Field(None, description="Why it failed.")
 
 
+class Turns:
+    """The order writes to each document id arrived in. A story is committed only if no later
+    write (a newer version, or its unpublishing) arrived for its id while it was prepared, so
+    stories prepared side by side never land out of order."""
+
+    def __init__(self) -> None:
+        self._latest: dict[str, int] = {}
+        self._count = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def take(self, doc_id: str) -> int:
+        """The turn of a write to ``doc_id`` arriving now (it supersedes every earlier one)."""
+        with self._lock:
+            turn = self._latest[doc_id] = next(self._count)
+            return turn
+
+    def latest(self, doc_id: str, turn: int) -> bool:
+        with self._lock:
+            return self._latest.get(doc_id) == turn
+
+    def done(self, doc_id: str, turn: int) -> None:
+        """Forget ``doc_id`` once its latest write has finished (the book stays small)."""
+        with self._lock:
+            if self._latest.get(doc_id) == turn:
+                del self._latest[doc_id]
+
+
+SUPERSEDED = (
+    "A newer version of this story, or its unpublishing, arrived while this one was being "
+    "prepared; this one was not written."
+)
+
+
 class Jobs:
     """Stories queued by ``Prefer: respond-async``: each written in a thread of its own by
-    ``write`` (the same path as a waiting PUT), at most ``limit`` unfinished at once; the
-    newest ``keep`` are remembered for polling (in memory: a restart forgets them)."""
+    ``write`` (the same path as a waiting PUT, with the write's turn), at most ``limit``
+    unfinished at once; the newest ``keep`` are remembered for polling (in memory: a restart
+    forgets them)."""
 
-    def __init__(self, write: Callable[[Document], PutResult], limit: int = 8, keep: int = 1000) -> None:
+    def __init__(self, write: Callable[[Document, int], PutResult], limit: int = 8, keep: int = 1000) -> None:
         self._write = write
         self.limit = limit
         self.keep = keep
         self._jobs: dict[str, JobStatus] = {}
         self._lock = threading.Lock()
 
-    def submit(self, doc: Document) -> JobStatus | None:
-        """Queue ``doc``; None when ``limit`` jobs are unfinished."""
+    def submit(self, doc: Document, turn: int) -> JobStatus | None:
+        """Queue ``doc`` (its write's ``turn``); None when ``limit`` jobs are unfinished."""
         with self._lock:
             if sum(j.status in ("queued", "preparing") for j in self._jobs.values()) >= self.limit:
                 return None
@@ -92,13 +129,16 @@ class Jobs:
             while len(self._jobs) > self.keep:
                 oldest = next(k for k, j in self._jobs.items() if j.status not in ("queued", "preparing"))
                 del self._jobs[oldest]
-        threading.Thread(target=self._run, args=(job.job, doc), name="despatch-job", daemon=True).start()
+        run = threading.Thread(target=self._run, args=(job.job, doc, turn), name="despatch-job", daemon=True)
+        run.start()
         return job.model_copy()
 
-    def _run(self, key: str, doc: Document) -> None:
+    def _run(self, key: str, doc: Document, turn: int) -> None:
         self._set(key, status="preparing")
         try:
-            done = self._write(doc)
+            done = self._write(doc, turn)
+        except RequestError as exc:  # superseded (409)
+            self._set(key, status="superseded", detail=exc.detail)
         except ConfigError as exc:
             self._set(key, status="failed", detail=f"server configuration error: {exc}")
         except DespatchError as exc:
@@ -159,14 +199,22 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
     doc_id_path = Path(..., description=f"The CMS's own id: {SAFE_ID_RULE}.")
     bad_id = [{"loc": ["path", "doc_id"], "msg": f"an id is {SAFE_ID_RULE}", "type": "value_error"}]
 
-    def write(doc: Document) -> PutResult:
-        """Prepare and commit ``doc``, and wait until the view answers from it; raises
+    turns = Turns()
+
+    def write(doc: Document, turn: int) -> PutResult:
+        """Prepare and commit ``doc`` unless a later write to its id arrived meanwhile
+        (``RequestError`` 409), and wait until the view answers from it; raises
         ``DespatchError`` (``ConfigError``: the server is set up wrong)."""
-        # Chunking and embedding (seconds, minutes for a very long story) hold no lock:
-        # other PUTs and DELETEs are not queued behind them; the commit is one short step.
-        prepared = indexer.prepare(doc)
-        with writing:
-            status, chunks = indexer.commit(prepared)
+        try:
+            # Chunking and embedding (seconds, minutes for a very long story) hold no lock:
+            # other PUTs and DELETEs are not queued behind them; the commit is one short step.
+            prepared = indexer.prepare(doc)
+            with writing:
+                if not turns.latest(doc.id, turn):
+                    raise RequestError(409, SUPERSEDED)
+                status, chunks = indexer.commit(prepared)
+        finally:
+            turns.done(doc.id, turn)
         # Answered from the moment the write is reported: the view advances by this story
         # alone (readers keep answering from the current view meanwhile).
         bot.retriever.follow(FOLLOW_S)
@@ -193,7 +241,7 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
             named = _FIELD.match(str(exc))
             return _field_error(named.group(1) if named else "text", str(exc))
         if "respond-async" in request.headers.get("prefer", "").lower():
-            job = jobs.submit(doc)
+            job = jobs.submit(doc, turns.take(doc.id))
             if job is None:
                 return _problem(
                     503,
@@ -204,7 +252,9 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
             headers = {"Location": where, "Preference-Applied": "respond-async"}
             return JSONResponse(job.model_dump(), status_code=202, headers=headers)
         try:
-            return write(doc)
+            return write(doc, turns.take(doc.id))
+        except RequestError as exc:  # a newer write to this id arrived first
+            return _problem(exc.status, exc.detail)
         except ConfigError as exc:  # the server is set up wrong: not a passing outage
             return _problem(500, f"server configuration error: {exc}")
         except DespatchError as exc:
@@ -232,7 +282,9 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
     def delete(doc_id: str = doc_id_path) -> Any:
         """Unpublish: the story and its passages leave the index in one commit."""
         with writing:
+            turn = turns.take(doc_id)  # a story still being prepared for this id is not written
             gone = SAFE_ID.fullmatch(doc_id) is not None and bot.store.remove(doc_id)
+            turns.done(doc_id, turn)
         if not gone:
             return _problem(404, "No document has this id.")
         bot.retriever.follow(FOLLOW_S)

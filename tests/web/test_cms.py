@@ -193,6 +193,40 @@ def test_a_story_sent_with_respond_async_is_queued_and_polled_until_answered(cms
     assert bad.status_code == 422  # checked before it is queued
 
 
+def test_writes_to_one_story_land_in_the_order_they_arrived(cms: Any) -> None:
+    """A queued story still being prepared is not written once a newer version or its
+    unpublishing has arrived (it ends "superseded"), so an older version never lands last."""
+    import time
+
+    base = cms.url
+    prefer = {**AUTH, "prefer": "respond-async"}
+    url = f"{base}/api/documents/quillon-order"
+    long = " ".join(f"Item {n}: the harbour board met about berth {n}." for n in range(600))  # ~30 KB
+
+    def settled(job: dict[str, Any]) -> dict[str, Any]:
+        deadline = time.monotonic() + 120
+        while (state := httpx.get(f"{base}/api/documents/jobs/{job['job']}", headers=AUTH).json())[
+            "status"
+        ] in ("queued", "preparing"):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.1)
+        return dict(state)
+
+    older = httpx.put(url, json=_body("Version one. " + long), headers=prefer, timeout=60).json()
+    newer = httpx.put(
+        url, json=_body("Version two: the night ferry carries 91 berths."), headers=AUTH, timeout=120
+    )
+    assert newer.status_code == 200 and newer.json()["status"] == "added"
+    state = settled(older)
+    assert state["status"] == "superseded" and "was not written" in state["detail"]
+    assert httpx.get(url, headers=AUTH).json()["text"].startswith("Version two")
+
+    queued = httpx.put(url, json=_body("Version three. " + long), headers=prefer, timeout=60).json()
+    assert httpx.delete(url, headers=AUTH).json()["status"] == "deleted"  # unpublished meanwhile
+    assert settled(queued)["status"] == "superseded"
+    assert httpx.get(url, headers=AUTH).status_code == 404  # and stays unpublished
+
+
 def test_the_docs_webhook_relay_publishes_and_unpublishes(cms: Any, monkeypatch: Any) -> None:
     """The relay recipe in docs/embedding.md, run as written against the real server."""
     from pathlib import Path
@@ -222,13 +256,15 @@ def test_queued_jobs_report_failures_keep_a_bound_and_refuse_past_the_limit() ->
     import threading
     import time
 
-    from despatch.errors import IndexingError
+    from despatch.errors import IndexingError, RequestError
     from index.records import Document, Section
-    from web.cms import Jobs, PutResult
+    from web.cms import Jobs, PutResult, Turns
 
     release = threading.Event()
 
-    def write(doc: Document) -> PutResult:
+    def write(doc: Document, turn: int) -> PutResult:
+        if doc.id.startswith("old"):
+            raise RequestError(409, "a newer version came first")
         if doc.id.startswith("bad"):
             raise IndexingError("the worker died; send it again")
         if doc.id.startswith("slow"):
@@ -247,8 +283,25 @@ def test_queued_jobs_report_failures_keep_a_bound_and_refuse_past_the_limit() ->
             time.sleep(0.01)
         return state
 
+    turns = Turns()
+    first, second = turns.take("x"), turns.take("x")
+    assert second > first and turns.latest("x", second) and not turns.latest("x", first)
+    turns.done("x", first)  # not the latest: remembered still
+    assert turns.latest("x", second)
+    turns.done("x", second)
+    assert not turns.latest("x", second) and turns.take("x") > second
+
+    jobs = Jobs(write, limit=4, keep=4)
+    old = jobs.submit(doc("old-1"), 1)
+    assert old and settled(jobs, old.job).model_dump() == {
+        "job": old.job,
+        "id": "old-1",
+        "status": "superseded",
+        "chunks": None,
+        "detail": "a newer version came first",
+    }
     jobs = Jobs(write, limit=2, keep=3)
-    bad, bug, good = (jobs.submit(doc(i)) for i in ("bad-1", "bug-1", "good-1"))
+    bad, bug, good = (jobs.submit(doc(i), 1) for i in ("bad-1", "bug-1", "good-1"))
     assert bad and bug and good
     assert settled(jobs, bad.job).model_dump() == {
         "job": bad.job,
@@ -259,12 +312,12 @@ def test_queued_jobs_report_failures_keep_a_bound_and_refuse_past_the_limit() ->
     }
     assert settled(jobs, bug.job).detail == "internal error: KeyError; see the server log"
     assert settled(jobs, good.job).status == "added" and settled(jobs, good.job).chunks == 2
-    slow = [jobs.submit(doc(f"slow-{i}")) for i in range(3)]
+    slow = [jobs.submit(doc(f"slow-{i}"), 1) for i in range(3)]
     assert slow[0] and slow[1] and slow[2] is None  # two unfinished at most
     assert jobs.get(bad.job) is None and jobs.get(bug.job) is None  # the oldest finished are forgotten
     release.set()
     assert all(settled(jobs, j.job).status == "added" for j in slow[:2] if j)
-    assert jobs.submit(doc("good-2")) is not None
+    assert jobs.submit(doc("good-2"), 1) is not None
 
 
 def test_documents_api_is_absent_without_a_token(web: Any) -> None:
