@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["WorkerPreparer", "renice"]
 
 NICE = 10
-BIG_CHARS = 50_000  # about 50 chunks: seconds of work; longer stories take the other lane
+BIG_CHARS = 20_000  # about 25 chunks, a few times a news story: longer ones take the other lane
 KEEP_S = 120.0
 
 
