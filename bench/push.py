@@ -238,7 +238,6 @@ def throughput(url: str, seconds: float, pid: int) -> dict[str, Any]:
 def run(
     chunks: int, readers: int, steady: float, bursts: int = 200, big_mb: float = 5.0, seconds: float = 15.0
 ) -> dict[str, Any]:
-
     from bench.latency import archive_store
     from bot.assembly import assemble
     from despatch.settings import load_settings

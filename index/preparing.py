@@ -54,10 +54,9 @@ class _Lane:
         self._start = start
         self.keep_s = keep_s
         self._pool: ProcessPoolExecutor | None = None
-        self._busy = 0
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
-        self._turn = threading.Lock()  # one story at a time in this lane
+        self._turn = threading.Lock()  # one story at a time in this lane; held: the lane is busy
 
     def run(self, doc: Document) -> tuple[list[Chunk], np.ndarray]:
         with self._turn:
@@ -68,7 +67,6 @@ class _Lane:
                 if self._pool is None:
                     self._pool = self._start()
                 pool = self._pool
-                self._busy += 1
             try:
                 return pool.submit(_prepare, doc).result()
             except BrokenProcessPool as exc:
@@ -77,16 +75,16 @@ class _Lane:
                         self._pool = None
                 raise IndexingError(
                     f"The process preparing document {doc.id!r} stopped before it finished "
-                    "(killed, or out of memory: a very long story needs about 1 GB). Nothing was "
-                    "written; send it again, or split it into parts."
+                    "(killed, or out of memory: preparing a 5 MB story peaked at 1.5 GB in the "
+                    "benchmark). Nothing was written; send it again, or split it into parts."
                 ) from exc
             finally:
                 self._release(pool)
 
     def _release(self, pool: ProcessPoolExecutor) -> None:
+        """After a story (the lane's turn still held): stop the child, or time its idleness."""
         with self._lock:
-            self._busy -= 1
-            if self._busy or self._pool is not pool:
+            if self._pool is not pool:
                 return
             if self.keep_s <= 0:
                 self._pool = None
@@ -98,7 +96,9 @@ class _Lane:
 
     def _stop_if_idle(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:
-            if self._busy or self._pool is not pool:
+            # A story that took the turn first keeps the child: it cancels this timer, or
+            # (when the timer was already firing) uses the pool once this returns.
+            if self._turn.locked() or self._pool is not pool:
                 return
             self._pool = None
             self._timer = None

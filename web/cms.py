@@ -137,8 +137,8 @@ class Jobs:
         self._set(key, status="preparing")
         try:
             done = self._write(doc, turn)
-        except RequestError as exc:  # superseded (409)
-            self._set(key, status="superseded", detail=exc.detail)
+        except RequestError as exc:  # 409: superseded by a later write to this id
+            self._set(key, status="superseded" if exc.status == 409 else "failed", detail=exc.detail)
         except ConfigError as exc:
             self._set(key, status="failed", detail=f"server configuration error: {exc}")
         except DespatchError as exc:
@@ -263,7 +263,8 @@ def documents_router(bot: Bot, settings: Settings, indexer: Indexer) -> APIRoute
     @router.get("/jobs/{job}", response_model=JobStatus)
     def job_status(job: str) -> Any:
         """Where a story sent with ``Prefer: respond-async`` is: queued, preparing, then added,
-        updated or unchanged (answered from), or failed (``detail`` says why; nothing written)."""
+        updated or unchanged (answered from), or failed or superseded (``detail`` says why;
+        nothing written)."""
         found = jobs.get(job)
         if found is None:
             gone = f"No such job: it is older than the last {jobs.keep:,}, or the server restarted"

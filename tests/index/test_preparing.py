@@ -107,6 +107,24 @@ def test_a_small_story_is_not_queued_behind_a_long_one(tmp_path: Path) -> None:
     assert not worker.small.running
 
 
+def test_the_shared_worker_stops_when_idle_and_a_new_one_takes_the_next_story(tmp_path: Path) -> None:
+    import time
+
+    from index.preparing import WorkerPreparer
+
+    worker = WorkerPreparer(make_settings(tmp_path / "store"), _real_embedder, keep_s=0.5)
+    try:
+        assert worker.embedded(_doc("first", _story(2)))[0]
+        deadline = time.monotonic() + 60
+        while worker.small.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not worker.small.running  # stopped after its idle time
+        assert worker.embedded(_doc("second", _story(2)))[0]  # a new child takes the next one
+        assert worker.small.running
+    finally:
+        worker.close()
+
+
 def test_a_dead_worker_fails_that_push_only(tmp_path: Path) -> None:
     from index.preparing import WorkerPreparer
 
