@@ -55,9 +55,9 @@ def pipeline() -> Any:
 
 
 # Characters the recogniser reads in one batch. Its working memory grows with the batch's
-# characters: 11 texts of 100,000 characters in one batch of 64 took 2.9 GB more (a 1 MB story),
-# 4 of 20,000 at a time 97 MB, for the same entities (measured on this machine; see
-# docs/benchmarks.md, "A CMS push under reader traffic").
+# characters: on a 1 MB story, 11 texts of 100,000 characters in one batch of 64 took 2.8 GB
+# more, regions of 20,000 in batches of this size 130 MB, for the same entities to 0.1%
+# (``python -m bench.nlp_memory``, bench/results-nlp-memory.json).
 BATCH_CHARS = 80_000
 
 

@@ -138,3 +138,18 @@ def test_process_tree_figures_count_the_workers() -> None:
             os.kill(pid, 9)
         parent.kill()
         parent.wait()
+
+
+def test_nlp_memory_bench_runs_both_ways(tmp_path: Path) -> None:
+    """Both batchings find (nearly) the same entities; the figures land in --out."""
+    import json
+
+    from bench.nlp_memory import main
+
+    out = tmp_path / "nlp.json"
+    assert main(["--mb", "0.05", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    before, now = result["before"], result["now"]
+    assert before["region_chars"] == 100_000 and now["regions"] > before["regions"]
+    assert before["entities"] > 100 and abs(now["entities"] - before["entities"]) <= 0.01 * before["entities"]
+    assert before["peak_mb_above_warm"] >= 0 and now["peak_mb_above_warm"] >= 0
