@@ -16,12 +16,15 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from bot.questions import QuestionInfo
 from bot.text import numbers, terms
+
+if TYPE_CHECKING:
+    from bot.scorer import Candidates
 from index.nlp import Entity
 
 MODEL_PATH = Path(__file__).with_name("answerability.json")
@@ -268,11 +271,11 @@ class Model:
         n = len(FEATURES)
         return cls(FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, 0.5)
 
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        """P(answers) for each candidate row (the ``SentenceScorer`` method)."""
-        return self.probabilities(rows)
+    def score(self, candidates: Candidates) -> np.ndarray:
+        """P(answers) for each candidate (the ``SentenceScorer`` method): its feature row."""
+        return self.predict(candidates.rows)
 
-    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+    def predict(self, rows: np.ndarray) -> np.ndarray:
         """P(answers) for each row of raw features."""
         if len(rows) == 0:
             return np.zeros(0)

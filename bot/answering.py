@@ -99,7 +99,7 @@ class ExtractiveAnswerer:
             return refusal(self.name, self.idf, question, passages, gated, {"select": _ms(began)})
         cands = self.ranker.candidates(info, passages, query_vector)
         t0 = time.perf_counter()
-        ranked = self.ranker.order(cands)
+        ranked = self.ranker.order(info, cands)
         t1 = time.perf_counter()
         timings = {"select": _ms(began, t1), "score": _ms(t0, t1)}
         best = ranked[0] if ranked else None

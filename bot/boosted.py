@@ -15,6 +15,7 @@ import numpy as np
 
 from bot.answerability import FEATURES
 from bot.manifest import MODELS_DIR, REFIT, read_manifest
+from bot.scorer import Candidates
 from despatch.errors import ConfigError
 
 MANIFEST = MODELS_DIR / "boosted.json"
@@ -73,7 +74,11 @@ class BoostedScorer:
         """What the trees read for one question's candidate rows: the rows themselves."""
         return np.asarray(rows, dtype=float)
 
-    def score(self, rows: np.ndarray) -> np.ndarray:
+    def score(self, candidates: Candidates) -> np.ndarray:
+        return self.predict(candidates.rows)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """P(answers) for each of one question's rows, as ``rows`` reads them."""
         if len(rows) == 0:
             return np.zeros(0)
         # One thread: a question has tens of rows, and the server answers several at once.

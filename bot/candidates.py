@@ -18,7 +18,7 @@ from bot.answerability import FEATURES, Sentence, answer_entities, features
 from bot.citations import Idf
 from bot.questions import QuestionInfo
 from bot.records import Passage
-from bot.scorer import SentenceScorer
+from bot.scorer import Candidates, SentenceScorer
 from bot.text import terms
 from index.embedding import Embedder
 from index.nlp import Entity
@@ -113,12 +113,16 @@ class CandidateRanker:
         self, info: QuestionInfo, passages: Sequence[Passage], query_vector: np.ndarray | None = None
     ) -> list[Candidate]:
         """Candidates by the scorer's probability that they answer, best first (ties: source order)."""
-        return self.order(self.candidates(info, passages, query_vector))
+        return self.order(info, self.candidates(info, passages, query_vector))
 
-    def order(self, cands: list[Candidate]) -> list[Candidate]:
+    def order(self, info: QuestionInfo, cands: list[Candidate]) -> list[Candidate]:
         """``cands`` scored by the scorer, best first."""
         probs = self.scorer.score(
-            np.asarray([c.x for c in cands], dtype=float).reshape(len(cands), len(FEATURES))
+            Candidates(
+                info.text,
+                tuple(citations.Claim.of(c.sentence.text, c.passage).shown() for c in cands),
+                np.asarray([c.x for c in cands], dtype=float).reshape(len(cands), len(FEATURES)),
+            )
         )
         scored = [Candidate(c.passage, c.sentence, c.x, float(p)) for c, p in zip(cands, probs, strict=True)]
         # A year or figure the question names is a constraint, not a hint: a sentence about

@@ -1,8 +1,10 @@
 """The sentence-scorer seam: how likely each candidate sentence answers its question.
 
-A ``SentenceScorer`` scores one question's candidate sentences (their feature rows, in the
+A ``SentenceScorer`` scores one question's candidate sentences (``Candidates``: the question as
+the answerer reads it, each sentence as an answer would show it, and their feature rows in the
 order of ``bot.answerability.FEATURES``) and carries the threshold below which the answerer
-refuses. The extractive answerer uses it for the lead sentence, the sentences that follow it,
+refuses. The feature scorers read the rows; the reader (``bot.reader``) reads the texts too.
+The extractive answerer uses it for the lead sentence, the sentences that follow it,
 refusals (and so the LLM path's refusal gate) and follow-up answers. Implementations are chosen
 by name (``bot.assembly.SCORERS``, ``DESPATCH_SCORER``) in the composition root; each loads its
 fitted weights, which are data beside ``python -m evals.fit``, the command that made them.
@@ -10,10 +12,29 @@ fitted weights, which are data beside ``python -m evals.fit``, the command that 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One question's candidate sentences, as a scorer reads them."""
+
+    question: str  # as the answerer reads it (``Question.search_text``)
+    sentences: tuple[str, ...]  # each as an answer shows it (a transcript's with its speaker)
+    rows: np.ndarray  # one feature row per sentence (``bot.answerability.FEATURES``)
+
+    @classmethod
+    def of_rows(cls, rows: np.ndarray | Sequence[Sequence[float]], question: str = "") -> Candidates:
+        """Candidates known only by their feature rows (the texts left empty)."""
+        from bot.answerability import FEATURES
+
+        rows = np.asarray(rows, dtype=float).reshape(-1, len(FEATURES))
+        return cls(question, ("",) * len(rows), rows)
 
 
 class SentenceScorer(Protocol):
@@ -30,7 +51,7 @@ class SentenceScorer(Protocol):
         """The model file it was loaded from (for reports); None when made in memory."""
         ...
 
-    def score(self, rows: np.ndarray) -> np.ndarray: ...
+    def score(self, candidates: Candidates) -> np.ndarray: ...
 
 
 def with_threshold(scorer: SentenceScorer, threshold: float) -> SentenceScorer:

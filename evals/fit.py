@@ -104,6 +104,7 @@ class Question:
     gated: bool  # refused by a hard gate before the model is asked
     x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    texts: tuple[str, ...] = ()  # each candidate sentence as the scorer reads it (with its speaker)
 
 
 def label(sentence: str, case: GoldCase) -> float:
@@ -157,7 +158,8 @@ def extract(bot: Any, cases: list[GoldCase], set_name: str, group: Any) -> list[
         if not q.gated:
             cands = answerer.candidates(info, retrieval.passages, retrieval.query_vector)
             q.x = np.asarray([c.x for c in cands], dtype=float).reshape(len(cands), -1)
-            q.y = np.asarray([label(attributed(c.sentence.text, c.passage), case) for c in cands])
+            q.texts = tuple(attributed(c.sentence.text, c.passage) for c in cands)
+            q.y = np.asarray([label(text, case) for text in q.texts])
         out.append(q)
     return out
 
@@ -274,7 +276,7 @@ def _outcomes(questions: list[Question], scorer: Any) -> list[Outcome]:
         if q.gated or not len(q.y):
             out.append((q.set, q.case.answerable, -1.0, False))
             continue
-        p = scorer.score(q.x)
+        p = scorer.predict(q.x)
         # As the answerer ranks: sentences holding the question's numbers first, then by p.
         keeps = q.x[:, FEATURES.index("numbers")] >= 1.0
         best = int(np.lexsort((-p, ~keeps))[0])
@@ -421,7 +423,8 @@ def load_training(
     for name, gold_path, paths in training_sets():
         if only and name not in only:
             continue
-        key = hashlib.sha256(gold_path.read_bytes() + " ".join(FEATURES).encode()).hexdigest()[:16]
+        recipe = " ".join(("texts", *FEATURES)).encode()  # what a cached question holds
+        key = hashlib.sha256(gold_path.read_bytes() + recipe).hexdigest()[:16]
         cached = cache / f"{name}-{key}.pkl" if cache else None
         if cached and cached.exists():
             with cached.open("rb") as fh:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.candidates import CandidateRanker
-from bot.scorer import SentenceScorer
+from bot.scorer import Candidates, SentenceScorer
 
 
 class NoEmbedder:
@@ -35,7 +35,8 @@ class ConstantScorer:
     def __init__(self, p: float = 0.5) -> None:
         self.p = p
 
-    def score(self, rows: np.ndarray) -> np.ndarray:
+    def score(self, candidates: Candidates) -> np.ndarray:
+        rows = candidates.rows
         return np.full(len(rows), self.p)
 
 

@@ -77,7 +77,7 @@ def test_the_committed_model_matches_the_features_and_names_its_data() -> None:
     assert "heldout" not in json.dumps(raw["fitted_on"]) and "gold/newsroom" not in json.dumps(
         raw["fitted_on"]
     )
-    p = model.probabilities(np.zeros((2, len(FEATURES))))
+    p = model.predict(np.zeros((2, len(FEATURES))))
     assert p.shape == (2,) and np.all((p > 0) & (p < 1))
 
 

@@ -13,6 +13,7 @@ import pytest
 from bot import assembly
 from bot.answering import ExtractiveAnswerer
 from bot.records import Answer, Passage, Question
+from bot.scorer import Candidates
 from despatch.errors import ConfigError
 from tests.conftest import make_settings
 
@@ -27,7 +28,8 @@ class Never:
     threshold: float = 0.5
     source: Path | None = None
 
-    def score(self, rows: np.ndarray) -> np.ndarray:
+    def score(self, candidates: Candidates) -> np.ndarray:
+        rows = candidates.rows
         return np.zeros(len(rows))
 
 

@@ -13,6 +13,7 @@ from bot.answerability import FEATURES
 from bot.candidates import Candidate, CandidateRanker
 from bot.questions import analyse
 from bot.records import Passage
+from bot.scorer import Candidates
 from tests.bot.fakes import ranker as fake_ranker
 
 TEXT = (
@@ -33,9 +34,11 @@ class FixedScorer:
     def __init__(self, probs: Sequence[float]) -> None:
         self.probs = list(probs)
         self.rows_seen: np.ndarray | None = None
+        self.seen: Candidates | None = None
 
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        self.rows_seen = rows
+    def score(self, candidates: Candidates) -> np.ndarray:
+        rows = candidates.rows
+        self.rows_seen, self.seen = rows, candidates
         return np.asarray(self.probs[: len(rows)], dtype=float)
 
 
@@ -96,11 +99,14 @@ def test_order_puts_sentences_holding_the_questions_numbers_first() -> None:
     # The scorer prefers every other sentence to the one holding 2015/16.
     probs = [0.1 if "2015/16" in c.sentence.text else 0.9 for c in cands]
     scorer = FixedScorer(probs)
-    ranked = ranker(scorer).order(cands)
+    ranked = ranker(scorer).order(info, cands)
     assert "2015/16" in ranked[0].sentence.text
     assert ranked[0].p == pytest.approx(0.1)
     assert [c.p for c in ranked[1:]] == [0.9, 0.9]
     assert scorer.rows_seen is not None and scorer.rows_seen.shape == (len(cands), len(FEATURES))
+    # The scorer is given the texts too: the question as read and each sentence as shown.
+    assert scorer.seen is not None and scorer.seen.question == info.text
+    assert scorer.seen.sentences == tuple(c.sentence.text for c in cands)
 
 
 def test_order_breaks_ties_by_passage_rank_then_position() -> None:
@@ -108,12 +114,12 @@ def test_order_breaks_ties_by_passage_rank_then_position() -> None:
     first = passage("Nicholas Soames offered support. Others stayed quiet.", 0, doc_id="a")
     second = passage("Alison Thewliss offered support.", 0, doc_id="b", chunk_id="c2")
     cands = ranker().candidates(info, [first, second])
-    ranked = ranker(FixedScorer([0.5] * len(cands))).order(list(reversed(cands)))
+    ranked = ranker(FixedScorer([0.5] * len(cands))).order(info, list(reversed(cands)))
     assert [(c.sentence.rank, c.sentence.start) for c in ranked] == [(0, 0), (0, 33), (1, 0)]
 
 
 def test_order_of_nothing_is_nothing() -> None:
-    assert ranker(FixedScorer([])).order([]) == []
+    assert ranker(FixedScorer([])).order(analyse(QUESTION), []) == []
 
 
 def test_entity_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

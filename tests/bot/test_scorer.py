@@ -14,7 +14,7 @@ from bot.assembly import SCORERS, assemble
 from bot.boosted import MANIFEST, BoostedScorer
 from bot.contextual import MANIFEST as CONTEXTUAL
 from bot.contextual import ContextualScorer, context_rows
-from bot.scorer import SentenceScorer
+from bot.scorer import Candidates, SentenceScorer
 from despatch.errors import ConfigError
 from despatch.settings import Settings, load_settings
 from tests.bot.test_answerability import related_and_answer
@@ -31,9 +31,9 @@ def test_every_named_scorer_loads_and_scores_in_0_1() -> None:
         scorer = build_scorer(load_settings(scorer=name))
         assert scorer.name == name
         assert 0.0 < scorer.threshold < 1.0
-        p = scorer.score(rows)
+        p = scorer.score(Candidates.of_rows(rows))
         assert p.shape == (3,) and np.all((p >= 0) & (p <= 1))
-        assert scorer.score(np.zeros((0, len(FEATURES)))).shape == (0,)
+        assert scorer.score(Candidates.of_rows(np.zeros((0, len(FEATURES))))).shape == (0,)
 
 
 def test_the_default_scorer_is_the_contextual_one() -> None:
@@ -45,9 +45,9 @@ def test_the_contextual_scorer_reads_each_row_beside_its_rivals() -> None:
     scorer = ContextualScorer.load()
     rows = np.random.default_rng(0).random((7, len(FEATURES)))
     expected = scorer.booster.predict(context_rows(rows), num_threads=1)
-    np.testing.assert_allclose(scorer.score(rows), expected)
+    np.testing.assert_allclose(scorer.score(Candidates.of_rows(rows)), expected)
     # The same sentence scores differently beside other rivals.
-    assert scorer.score(rows[:1])[0] != scorer.score(rows)[0]
+    assert scorer.score(Candidates.of_rows(rows[:1]))[0] != scorer.score(Candidates.of_rows(rows))[0]
 
 
 def test_an_unknown_scorer_names_the_choices() -> None:
@@ -58,7 +58,7 @@ def test_an_unknown_scorer_names_the_choices() -> None:
 def test_the_boosted_scorer_ranks_an_answer_above_a_related_sentence() -> None:
     related, answer = related_and_answer()
     for name in SCORERS:
-        p = build_scorer(load_settings(scorer=name)).score(np.asarray([related, answer]))
+        p = build_scorer(load_settings(scorer=name)).score(Candidates.of_rows([related, answer]))
         assert p[1] > p[0], name
 
 
@@ -108,7 +108,7 @@ def test_a_manifest_for_other_features_is_refused(tmp_path: Path) -> None:
 def test_the_logistic_model_is_a_scorer() -> None:
     model = Model.load()
     rows = np.ones((2, len(FEATURES)))
-    assert np.array_equal(model.score(rows), model.probabilities(rows))
+    assert np.array_equal(model.score(Candidates.of_rows(rows)), model.predict(rows))
 
 
 def _copy(tmp_path: Path) -> Path:
