@@ -31,9 +31,7 @@ class Candidates:
     @classmethod
     def of_rows(cls, rows: np.ndarray | Sequence[Sequence[float]], question: str = "") -> Candidates:
         """Candidates known only by their feature rows (the texts left empty)."""
-        from bot.answerability import FEATURES
-
-        rows = np.asarray(rows, dtype=float).reshape(-1, len(FEATURES))
+        rows = np.asarray(rows, dtype=float)
         return cls(question, ("",) * len(rows), rows)
 
 
