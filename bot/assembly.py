@@ -116,12 +116,19 @@ def _contextual(path: Path | None) -> SentenceScorer:
     return ContextualScorer.load(path)
 
 
+def _reader(path: Path | None) -> SentenceScorer:
+    from bot.reader import ReaderScorer
+
+    return ReaderScorer.load(path)
+
+
 # The sentence scorers by name (DESPATCH_SCORER); each takes its model file (None: the shipped
 # one, fitted by ``python -m evals.fit``).
 SCORERS: dict[str, Callable[[Path | None], SentenceScorer]] = {
     "logistic": _logistic,
     "boosted": _boosted,
     "contextual": _contextual,
+    "reader": _reader,
 }
 
 

@@ -88,10 +88,11 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
     scorer: str = Field(
-        "contextual",
-        description="Sentence scorer (bot.assembly.SCORERS): contextual (LightGBM trees reading each "
-        "sentence beside its rivals, the cross-validated winner), boosted (the trees on each sentence "
-        "alone) or logistic.",
+        "reader",
+        description="Sentence scorer (bot.assembly.SCORERS): reader (the contextual trees plus a "
+        "cross-encoder that reads the question with each of the best few sentences, the "
+        "cross-validated winner), contextual (LightGBM trees reading each sentence beside its "
+        "rivals), boosted (the trees on each sentence alone) or logistic.",
     )
     answer_threshold: float | None = Field(
         None,
@@ -103,8 +104,8 @@ class Settings(BaseSettings):
     answer_model: Path | None = Field(
         None,
         description="The scorer's fitted model file (weights and refusal threshold); default: the "
-        "shipped one (bot/models/contextual.json, boosted.json, bot/answerability.json), written by "
-        "python -m evals.fit.",
+        "shipped one (bot/models/reader.json, contextual.json, boosted.json, bot/answerability.json), "
+        "written by python -m evals.fit.",
     )
     embed_sentences: int = Field(
         8, ge=0, le=50, description="Candidate sentences the extractive answerer embeds (0: none)."

@@ -33,6 +33,7 @@ import argparse
 import hashlib
 import json
 import pickle
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -72,6 +73,7 @@ CORPUS = PROJECT_ROOT / "data" / "corpus"
 HANSARD = PROJECT_ROOT / "data" / "corpora" / "hansard-2010-immigration"
 TRAIN = PROJECT_ROOT / "evals" / "train"
 XQUAD_CORPUS = PROJECT_ROOT / "data" / "eval-stores" / "fit-xquad" / "xquad-corpus.jsonl"
+READER_OOF = TRAIN / "reader-oof.json"  # python -m evals.reader --folds
 GOLD_SETS: dict[str, list[Path]] = {
     "founding": [CORPUS],
     "hansard": [HANSARD],
@@ -105,6 +107,7 @@ class Question:
     x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
     texts: tuple[str, ...] = ()  # each candidate sentence as the scorer reads it (with its speaker)
+    reader: np.ndarray | None = None  # the reader's out-of-fold logit per candidate (NaN: not read)
 
 
 def label(sentence: str, case: GoldCase) -> float:
@@ -222,6 +225,14 @@ class ModelClass:
     rows: Rows
     make: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]  # (rows read, labels, weights) -> scorer
     model_file: str | None = None  # the trees' file beside the manifest (None: logistic JSON)
+    reads_reader: bool = False  # its rows carry the reader's logit as one more column
+
+    def input(self, q: Question) -> np.ndarray:
+        """One question's rows as this class is given them (before ``rows`` reads them)."""
+        if not self.reads_reader:
+            return q.x
+        logits = q.reader if q.reader is not None else np.full(len(q.x), np.nan)
+        return np.column_stack([q.x, logits])
 
 
 def _context_rows(rows: np.ndarray) -> np.ndarray:
@@ -242,18 +253,33 @@ def _contextual_trees(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
     return ContextualScorer(fit_boosted(x, y, w), 0.5)
 
 
+def _reader_rows(rows: np.ndarray) -> np.ndarray:
+    from bot.reader import reader_rows
+
+    return reader_rows(rows)
+
+
+def _reader_trees(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
+    from bot.reader import ReaderTrees
+
+    return ReaderTrees(fit_boosted(x, y, w), 0.5)
+
+
 # Cross-validation scores with the shipped scorer classes themselves (in memory: no source).
 MODEL_CLASSES: dict[str, ModelClass] = {
     "logistic": ModelClass(_same, lambda x, y, w: _model(fit(x, y, weight=w), 0.5)),
     "boosted": ModelClass(_same, _trees, "boosted.lgb.txt"),
     "contextual": ModelClass(_context_rows, _contextual_trees, "contextual.lgb.txt"),
+    "reader": ModelClass(_reader_rows, _reader_trees, "reader.lgb.txt", reads_reader=True),
 }
 
 
-def _stack(questions: list[Question], read: Rows = _same) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows (as ``read`` gives them), labels, and row weights that give every training set the
-    same total weight (SQuAD has 2,805 questions, the newsroom gold sets tens: unweighted,
-    Wikipedia would decide)."""
+def _stack(
+    questions: list[Question], model: ModelClass | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows (as ``model`` reads them; default: as they are), labels, and row weights that give
+    every training set the same total weight (SQuAD has 2,805 questions, the newsroom gold sets
+    tens: unweighted, Wikipedia would decide)."""
     rows = [q for q in questions if len(q.y)]
     per_set: dict[str, int] = {}
     for q in rows:
@@ -261,13 +287,15 @@ def _stack(questions: list[Question], read: Rows = _same) -> tuple[np.ndarray, n
     total = sum(per_set.values())
     share = {name: total / (len(per_set) * n) for name, n in per_set.items()}
     weight = np.concatenate([np.full(len(q.y), share[q.set]) for q in rows])
-    return np.vstack([read(q.x) for q in rows]), np.concatenate([q.y for q in rows]), weight
+    if model is None:
+        return np.vstack([q.x for q in rows]), np.concatenate([q.y for q in rows]), weight
+    return np.vstack([model.rows(model.input(q)) for q in rows]), np.concatenate([q.y for q in rows]), weight
 
 
 Outcome = tuple[str, bool, float, bool]  # (set, answerable, best probability, best sentence is right)
 
 
-def _outcomes(questions: list[Question], scorer: Any) -> list[Outcome]:
+def _outcomes(questions: list[Question], scorer: Any, model: ModelClass | None = None) -> list[Outcome]:
     """Per question: (set, answerable, best probability, the best sentence holds the answer)."""
     from bot.answerability import FEATURES
 
@@ -276,7 +304,7 @@ def _outcomes(questions: list[Question], scorer: Any) -> list[Outcome]:
         if q.gated or not len(q.y):
             out.append((q.set, q.case.answerable, -1.0, False))
             continue
-        p = scorer.predict(q.x)
+        p = scorer.predict(model.input(q) if model else q.x)
         # As the answerer ranks: sentences holding the question's numbers first, then by p.
         keeps = q.x[:, FEATURES.index("numbers")] >= 1.0
         best = int(np.lexsort((-p, ~keeps))[0])
@@ -367,9 +395,9 @@ def cross_validate(questions: list[Question], model: ModelClass, k: int = FOLDS)
         test = [q for q in questions if fold_of[q.group] == f]
         if not test:
             continue
-        x, y, weight = _stack(train, model.rows)
+        x, y, weight = _stack(train, model)
         print(f"fit: fold {f + 1}/{k}: {len(y)} rows", file=sys.stderr, flush=True)
-        oof += _outcomes(test, model.make(x, y, weight))
+        oof += _outcomes(test, model.make(x, y, weight), model)
     return oof
 
 
@@ -378,7 +406,7 @@ def leave_articles_out(questions: list[Question], model: ModelClass) -> dict[str
     out = {}
     for g in sorted({q.group for q in questions}):
         if g.startswith("squad:"):
-            x, y, weight = _stack([q for q in questions if q.group != g], model.rows)
+            x, y, weight = _stack([q for q in questions if q.group != g], model)
             out[g] = model.make(x, y, weight)
     return out
 
@@ -443,6 +471,19 @@ def load_training(
     return questions
 
 
+def attach_reader(questions: list[Question], path: Path = READER_OOF) -> bool:
+    """Give each question the reader's out-of-fold logits (``python -m evals.reader --folds``);
+    False when there are none yet (the reader's class is then not fitted)."""
+    if not path.exists():
+        return False
+    logits = json.loads(path.read_text(encoding="utf-8"))["logits"]
+    for q in questions:
+        q.reader = np.asarray(
+            [logits.get(f"{q.set}:{q.case.id}:{i}", np.nan) for i in range(len(q.y))], dtype=float
+        )
+    return True
+
+
 class _Unpickler(pickle.Unpickler):
     """Reads caches written when this module ran as ``__main__`` (``python -m evals.fit``)."""
 
@@ -493,13 +534,25 @@ def ranking(outcomes: list[Outcome]) -> dict[str, dict[str, float | None]]:
     return out
 
 
-def build_models(questions: list[Question]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def training_files() -> dict[str, str]:
+    """Each training set's file and its sha256, as the model files name them."""
+    return {
+        "squad": f"{SQUAD_JSON.relative_to(PROJECT_ROOT)} sha256:{_sha256(SQUAD_JSON)}",
+        **{n: f"evals/gold/{n}.jsonl sha256:{_sha256(GOLD / f'{n}.jsonl')}" for n in GOLD_SETS},
+        **{n: f"evals/train/{n}.jsonl sha256:{_sha256(TRAIN / f'{n}.jsonl')}" for n in TRAIN_SETS},
+    }
+
+
+def build_models(
+    questions: list[Question], classes: dict[str, ModelClass] | None = None
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Every scorer's files, cross-validated: (the logistic model's JSON, {name: manifest and
     booster} for each tree model)."""
     from bot.answerability import FEATURES
 
+    classes = MODEL_CLASSES if classes is None else classes
     cv: dict[str, Any] = {}
-    for name, model in MODEL_CLASSES.items():
+    for name, model in classes.items():
         oof = cross_validate(questions, model)
         newsroom = [("newsroom", *o[1:]) for o in oof if o[0] in NEWSROOM_SETS]
         # The shipped threshold: the best balanced accuracy on the newsroom sets, pooled. The
@@ -518,14 +571,12 @@ def build_models(questions: list[Question]) -> tuple[dict[str, Any], dict[str, d
             },
         }
     # Ties go to the simpler model (the order of MODEL_CLASSES).
-    order = list(MODEL_CLASSES)
+    order = list(classes)
     chosen = max(cv, key=lambda n: (cv[n]["newsroom"]["balanced_accuracy"], -order.index(n)))
     x, y, weight = _stack(questions)
-    sets = {
-        "squad": f"{SQUAD_JSON.relative_to(PROJECT_ROOT)} sha256:{_sha256(SQUAD_JSON)}",
-        **{n: f"evals/gold/{n}.jsonl sha256:{_sha256(GOLD / f'{n}.jsonl')}" for n in GOLD_SETS},
-        **{n: f"evals/train/{n}.jsonl sha256:{_sha256(TRAIN / f'{n}.jsonl')}" for n in TRAIN_SETS},
-    }
+    sets = training_files()
+    if any(m.reads_reader for m in classes.values()):
+        sets["reader-oof"] = f"{READER_OOF.relative_to(PROJECT_ROOT)} sha256:{_sha256(READER_OOF)}"
     fitted_on = {"sets": sets, "rows": len(y), "positives": int(y.sum()), "questions": len(questions)}
     common = {
         "fitted_on": fitted_on,
@@ -544,7 +595,7 @@ def build_models(questions: list[Question]) -> tuple[dict[str, Any], dict[str, d
         **common,
     }
     trees = {}
-    for name, model in MODEL_CLASSES.items():
+    for name, model in classes.items():
         if model.model_file is None:
             continue
         manifest = {
@@ -555,7 +606,7 @@ def build_models(questions: list[Question]) -> tuple[dict[str, Any], dict[str, d
             "params": BOOST_PARAMS,
             "rounds": BOOST_ROUNDS,
         }
-        booster = fit_boosted(*_stack(questions, model.rows))
+        booster = fit_boosted(*_stack(questions, model))
         trees[name] = {"manifest": manifest, "booster": booster}
     return logistic, trees
 
@@ -632,16 +683,33 @@ def main(argv: list[str] | None = None) -> int:
         load_training(settings, args.features, set(args.extract_only.split(",")))
         return 0
     questions = load_training(settings, args.features)
-    logistic, tree_models = build_models(questions)
+    classes = dict(MODEL_CLASSES)
+    if not attach_reader(questions):
+        print(
+            f"fit: no {READER_OOF.name} (python -m evals.reader --folds): the reader's trees are not fitted",
+            file=sys.stderr,
+        )
+        classes = {n: m for n, m in classes.items() if not m.reads_reader}
+    logistic, tree_models = build_models(questions, classes)
     logistic_path = (args.out / MODEL_PATH.name) if args.out else MODEL_PATH
     outputs = {logistic_path: json.dumps(logistic, indent=1) + "\n"}
+    copies: list[tuple[Path, Path]] = []  # the reader model, beside trees written elsewhere
     manifests: dict[str, dict[str, Any]] = {}
     for name, made in tree_models.items():
         manifest_path = (args.out or MODELS_DIR) / f"{name}.json"
         trees_path = manifest_path.with_name(made["manifest"]["model_file"])
         trees = made["booster"].model_to_string(num_iteration=-1)
         digest = hashlib.sha256(trees.encode()).hexdigest()
-        manifests[name] = {**made["manifest"], "files": {trees_path.name: digest}}
+        files = {trees_path.name: digest}
+        if classes[name].reads_reader:  # the trees read this reader's logits: checked together
+            from bot.reader import MODEL
+            from bot.reader import manifest_path as reader_manifest
+
+            files[MODEL.name] = _sha256(MODEL)
+            for shipped in (MODEL, reader_manifest(MODEL)):
+                if shipped.parent != trees_path.parent:
+                    copies.append((shipped, trees_path.parent / shipped.name))
+        manifests[name] = {**made["manifest"], "files": files}
         outputs[manifest_path] = json.dumps(manifests[name], indent=1) + "\n"
         outputs[trees_path] = trees
     summary_cv = {
@@ -662,6 +730,8 @@ def main(argv: list[str] | None = None) -> int:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text, encoding="utf-8")
             print(f"fit: wrote {p}", file=sys.stderr)
+        for source, target in copies:
+            shutil.copyfile(source, target)
     if args.squad_report:
         chosen = settings.scorer
         fold_scorers = leave_articles_out(questions, MODEL_CLASSES[chosen])

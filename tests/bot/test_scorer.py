@@ -14,6 +14,8 @@ from bot.assembly import SCORERS, assemble
 from bot.boosted import MANIFEST, BoostedScorer
 from bot.contextual import MANIFEST as CONTEXTUAL
 from bot.contextual import ContextualScorer, context_rows
+from bot.reader import MANIFEST as READER
+from bot.reader import ReaderScorer
 from bot.scorer import Candidates, SentenceScorer
 from despatch.errors import ConfigError
 from despatch.settings import Settings, load_settings
@@ -36,9 +38,10 @@ def test_every_named_scorer_loads_and_scores_in_0_1() -> None:
         assert scorer.score(Candidates.of_rows(np.zeros((0, len(FEATURES))))).shape == (0,)
 
 
-def test_the_default_scorer_is_the_contextual_one() -> None:
+def test_the_default_scorer_is_the_reader() -> None:
     scorer = build_scorer(load_settings())
-    assert isinstance(scorer, ContextualScorer) and scorer.source == CONTEXTUAL
+    assert isinstance(scorer, ReaderScorer) and scorer.source == READER
+    assert isinstance(scorer.base, ContextualScorer) and scorer.base.source == CONTEXTUAL
 
 
 def test_the_contextual_scorer_reads_each_row_beside_its_rivals() -> None:
@@ -62,7 +65,7 @@ def test_the_boosted_scorer_ranks_an_answer_above_a_related_sentence() -> None:
         assert p[1] > p[0], name
 
 
-@pytest.mark.parametrize("manifest", [CONTEXTUAL, MANIFEST], ids=["contextual", "boosted"])
+@pytest.mark.parametrize("manifest", [READER, CONTEXTUAL, MANIFEST], ids=["reader", "contextual", "boosted"])
 def test_the_manifest_names_its_data_command_and_cross_validation(manifest: Path) -> None:
     raw = json.loads(manifest.read_text(encoding="utf-8"))
     assert raw["command"] == "python -m evals.fit"
@@ -74,9 +77,9 @@ def test_the_manifest_names_its_data_command_and_cross_validation(manifest: Path
     assert "heldout" not in text and "gold/newsroom" not in text  # never trained on held-out sets
     cv = raw["cross_validation"]
     assert set(SCORERS) <= set(cv)
-    assert raw["chosen"] == "contextual" == load_settings().scorer  # the default is the CV winner
+    assert raw["chosen"] == "reader" == load_settings().scorer  # the default is the CV winner
     best = max(cv[n]["newsroom"]["balanced_accuracy"] for n in SCORERS)
-    assert cv["contextual"]["newsroom"]["balanced_accuracy"] == best
+    assert cv["reader"]["newsroom"]["balanced_accuracy"] == best
     chosen = cv[manifest.stem]
     assert chosen["threshold"] == raw["threshold"]
     strict = chosen["at_target_precision"]

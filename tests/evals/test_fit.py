@@ -105,9 +105,9 @@ def test_each_model_class_reads_rows_its_own_way() -> None:
     n = len(FEATURES)
     x = np.arange(2 * n, dtype=float).reshape(2, n)
     q = Question("newsroom", "g", GoldCase("a", "q?", True), False, x, np.array([1.0, 0.0]))
-    plain, _, _ = _stack([q], MODEL_CLASSES["boosted"].rows)
+    plain, _, _ = _stack([q], MODEL_CLASSES["boosted"])
     assert plain.shape == (2, n)
-    wide, y, weight = _stack([q], MODEL_CLASSES["contextual"].rows)
+    wide, y, weight = _stack([q], MODEL_CLASSES["contextual"])
     assert wide.shape == (2, n + len(CONTEXT_FEATURES)) and list(y) == [1.0, 0.0] and len(weight) == 2
 
 
@@ -123,3 +123,27 @@ def test_a_cross_validation_model_is_a_sentence_scorer_the_report_can_name() -> 
     assert describe_model(make_settings(Path("unused")), "extractive", trees) == (
         "extractive, boosted answerability model (in memory)"
     )
+
+
+def test_the_reader_class_reads_its_out_of_fold_logits(tmp_path: Path) -> None:
+    import json
+
+    from bot.answerability import FEATURES
+    from bot.contextual import CONTEXT_FEATURES
+    from bot.reader import READER_FEATURES
+    from evals.fit import MODEL_CLASSES, Question, _stack, attach_reader
+    from evals.gold import GoldCase
+
+    n = len(FEATURES)
+    q = Question(
+        "newsroom", "g", GoldCase("a", "q?", True), False, np.zeros((3, n)), np.array([1.0, 0.0, 0.0])
+    )
+    assert not attach_reader([q], tmp_path / "none.json")  # no scores yet: the class is left out
+    oof = tmp_path / "reader-oof.json"
+    oof.write_text(json.dumps({"logits": {"newsroom:a:0": 2.5, "newsroom:a:2": -1.0}}), encoding="utf-8")
+    assert attach_reader([q], oof)
+    assert q.reader is not None and list(np.isnan(q.reader)) == [False, True, False]
+    wide, _, _ = _stack([q], MODEL_CLASSES["reader"])
+    assert wide.shape == (3, n + len(CONTEXT_FEATURES) + len(READER_FEATURES))
+    np.testing.assert_allclose(wide[[0, 2], -3], [2.5, -1.0])  # the logit, then its gap and place
+    assert np.isnan(wide[1, -3:]).all()

@@ -1,0 +1,103 @@
+"""The reader: its columns, the shortlist it reads, and the stacked scorer around it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answerability import FEATURES
+from bot.contextual import CONTEXT_FEATURES
+from bot.reader import (
+    READER_FEATURES,
+    ReaderModel,
+    ReaderScorer,
+    ReaderTrees,
+    reader_columns,
+    reader_rows,
+    shortlist,
+)
+from bot.scorer import Candidates
+from despatch.errors import ConfigError
+
+
+def test_reader_columns_give_the_gap_to_the_best_and_the_place_among_those_read() -> None:
+    cols = reader_columns(np.array([1.0, np.nan, 3.0, -2.0]))
+    assert np.isnan(cols[1]).all()  # not read: no logit, gap or place
+    np.testing.assert_allclose(cols[[0, 2, 3], 0], [1.0, 3.0, -2.0])
+    np.testing.assert_allclose(cols[[0, 2, 3], 1], [-2.0, 0.0, -5.0])
+    np.testing.assert_allclose(cols[[0, 2, 3], 2], [1.0, 0.0, 2.0])
+    assert reader_columns(np.full(2, np.nan)).shape == (2, 3)
+    assert reader_columns(np.zeros(0)).shape == (0, 3)
+
+
+def test_reader_rows_are_the_contextual_rows_and_the_reader_columns() -> None:
+    rows = np.random.default_rng(1).random((4, len(FEATURES) + 1))
+    out = reader_rows(rows)
+    assert out.shape == (4, len(FEATURES) + len(CONTEXT_FEATURES) + len(READER_FEATURES))
+    np.testing.assert_allclose(out[:, : len(FEATURES)], rows[:, :-1])
+    assert reader_rows(np.zeros((0, len(FEATURES) + 1))).shape[0] == 0
+
+
+def test_the_shortlist_keeps_sentences_holding_the_questions_numbers_first() -> None:
+    rows = np.zeros((4, len(FEATURES)))
+    rows[3, FEATURES.index("numbers")] = 1.0
+    assert shortlist(np.array([0.9, 0.8, 0.1, 0.2]), rows, 2) == [3, 0]
+    assert shortlist(np.array([0.9, 0.8, 0.1, 0.2]), rows, 10) == [3, 0, 1, 2]
+
+
+class Base:
+    """A first stage that prefers later rows."""
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return np.linspace(0.1, 0.9, len(rows))
+
+
+class Reading:
+    """A reader (``ReaderModel``'s interface) that scores a sentence by its length and records
+    what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    def logits(self, questions: Sequence[str], sentences: Sequence[str]) -> np.ndarray:
+        self.asked += list(zip(questions, sentences, strict=True))
+        return np.array([float(len(s)) for s in sentences])
+
+
+class Trees(ReaderTrees):
+    """Stacked trees that return the reader column they are given (NaN as -1)."""
+
+    def __init__(self) -> None:
+        super().__init__(None, 0.5)
+        self.seen: np.ndarray | None = None
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        self.seen = rows
+        return np.nan_to_num(rows[:, -1], nan=-1.0)
+
+
+def test_the_reader_reads_only_the_shortlist_with_the_question_as_read() -> None:
+    reading, trees = Reading(), Trees()
+    scorer = ReaderScorer(Base(), reading, trees, shortlist=2)  # type: ignore[arg-type]
+    texts = ("a", "bb", "ccc", "dddd")
+    p = scorer.score(Candidates("Who?", texts, np.zeros((4, len(FEATURES)))))
+    assert reading.asked == [("Who?", "dddd"), ("Who?", "ccc")]  # the base's two best
+    np.testing.assert_allclose(p, [-1.0, -1.0, 3.0, 4.0])
+    assert trees.seen is not None and trees.seen.shape == (4, len(FEATURES) + 1)
+    assert scorer.score(Candidates("Who?", (), np.zeros((0, len(FEATURES))))).shape == (0,)
+    assert scorer.threshold == 0.5
+
+
+def test_a_missing_or_altered_reader_model_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"python -m evals\.reader"):
+        ReaderModel(tmp_path / "reader.onnx")
+    model = tmp_path / "reader.onnx"
+    model.write_bytes(b"not a model")
+    (tmp_path / "reader-model.json").write_text(
+        '{"files": {"reader.onnx": "0000"}, "max_tokens": 128}', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="not the file"):
+        ReaderModel(model)

@@ -1,0 +1,68 @@
+"""Training the reader: which pairs it learns from, and a real (tiny) fine-tune and export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answerability import FEATURES
+from evals.fit import Question
+from evals.gold import GoldCase
+from evals.reader import MAX_NEGATIVES, training_pairs
+
+
+class Base:
+    """A first stage that ranks the rows in the order given."""
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return np.linspace(1.0, 0.0, len(rows))
+
+
+def _question(answerable: bool, labels: list[float], group: str = "news:a.txt") -> Question:
+    case = GoldCase("c1", "What was the target?", answerable, [["12,000"]] if answerable else [])
+    texts = tuple(f"sentence {i}" for i in range(len(labels)))
+    q = Question("newsroom", group, case, False, np.zeros((len(labels), len(FEATURES))), np.asarray(labels))
+    q.texts = texts
+    return q
+
+
+def test_pairs_hold_every_positive_and_the_best_ranked_negatives() -> None:
+    q = _question(True, [0, 0, 0, 0, 0, 0, 0, 1.0])  # the answer ranked last: still learned from
+    pairs = training_pairs([q], Base(), k=5)
+    assert [(p.sentence, p.label) for p in pairs] == [
+        ("sentence 7", 1.0),
+        *((f"sentence {i}", 0.0) for i in range(MAX_NEGATIVES)),
+    ]
+    assert all(p.question == "What was the target?" and p.group == "news:a.txt" for p in pairs)
+    assert pairs[0].key == "newsroom:c1:7"
+
+
+def test_an_unanswerable_question_gives_only_negatives_and_a_gated_one_none() -> None:
+    pairs = training_pairs([_question(False, [0, 0, 0, 0])], Base(), k=5)
+    assert [p.label for p in pairs] == [0.0] * MAX_NEGATIVES
+    gated = _question(True, [1.0])
+    gated.gated = True
+    assert training_pairs([gated], Base(), k=5) == []
+
+
+@pytest.mark.slow
+def test_a_tiny_fine_tune_exports_an_int8_reader_that_agrees_with_torch(tmp_path: Path) -> None:
+    from bot.reader import ReaderModel, export, manifest_path
+    from evals.reader import Pair, train
+
+    pairs = [
+        Pair("What target was set?", "The target was 12,000 departures.", 1.0, "g", "s:1:0"),
+        Pair("What target was set?", "Ms Rudd spoke to MPs.", 0.0, "g", "s:1:1"),
+    ] * 8
+    reader = train(pairs, tmp_path, label="tiny")
+    assert not (tmp_path / "tiny.ckpt").exists()  # a finished run leaves no checkpoint
+    out = tmp_path / "reader.onnx"
+    written = export(reader, out, {"pairs": len(pairs)})
+    assert written == [out, manifest_path(out)]
+    assert out.stat().st_size < 30_000_000  # the issue's bound for a shipped cross-encoder
+    questions, sentences = [p.question for p in pairs[:2]], [p.sentence for p in pairs[:2]]
+    np.testing.assert_allclose(
+        ReaderModel(out).logits(questions, sentences), reader.logits(questions, sentences), atol=0.1
+    )
