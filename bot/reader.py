@@ -100,6 +100,8 @@ class ReaderModel:
     """The exported reader on ONNX Runtime: logits for (question, sentence) pairs."""
 
     def __init__(self, path: Path = MODEL, check: bool = True, threads: int = 1) -> None:
+        """``threads``: onnxruntime's intra-op threads; one, since the server answers several
+        questions at once."""
         self.path = Path(path)
         self.threads = threads
         self._session: Any = None

@@ -88,11 +88,12 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
     scorer: str = Field(
-        "reader",
-        description="Sentence scorer (bot.assembly.SCORERS): reader (the contextual trees plus a "
-        "cross-encoder that reads the question with each of the best few sentences, the "
-        "cross-validated winner), contextual (LightGBM trees reading each sentence beside its "
-        "rivals), boosted (the trees on each sentence alone) or logistic.",
+        "contextual",
+        description="Sentence scorer (bot.assembly.SCORERS): contextual (LightGBM trees reading each "
+        "sentence beside its rivals), reader (those trees plus a cross-encoder that reads the "
+        "question with each of the 5 best sentences: best in cross-validation, but about 60 ms "
+        "more a question, p95 over 300 ms in bench.scorers), boosted (the trees on each sentence "
+        "alone) or logistic.",
     )
     answer_threshold: float | None = Field(
         None,

@@ -101,3 +101,36 @@ def test_a_missing_or_altered_reader_model_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="not the file"):
         ReaderModel(model)
+
+
+def test_the_shipped_reader_scorer_loads_and_its_trees_name_the_reader_they_read(tmp_path: Path) -> None:
+    import shutil
+
+    from bot.reader import MANIFEST, MODEL
+
+    scorer = ReaderScorer.load()
+    assert scorer.name == "reader" and scorer.source == MANIFEST and 0.0 < scorer.threshold < 1.0
+    for f in MODEL.parent.glob("reader*"):
+        shutil.copy(f, tmp_path / f.name)
+    ReaderScorer.load(tmp_path / "reader.json")  # the copies load together
+    altered = tmp_path / MODEL.name
+    altered.write_bytes(altered.read_bytes() + b"\0")  # another reader beside the same trees
+    with pytest.raises(ConfigError, match=r"sha256 differs.*python -m evals\.fit"):
+        ReaderScorer.load(tmp_path / "reader.json")
+
+
+def test_the_shipped_reader_reads_a_real_question_and_scores_every_candidate() -> None:
+    from bot.answerability import FEATURES
+
+    scorer = ReaderScorer.load()
+    texts = (
+        "For 2015/16, the annual target was raised to 12,800 voluntary departures.",
+        "Ms Rudd told MPs she had not been aware of the targets.",
+    )
+    rows = np.zeros((2, len(FEATURES)))
+    logits = scorer.logits(Candidates("What was the voluntary departures target for 2015/16?", texts, rows))
+    assert np.isfinite(logits).all()
+    # The sentence about the question's subject reads as the likelier answer.
+    assert logits[0] > logits[1]
+    p = scorer.score(Candidates("What was the voluntary departures target for 2015/16?", texts, rows))
+    assert p.shape == (2,) and np.all((p >= 0) & (p <= 1))

@@ -323,12 +323,12 @@ def test_a_run_without_a_corpus_or_with_a_missing_thresholds_file_is_a_config_er
 def test_describe_model_names_the_scorer_file_and_its_digest_or_the_llm(tmp_path: Path) -> None:
     from bot.answerability import MODEL_PATH, Model
     from bot.assembly import assemble
-    from bot.reader import MANIFEST
+    from bot.contextual import MANIFEST
 
     settings = make_settings(tmp_path / "store")
     digest = hashlib.sha256(MANIFEST.read_bytes()).hexdigest()[:12]
     assert describe_model(settings, "extractive", assemble(settings).scorer) == (
-        f"extractive, reader answerability model reader.json sha256:{digest}"
+        f"extractive, contextual answerability model contextual.json sha256:{digest}"
     )
     logistic = settings.model_copy(update={"scorer": "logistic"})
     digest = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()[:12]
