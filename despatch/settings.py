@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="Where the documents API chunks, annotates and embeds a pushed story: worker (a child "
         "process at lower CPU priority, so readers keep the cores; the default) or inline (in the server).",
     )
+    malloc_arenas: int = Field(
+        2,
+        ge=0,
+        description="glibc malloc arenas of `despatch serve` (0: glibc's default, 8 per core). Few arenas "
+        "give back what a view update frees: 200 PUTs grew the server's RSS 36.8% with the default "
+        "and -0.1% with 2 (bench.push, docs/benchmarks.md).",
+    )
     max_file_mb: float = Field(20.0, gt=0, description="Largest input file accepted, MB.")
     members_file: Path | None = Field(
         None,

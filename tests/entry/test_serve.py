@@ -38,3 +38,13 @@ def test_despatch_serve_command(founding_store: Any, tmp_path: Path) -> None:
         proc.terminate()  # SIGTERM, as a service manager stops it
         proc.wait(timeout=30)
     assert proc.returncode == 0 and not list(tmp_path.glob("despatch-gradio-*"))
+
+
+def test_the_malloc_arena_cap_is_set_on_glibc_and_left_alone_for_zero() -> None:
+    import platform
+
+    from entry.serve import limit_malloc_arenas
+
+    assert limit_malloc_arenas(0) is False  # glibc's default: nothing to set
+    if platform.libc_ver()[0] == "glibc":
+        assert limit_malloc_arenas(2) is True
