@@ -38,7 +38,7 @@ import numpy as np
 
 from despatch.settings import PROJECT_ROOT
 
-FROZEN = 3  # embeddings and the lowest layers are not trained (2x faster, measured)
+FROZEN = 3  # embeddings and the lowest layers are not trained: half the encoder to update
 EPOCHS = 1
 BATCH = 16
 LR = 7e-5
