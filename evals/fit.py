@@ -678,6 +678,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = load_settings()
+    if args.squad_report and MODEL_CLASSES[settings.scorer].reads_reader:
+        parser.error(
+            f"--squad-report answers each SQuAD article with a scorer fitted without it; the "
+            f"{settings.scorer} scorer's reader was trained on every article, so it cannot be "
+            "reported that way. Set DESPATCH_SCORER=contextual for the report"
+        )
     offline(settings)  # before any model loads
     if args.extract_only:
         load_training(settings, args.features, set(args.extract_only.split(",")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from evals.fit import choose_threshold, fit, scores
 
@@ -147,3 +148,15 @@ def test_the_reader_class_reads_its_out_of_fold_logits(tmp_path: Path) -> None:
     assert wide.shape == (3, n + len(CONTEXT_FEATURES) + len(READER_FEATURES))
     np.testing.assert_allclose(wide[[0, 2], -3], [2.5, -1.0])  # the logit, then its gap and place
     assert np.isnan(wide[1, -3:]).all()
+
+
+def test_the_squad_report_refuses_a_scorer_whose_reader_saw_every_article(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evals.fit import main
+
+    monkeypatch.setenv("DESPATCH_SCORER", "reader")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--squad-report", "unused"])
+    assert exit_info.value.code == 2
+    assert "DESPATCH_SCORER=contextual" in capsys.readouterr().err
