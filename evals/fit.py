@@ -574,10 +574,12 @@ def build_models(
     order = list(classes)
     chosen = max(cv, key=lambda n: (cv[n]["newsroom"]["balanced_accuracy"], -order.index(n)))
     x, y, weight = _stack(questions)
-    sets = training_files()
-    if any(m.reads_reader for m in classes.values()):
-        sets["reader-oof"] = f"{READER_OOF.relative_to(PROJECT_ROOT)} sha256:{_sha256(READER_OOF)}"
-    fitted_on = {"sets": sets, "rows": len(y), "positives": int(y.sum()), "questions": len(questions)}
+    fitted_on = {
+        "sets": training_files(),
+        "rows": len(y),
+        "positives": int(y.sum()),
+        "questions": len(questions),
+    }
     common = {
         "fitted_on": fitted_on,
         "target_precision": TARGET_PRECISION,
@@ -606,6 +608,10 @@ def build_models(
             "params": BOOST_PARAMS,
             "rounds": BOOST_ROUNDS,
         }
+        if model.reads_reader:  # and what it read of the reader: its out-of-fold logits
+            logits = f"{READER_OOF.relative_to(PROJECT_ROOT)} sha256:{_sha256(READER_OOF)}"
+            sets = {**training_files(), "reader-oof": logits}
+            manifest["fitted_on"] = {**fitted_on, "sets": sets}
         booster = fit_boosted(*_stack(questions, model))
         trees[name] = {"manifest": manifest, "booster": booster}
     return logistic, trees
