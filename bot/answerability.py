@@ -128,6 +128,14 @@ def expansion(sentence: Sentence, acronym: str | None = None) -> tuple[int, int]
     return None
 
 
+def answer_order(p: np.ndarray, rows: np.ndarray) -> list[int]:
+    """Candidate indices as the answerer ranks them: sentences holding all the question's
+    numbers first (a year or figure the question names is a constraint), then by ``p``;
+    ties keep the candidates' order."""
+    keeps = np.asarray(rows)[:, FEATURES.index("numbers")] >= 1.0
+    return [int(i) for i in np.lexsort((-np.asarray(p), ~keeps))]
+
+
 def features(info: QuestionInfo, sentence: Sentence, question_terms: frozenset[str]) -> list[float]:
     """The feature vector of ``sentence`` for ``info``, in the order of ``FEATURES``."""
     have = sentence.terms | sentence.context_terms

@@ -245,8 +245,7 @@ class ReaderScorer:
 
 def shortlist(base: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
     """The ``k`` candidates the reader reads: the best by the base scorer, ranked as the answerer
-    ranks (a sentence holding the question's numbers first)."""
-    from bot.answerability import FEATURES
+    ranks (``bot.answerability.answer_order``)."""
+    from bot.answerability import answer_order
 
-    keeps = np.asarray(rows)[:, FEATURES.index("numbers")] >= 1.0
-    return [int(i) for i in np.lexsort((-np.asarray(base), ~keeps))[:k]]
+    return answer_order(base, rows)[:k]

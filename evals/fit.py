@@ -297,7 +297,7 @@ Outcome = tuple[str, bool, float, bool]  # (set, answerable, best probability, b
 
 def _outcomes(questions: list[Question], scorer: Any, model: ModelClass | None = None) -> list[Outcome]:
     """Per question: (set, answerable, best probability, the best sentence holds the answer)."""
-    from bot.answerability import FEATURES
+    from bot.answerability import answer_order
 
     out = []
     for q in questions:
@@ -305,9 +305,7 @@ def _outcomes(questions: list[Question], scorer: Any, model: ModelClass | None =
             out.append((q.set, q.case.answerable, -1.0, False))
             continue
         p = scorer.predict(model.input(q) if model else q.x)
-        # As the answerer ranks: sentences holding the question's numbers first, then by p.
-        keeps = q.x[:, FEATURES.index("numbers")] >= 1.0
-        best = int(np.lexsort((-p, ~keeps))[0])
+        best = answer_order(p, q.x)[0]
         out.append((q.set, q.case.answerable, float(p[best]), bool(q.y[best])))
     return out
 

@@ -131,6 +131,7 @@ class Reader:
 
 def pooled(encoder: Any, torch: Any) -> Any:
     """The encoder with mean pooling and a linear head, as a torch module (made lazily)."""
+    from index.embedding import mean_pooled
 
     class _Pooled(torch.nn.Module):
         def __init__(self) -> None:
@@ -139,11 +140,7 @@ def pooled(encoder: Any, torch: Any) -> Any:
             self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.encoder(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            mean = mean_pooled(self.encoder, input_ids, attention_mask, token_type_ids)
             return self.head(mean).squeeze(-1)
 
     return _Pooled()

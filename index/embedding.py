@@ -96,6 +96,16 @@ def space_of(embedder: object) -> VectorSpace | None:
     return space if isinstance(space, VectorSpace) else None
 
 
+def mean_pooled(encoder: Any, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+    """A torch encoder's last hidden states averaged over the real (unmasked) tokens, as the
+    sentence-transformers pooling of all-MiniLM-L6-v2 does (for the ONNX export and the reader)."""
+    hidden = encoder(
+        input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+    ).last_hidden_state
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
 def max_seq_length(model_path: Path) -> int:
     """The model's sequence limit in wordpieces, as sentence-transformers reads it."""
     config = model_path / "sentence_bert_config.json"

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from despatch.errors import ConfigError, OfflineResourceError
-from index.embedding import default_model_path, max_seq_length, model_fingerprint
+from index.embedding import default_model_path, max_seq_length, mean_pooled, model_fingerprint
 
 # Bump when the exported graph changes, so caches of an older recipe are not reused.
 RECIPE = "v2"
@@ -132,11 +132,7 @@ def _export(model_path: Path, out: Path) -> None:
             self.model = model
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.model(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            mean = mean_pooled(self.model, input_ids, attention_mask, token_type_ids)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
 
     _check_pooling(model_path)
