@@ -40,6 +40,12 @@ from despatch.settings import PROJECT_ROOT
 
 FROZEN = 3  # embeddings and the lowest layers are not trained: half the encoder to update
 EPOCHS = 1
+LOSSES = ("pointwise", "listwise")
+LOSS = "pointwise"
+LOSS_TEXT = {
+    "pointwise": "binary cross-entropy, positives weighted to balance",
+    "listwise": "per question, softmax cross-entropy over its pairs and a no-answer logit fixed at 0",
+}
 BATCH = 16
 LR = 7e-5
 HEAD_LR = 1e-3
@@ -146,12 +152,49 @@ def pooled(encoder: Any, torch: Any) -> Any:
     return _Pooled()
 
 
-def train(pairs: list[Pair], out: Path, epochs: int = EPOCHS, label: str = "reader") -> Reader:
+def _units(pairs: Sequence[Pair], loss: str) -> list[list[int]]:
+    """What a batch is made of: single pairs (pointwise), or each question's pairs together
+    (listwise: the question's candidates compete with each other and with "no answer")."""
+    if loss == "pointwise":
+        return [[i] for i in range(len(pairs))]
+    by_question: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_question.setdefault(p.key.rsplit(":", 1)[0], []).append(i)
+    return list(by_question.values())
+
+
+def _loss(
+    torch: Any, logits: Any, batch: list[list[int]], pairs: Sequence[Pair], loss: str, pos_weight: Any
+) -> Any:
+    """Pointwise: binary cross-entropy per pair, positives weighted to balance. Listwise: per
+    question, softmax cross-entropy over its candidates and a "no answer" option fixed at logit 0,
+    the target spread over the candidates that answer (or all on "no answer" when none does), so
+    a logit above 0 means "this answers, and better than the rest"."""
+    flat = [i for unit in batch for i in unit]
+    y = torch.tensor([pairs[i].label for i in flat])
+    if loss == "pointwise":
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+    total, start = logits.new_zeros(()), 0
+    for unit in batch:
+        part = logits[start : start + len(unit)]
+        labels = y[start : start + len(unit)]
+        start += len(unit)
+        scores = torch.cat([logits.new_zeros(1), part])
+        target = torch.cat([(labels.sum() == 0).float().reshape(1), labels / labels.sum().clamp(min=1.0)])
+        total = total - (target * torch.log_softmax(scores, dim=0)).sum()
+    return total / len(batch)
+
+
+def train(
+    pairs: list[Pair], out: Path, epochs: int = EPOCHS, label: str = "reader", loss: str = LOSS
+) -> Reader:
     """Fine-tune a reader on ``pairs``; ``out`` keeps a checkpoint (a rerun resumes from it)."""
     import torch
 
     from index.embedding import default_model_path
 
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}: choose one of {', '.join(LOSSES)}")
     torch.set_num_threads(2)
     reader = Reader(default_model_path())
     net = reader.net
@@ -162,16 +205,18 @@ def train(pairs: list[Pair], out: Path, epochs: int = EPOCHS, label: str = "read
             p.requires_grad = False
     body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
     opt = torch.optim.AdamW([{"params": body, "lr": LR}, {"params": net.head.parameters(), "lr": HEAD_LR}])
-    # Batches of like length (little padding), in a seeded random order.
+    # Batches of about BATCH pairs, of like length (little padding), in a seeded random order.
     rng = random.Random(SEED)
-    lengths = [len(p.question) + len(p.sentence) for p in pairs]
-    batches: list[list[int]] = []
+    units = _units(pairs, loss)
+    per_batch = max(1, round(BATCH * len(units) / max(len(pairs), 1)))
+    lengths = [sum(len(pairs[i].question) + len(pairs[i].sentence) for i in u) / len(u) for u in units]
+    batches: list[list[list[int]]] = []
     for _ in range(epochs):
-        idx = list(range(len(pairs)))
+        idx = list(range(len(units)))
         rng.shuffle(idx)
-        for chunk in range(0, len(idx), BATCH * 50):
-            block = sorted(idx[chunk : chunk + BATCH * 50], key=lambda i: lengths[i])
-            part = [block[i : i + BATCH] for i in range(0, len(block), BATCH)]
+        for chunk in range(0, len(idx), per_batch * 50):
+            block = sorted(idx[chunk : chunk + per_batch * 50], key=lambda i: lengths[i])
+            part = [[units[i] for i in block[j : j + per_batch]] for j in range(0, len(block), per_batch)]
             rng.shuffle(part)
             batches += part
     total = len(batches)
@@ -179,7 +224,7 @@ def train(pairs: list[Pair], out: Path, epochs: int = EPOCHS, label: str = "read
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
-    checkpoint = out / f"{label}.ckpt"
+    checkpoint = out / f"{label}-{loss}.ckpt"
     step = 0
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -195,22 +240,22 @@ def train(pairs: list[Pair], out: Path, epochs: int = EPOCHS, label: str = "read
     net.train()
     while step < total:
         batch = batches[step]
-        b = reader.batch([pairs[i].question for i in batch], [pairs[i].sentence for i in batch])
-        y = torch.tensor([pairs[i].label for i in batch])
+        flat = [i for unit in batch for i in unit]
+        b = reader.batch([pairs[i].question for i in flat], [pairs[i].sentence for i in flat])
         logits = net(b["input_ids"], b["attention_mask"], b["token_type_ids"])
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
-        loss.backward()
+        value_t = _loss(torch, logits, batch, pairs, loss, pos_weight)
+        value_t.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
         opt.zero_grad()
         step += 1
-        seen += len(batch)
-        value = loss.item()
+        seen += len(flat)
+        value = value_t.item()
         running = 0.98 * running + 0.02 * value if step > 1 else value
         if step % 25 == 0 or step == total:
             rate = seen / (time.perf_counter() - began)
-            left = (total - step) * BATCH / max(rate, 1e-9)
+            left = (total - step) * (seen / step) / max(rate, 1e-9)
             print(
                 f"reader: {label}: step {step}/{total} loss {running:.3f} {rate:.1f} pairs/s, "
                 f"{left / 60:.0f} min left",
@@ -242,10 +287,12 @@ def _digest(pairs: Sequence[Pair]) -> str:
     return h.hexdigest()
 
 
-def out_of_fold(questions: Sequence[Any], base: Any, work: Path) -> dict[str, Any]:
+def out_of_fold(
+    questions: Sequence[Any], base: Any, work: Path, epochs: int = EPOCHS, loss: str = LOSS
+) -> dict[str, Any]:
     """Two readers, each trained on one half of the groups, score the other half's shortlists."""
     from bot.reader import SHORTLIST, shortlist
-    from evals.fit import folds
+    from evals.crossval import folds
 
     fold_of = folds(list(questions), 2)
     scores: dict[str, float] = {}
@@ -254,7 +301,7 @@ def out_of_fold(questions: Sequence[Any], base: Any, work: Path) -> dict[str, An
         test_q = [q for q in questions if fold_of[q.group] == f and not q.gated and len(q.y) and q.texts]
         pairs = training_pairs(train_q, base, SHORTLIST)
         print(f"reader: fold {f + 1}/2: {len(pairs)} pairs", file=sys.stderr, flush=True)
-        reader = train(pairs, work, label=f"fold{f}")
+        reader = train(pairs, work, epochs, label=f"fold{f}", loss=loss)
         qs, ss, keys = [], [], []
         for q in test_q:
             asked = asked_text(q.case)
@@ -265,7 +312,12 @@ def out_of_fold(questions: Sequence[Any], base: Any, work: Path) -> dict[str, An
         print(f"reader: fold {f + 1}/2: scoring {len(qs)} pairs", file=sys.stderr, flush=True)
         for key, logit in zip(keys, reader.logits(qs, ss), strict=True):
             scores[key] = round(float(logit), 4)
-    return {"shortlist": SHORTLIST, "scheme": "2 grouped folds (evals.fit.folds)", "logits": scores}
+    return {
+        "shortlist": SHORTLIST,
+        "scheme": "2 grouped folds (evals.crossval.folds)",
+        "recipe": {"epochs": epochs, "loss": loss},
+        "logits": scores,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.contextual import ContextualScorer
     from bot.reader import MODEL, SHORTLIST, export
     from despatch.settings import load_settings
-    from evals.fit import load_training, training_files
+    from evals.rows import load_training, training_files
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -282,6 +334,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/despatch-reader"), help="checkpoints")
     parser.add_argument("--folds", action="store_true", help="also the out-of-fold scores (two more readers)")
     parser.add_argument("--no-final", action="store_true", help="skip the reader trained on every group")
+    parser.add_argument(
+        "--epochs", type=int, default=EPOCHS, help=f"passes over the pairs (default {EPOCHS})"
+    )
+    parser.add_argument(
+        "--loss", choices=LOSSES, default=LOSS, help=f"per pair or per question's shortlist (default {LOSS})"
+    )
+    parser.add_argument(
+        "--oof",
+        type=Path,
+        default=OOF,
+        help="where --folds writes the out-of-fold scores (evals.fit reads OOF)",
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     offline(settings)
@@ -289,13 +353,13 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_training(settings, args.features)
     base = ContextualScorer.load()  # the shortlist's ranking (the stacked scorer's first stage)
     if args.folds:
-        oof = out_of_fold(questions, base, args.work)
-        OOF.write_text(json.dumps(oof, indent=0, sort_keys=True) + "\n", encoding="utf-8")
-        print(f"reader: wrote {OOF} ({len(oof['logits'])} scores)", file=sys.stderr)
+        oof = out_of_fold(questions, base, args.work, args.epochs, args.loss)
+        args.oof.write_text(json.dumps(oof, indent=0, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"reader: wrote {args.oof} ({len(oof['logits'])} scores)", file=sys.stderr)
     if not args.no_final:
         pairs = training_pairs(questions, base, SHORTLIST)
         print(f"reader: all groups: {len(pairs)} pairs", file=sys.stderr, flush=True)
-        reader = train(pairs, args.work, label="final")
+        reader = train(pairs, args.work, args.epochs, label="final", loss=args.loss)
         meta = {
             "trained_on": training_files(),
             "pairs": len(pairs),
@@ -305,13 +369,13 @@ def main(argv: list[str] | None = None) -> int:
                 "encoder": "the packaged all-MiniLM-L6-v2 (index.embedding.default_model_path)",
                 "head": "mean pooling over real tokens, then a linear layer",
                 "frozen": f"embeddings and layers 0-{FROZEN - 1}",
-                "epochs": EPOCHS,
+                "epochs": args.epochs,
                 "batch": BATCH,
                 "lr": LR,
                 "head_lr": HEAD_LR,
                 "warmup": WARMUP,
                 "seed": SEED,
-                "loss": "binary cross-entropy, positives weighted to balance",
+                "loss": LOSS_TEXT[args.loss],
             },
         }
         paths = export(reader, MODEL, meta)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evals.fit import choose_threshold, fit, scores
+from evals.crossval import choose_threshold, fit, scores
 
 
 def _data(seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +46,7 @@ def test_threshold_balances_answers_and_refusals() -> None:
 
 
 def test_the_threshold_for_a_target_precision_is_the_lowest_that_reaches_it() -> None:
-    from evals.fit import precision_at
+    from evals.crossval import precision_at
 
     # 10 right answers at high confidence, 2 wrong ones at 0.55, 1 right at 0.5, 3 wrong low.
     outcomes = [("s", True, 0.9, True)] * 10 + [("s", False, 0.55, False)] * 2
@@ -58,8 +58,9 @@ def test_the_threshold_for_a_target_precision_is_the_lowest_that_reaches_it() ->
 
 
 def test_folds_keep_each_group_whole_and_are_deterministic() -> None:
-    from evals.fit import Question, folds
+    from evals.crossval import folds
     from evals.gold import GoldCase
+    from evals.rows import Question
 
     questions = [Question("s", f"g{i % 7}", GoldCase(str(i), "q", False), gated=True) for i in range(70)]
     first = folds(questions, k=3)
@@ -68,8 +69,8 @@ def test_folds_keep_each_group_whole_and_are_deterministic() -> None:
 
 
 def test_a_label_needs_the_answer_and_the_evidence() -> None:
-    from evals.fit import label
     from evals.gold import GoldCase
+    from evals.rows import label
 
     case = GoldCase(
         "1", "Which party is he from?", True, [["Conservative"]], ["the Conservative MP Nicholas Soames told"]
@@ -80,7 +81,7 @@ def test_a_label_needs_the_answer_and_the_evidence() -> None:
 
 
 def test_ranking_counts_right_leads_and_separation_whatever_the_threshold() -> None:
-    from evals.fit import ranking
+    from evals.crossval import ranking
 
     outcomes = [
         ("newsroom", True, 0.9, True),
@@ -100,20 +101,21 @@ def test_ranking_counts_right_leads_and_separation_whatever_the_threshold() -> N
 def test_each_model_class_reads_rows_its_own_way() -> None:
     from bot.answerability import FEATURES
     from bot.contextual import CONTEXT_FEATURES
-    from evals.fit import MODEL_CLASSES, Question, _stack
+    from evals.crossval import MODEL_CLASSES, stack
     from evals.gold import GoldCase
+    from evals.rows import Question
 
     n = len(FEATURES)
     x = np.arange(2 * n, dtype=float).reshape(2, n)
     q = Question("newsroom", "g", GoldCase("a", "q?", True), False, x, np.array([1.0, 0.0]))
-    plain, _, _ = _stack([q], MODEL_CLASSES["boosted"])
+    plain, _, _ = stack([q], MODEL_CLASSES["boosted"])
     assert plain.shape == (2, n)
-    wide, y, weight = _stack([q], MODEL_CLASSES["contextual"])
+    wide, y, weight = stack([q], MODEL_CLASSES["contextual"])
     assert wide.shape == (2, n + len(CONTEXT_FEATURES)) and list(y) == [1.0, 0.0] and len(weight) == 2
 
 
 def test_a_cross_validation_model_is_a_sentence_scorer_the_report_can_name() -> None:
-    from evals.fit import MODEL_CLASSES
+    from evals.crossval import MODEL_CLASSES
     from evals.runner import describe_model
     from tests.conftest import make_settings
 
@@ -132,8 +134,9 @@ def test_the_reader_class_reads_its_out_of_fold_logits(tmp_path: Path) -> None:
     from bot.answerability import FEATURES
     from bot.contextual import CONTEXT_FEATURES
     from bot.reader import READER_FEATURES
-    from evals.fit import MODEL_CLASSES, Question, _stack, attach_reader
+    from evals.crossval import MODEL_CLASSES, stack
     from evals.gold import GoldCase
+    from evals.rows import Question, attach_reader
 
     n = len(FEATURES)
     q = Question(
@@ -144,7 +147,7 @@ def test_the_reader_class_reads_its_out_of_fold_logits(tmp_path: Path) -> None:
     oof.write_text(json.dumps({"logits": {"newsroom:a:0": 2.5, "newsroom:a:2": -1.0}}), encoding="utf-8")
     assert attach_reader([q], oof)
     assert q.reader is not None and list(np.isnan(q.reader)) == [False, True, False]
-    wide, _, _ = _stack([q], MODEL_CLASSES["reader"])
+    wide, _, _ = stack([q], MODEL_CLASSES["reader"])
     assert wide.shape == (3, n + len(CONTEXT_FEATURES) + len(READER_FEATURES))
     np.testing.assert_allclose(wide[[0, 2], -3], [2.5, -1.0])  # the logit, then its gap and place
     assert np.isnan(wide[1, -3:]).all()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from bot.answerability import FEATURES
-from evals.fit import Question
 from evals.gold import GoldCase
 from evals.reader import MAX_NEGATIVES, training_pairs
+from evals.rows import Question
 
 
 class Base:
@@ -57,7 +57,7 @@ def test_a_tiny_fine_tune_exports_an_int8_reader_that_agrees_with_torch(tmp_path
         Pair("What target was set?", "Ms Rudd spoke to MPs.", 0.0, "g", "s:1:1"),
     ] * 8
     reader = train(pairs, tmp_path, label="tiny")
-    assert not (tmp_path / "tiny.ckpt").exists()  # a finished run leaves no checkpoint
+    assert not (tmp_path / "tiny-pointwise.ckpt").exists()  # a finished run leaves no checkpoint
     out = tmp_path / "reader.onnx"
     written = export(reader, out, {"pairs": len(pairs)})
     assert written == [out, manifest_path(out)]
@@ -66,3 +66,62 @@ def test_a_tiny_fine_tune_exports_an_int8_reader_that_agrees_with_torch(tmp_path
     np.testing.assert_allclose(
         ReaderModel(out).logits(questions, sentences), reader.logits(questions, sentences), atol=0.1
     )
+
+
+def test_listwise_units_hold_each_question_s_pairs_together() -> None:
+    from evals.reader import Pair, _units
+
+    pairs = [Pair("q", f"s{i}", 0.0, "g", f"set:{i // 3}:{i}") for i in range(7)]
+    assert _units(pairs, "listwise") == [[0, 1, 2], [3, 4, 5], [6]]
+    assert _units(pairs, "pointwise") == [[i] for i in range(7)]
+
+
+def test_the_listwise_loss_is_cross_entropy_against_the_answers_or_no_answer() -> None:
+    import torch
+
+    from evals.reader import Pair, _loss
+
+    pairs = [
+        Pair("q1", "answer", 1.0, "g", "s:1:0"),
+        Pair("q1", "about it", 0.0, "g", "s:1:1"),
+        Pair("q2", "about it", 0.0, "g", "s:2:0"),
+    ]
+    batch = [[0, 1], [2]]
+    logits = torch.tensor([2.0, 1.0, -1.0])
+    got = _loss(torch, logits, batch, pairs, "listwise", None).item()
+    # q1: -log softmax([0, 2, 1])[1]; q2 (no answer among its pairs): -log softmax([0, -1])[0]
+    want = (
+        -torch.log_softmax(torch.tensor([0.0, 2.0, 1.0]), 0)[1]
+        - torch.log_softmax(torch.tensor([0.0, -1.0]), 0)[0]
+    ) / 2
+    assert got == pytest.approx(want.item(), rel=1e-6)
+    # Ranking the topical sentence above the answer costs more.
+    assert _loss(torch, torch.tensor([1.0, 2.0, -1.0]), batch, pairs, "listwise", None).item() > got
+
+
+def test_an_unknown_loss_is_refused_before_any_training(tmp_path: Path) -> None:
+    from evals.reader import train
+
+    with pytest.raises(ValueError, match="unknown loss 'hinge': choose one of pointwise, listwise"):
+        train([], tmp_path, loss="hinge")
+
+
+@pytest.mark.slow
+def test_a_tiny_listwise_fine_tune_puts_the_answer_above_no_answer_and_the_rest(tmp_path: Path) -> None:
+    from evals.reader import Pair, train
+
+    pairs = []
+    for n in range(6):
+        pairs += [
+            Pair("What target was set?", "The target was 12,000 departures.", 1.0, "g", f"s:{n}a:0"),
+            Pair("What target was set?", "Ms Rudd spoke to MPs about targets.", 0.0, "g", f"s:{n}a:1"),
+            Pair("Who chaired the committee?", "Ms Rudd spoke to MPs about targets.", 0.0, "g", f"s:{n}b:0"),
+        ]
+    reader = train(pairs, tmp_path, epochs=10, label="tiny", loss="listwise")
+    assert not (tmp_path / "tiny-listwise.ckpt").exists()
+    answer, topical, none = reader.logits(
+        ["What target was set?"] * 2 + ["Who chaired the committee?"],
+        [pairs[0].sentence, pairs[1].sentence, pairs[2].sentence],
+    )
+    assert answer > 0 > none
+    assert answer > topical
