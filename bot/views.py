@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bot import layered
 from bot.lexical import BM25
 from bot.tantivy_lexicon import TantivyLexicon, scoped_ids
 from despatch.errors import StoreError
@@ -40,12 +41,12 @@ class IndexView:
     def __init__(
         self,
         token: str,
-        texts: dict[str, str],
+        texts: Mapping[str, str],
         meta: Mapping[str, ChunkMeta],
-        versions: dict[str, str],
+        versions: Mapping[str, str],
         lexical: BM25 | TantivyLexicon,
         vectors: np.ndarray | None,
-        titles: dict[str, tuple[str, str | None]] | None = None,
+        titles: Mapping[str, tuple[str, str | None]] | None = None,
         ids: list[str] | None = None,
     ) -> None:
         self.token = token
@@ -53,17 +54,33 @@ class IndexView:
         self.meta = meta
         self.versions = versions
         self.lexical = lexical  # the hand-written BM25 arrays, or Tantivy (DESPATCH_LEXICAL)
-        # The view's chunk order: rows of ``vectors`` (None: dense search goes to Chroma).
-        self.ids = ids if ids is not None else (lexical.ids if isinstance(lexical, BM25) else list(texts))
-        self.position = {cid: i for i, cid in enumerate(self.ids)}
+        # The view's chunk order: rows of ``vectors`` (None: dense search goes to Chroma, and
+        # the order, if ever asked for, is the texts').
+        self._ids = ids if ids is not None else (lexical.ids if isinstance(lexical, BM25) else None)
+        self._position: dict[str, int] | None = None
         self.vectors = vectors
         # Each document's title and link, in the store's order: health and coverage are counted
         # from the view, never by reading every document record.
         self.titles = titles if titles is not None else {d: (d, None) for d in versions}
         self._kinds: dict[str, list[tuple[str, ChunkMeta]]] = {}
         self._people: tuple[frozenset[str], frozenset[str]] | None = None
-        self._by_doc: dict[str, list[str]] | None = None
+        self._people_counts: tuple[dict[str, int], dict[str, int]] | None = None
+        self._by_doc: Mapping[str, list[str]] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def ids(self) -> list[str]:
+        """The view's chunk ids in its order (the rows of ``vectors``); worked out once."""
+        if self._ids is None:
+            self._ids = list(self.texts)
+        return self._ids
+
+    @property
+    def position(self) -> dict[str, int]:
+        """Each chunk id's row in ``ids``; worked out once."""
+        if self._position is None:
+            self._position = {cid: i for i, cid in enumerate(self.ids)}
+        return self._position
 
     def of_kind(self, kind: str) -> list[tuple[str, ChunkMeta]]:
         """The chunks of documents of one kind ("division"), in document order; worked out once."""
@@ -103,7 +120,7 @@ class IndexView:
         if not isinstance(self.lexical, TantivyLexicon):
             return None
         found = scoped_ids(self.lexical, filters, limit + 1)
-        return [c for c in found if c in self.position] if len(found) <= limit else None
+        return [c for c in found if c in self.texts] if len(found) <= limit else None
 
     def lexical_search(
         self, query: str, k: int, filters: Filters, mask: np.ndarray | None
@@ -121,7 +138,7 @@ class IndexView:
         except (IndexError, ValueError):
             return 0
 
-    def chunks_by_doc(self) -> dict[str, list[str]]:
+    def chunks_by_doc(self) -> Mapping[str, list[str]]:
         """Each document's chunk ids; worked out once per view."""
         if self._by_doc is None:
             by_doc: dict[str, list[str]] = {}
@@ -132,50 +149,69 @@ class IndexView:
 
     def advance(self, store: Store, changed: set[str], token: str, exact_max: int) -> IndexView:
         """The view after commits that wrote or removed the documents ``changed``: their chunks
-        are read back by document id and replace theirs; the rest is carried over. ``token`` is
-        the commit the delta was read after (a later commit's delta is applied next time)."""
+        are read back by document id and replace theirs; the rest is shared with this view
+        (``bot.layered``), so the work is proportional to the delta, not the archive. ``token``
+        is the commit the delta was read after (a later commit's delta is applied next time)."""
         catalog = store.catalog(sorted(changed))
         versions = {d: m.version for d, m in catalog.items()}
         keep_vectors = self.vectors is not None
         read = store.chunks_of(versions, embeddings=keep_vectors)
         by_doc = self.chunks_by_doc()
         dropped = {cid for d in changed for cid in by_doc.get(d, ())}
-        texts = {cid: t for cid, t in self.texts.items() if cid not in dropped}
         added = {c.id: c.meta for c, _ in read}
-        texts.update({c.id: c.text for c, _ in read})
-        meta = _replaced(self.meta, dropped, added)
-        new_versions = {d: v for d, v in self.versions.items() if d not in changed}
-        new_versions.update(versions)
-        kept = [cid for cid in self.ids if cid not in dropped]
-        ids = kept + [c.id for c, _ in read]
+        texts = layered.changed(self.texts, dropped, {c.id: c.text for c, _ in read})
+        meta = layered.changed(self.meta, dropped, added, flatten=_replaced)
+        new_versions = layered.changed(self.versions, changed, versions)
+        ids = None
         vectors = None
-        if keep_vectors and len(ids) <= exact_max and self.vectors is not None:
-            dim = self.vectors.shape[1]
-            rows = [self.position[cid] for cid in kept]
-            fresh = np.asarray([v for _, v in read], dtype=np.float32).reshape(len(read), dim)
-            old = np.asarray(self.vectors[rows], dtype=np.float32).reshape(len(rows), dim)
-            vectors = np.concatenate([old, fresh])
+        if keep_vectors and self.vectors is not None:  # small stores only (exact_max)
+            kept = [cid for cid in self.ids if cid not in dropped]
+            ids = kept + [c.id for c, _ in read]
+            if len(ids) <= exact_max:
+                dim = self.vectors.shape[1]
+                rows = [self.position[cid] for cid in kept]
+                fresh = np.asarray([v for _, v in read], dtype=np.float32).reshape(len(read), dim)
+                old = np.asarray(self.vectors[rows], dtype=np.float32).reshape(len(rows), dim)
+                vectors = np.concatenate([old, fresh])
         lexical: BM25 | TantivyLexicon
         if isinstance(self.lexical, TantivyLexicon):  # the delta alone: about 12 ms a story
             lexical = self.lexical.advanced(
                 changed, ((c.id, _lexical_text(c.text, c.meta), c.meta) for c, _ in read)
             )
         else:  # the arrays are rebuilt from the view's texts: proportional to the archive
+            ids = ids if ids is not None else [*(c for c in self.ids if c not in dropped), *added]
             lexical = BM25.build((cid, _lexical_text(texts[cid], meta[cid])) for cid in ids)
-        titles = {d: t for d, t in self.titles.items() if d not in changed}
-        titles.update({d: (m.title, m.url) for d, m in catalog.items()})
+        titles = layered.changed(self.titles, changed, {d: (m.title, m.url) for d, m in catalog.items()})
         view = IndexView(token, texts, meta, new_versions, lexical, vectors, titles, ids)
-        view_by_doc = {d: list(c) for d, c in by_doc.items() if d not in changed}
+        new_docs: dict[str, list[str]] = {}
         for c, _ in read:
-            view_by_doc.setdefault(c.meta.doc_id, []).append(c.id)
-        view._by_doc = view_by_doc
+            new_docs.setdefault(c.meta.doc_id, []).append(c.id)
+        view._by_doc = layered.changed(by_doc, changed, new_docs)
+        self._carry(view, dropped, added)
         return view
 
+    def _carry(self, view: IndexView, dropped: set[str], added: dict[str, ChunkMeta]) -> None:
+        """Give ``view`` this view's derived lists, changed by the delta, where they were made."""
+        if self._people_counts is not None:
+            counts = (dict(self._people_counts[0]), dict(self._people_counts[1]))
+            for sign, metas in ((-1, (self.meta[c] for c in dropped)), (1, iter(added.values()))):
+                for m in metas:
+                    for tally, value in zip(counts, (m.speaker, m.party), strict=True):
+                        if value:
+                            tally[str(value)] = tally.get(str(value), 0) + sign
+            view._people_counts = counts
+        for kind, chunks in list(self._kinds.items()):
+            fresh = [(cid, m) for cid, m in added.items() if (m.kind or "article") == kind]
+            kept = [c for c in chunks if c[0] not in dropped]
+            view._kinds[kind] = sorted(kept + fresh, key=lambda c: (c[1].doc_id, c[1].start))
+
     def people(self) -> tuple[frozenset[str], frozenset[str]]:
-        """Every speaker and every party of the view's chunks; worked out once."""
+        """Every speaker and every party of the view's chunks; worked out once (a view made by
+        ``advance`` from one that had them counts only the delta)."""
         if self._people is None:
-            speakers = frozenset(_field_values(self.meta, "speaker"))
-            parties = frozenset(_field_values(self.meta, "party"))
+            if self._people_counts is None:
+                self._people_counts = (_field_counts(self.meta, "speaker"), _field_counts(self.meta, "party"))
+            speakers, parties = (frozenset(k for k, n in c.items() if n > 0) for c in self._people_counts)
             with self._lock:
                 self._people = (speakers, parties)
         return self._people
@@ -242,8 +278,8 @@ class IndexView:
             head = {
                 "format": _VIEW_FORMAT,
                 "token": self.token,
-                "versions": self.versions,
-                "titles": self.titles,
+                "versions": dict(self.versions),
+                "titles": dict(self.titles),
                 "lexical": "bm25" if isinstance(self.lexical, BM25) else "tantivy",
                 "chunks": rows,
             }
@@ -339,7 +375,12 @@ class _LazyMeta(Mapping[str, ChunkMeta]):
 
 
 def _field_items(meta: Mapping[str, ChunkMeta], name: str) -> Iterator[tuple[str, object]]:
-    if isinstance(meta, _LazyMeta):
+    """One field of every chunk (a saved view's untyped, a layer's base then its changes)."""
+    if isinstance(meta, layered.Layered):
+        dropped = meta.dropped
+        yield from ((cid, v) for cid, v in _field_items(meta.base, name) if cid not in dropped)
+        yield from ((cid, getattr(m, name)) for cid, m in meta.added.items())
+    elif isinstance(meta, _LazyMeta):
         yield from meta.raw_values(name)
     else:
         for cid, m in meta.items():
@@ -347,10 +388,10 @@ def _field_items(meta: Mapping[str, ChunkMeta], name: str) -> Iterator[tuple[str
 
 
 def _replaced(
-    meta: Mapping[str, ChunkMeta], dropped: set[str], added: dict[str, ChunkMeta]
+    meta: Mapping[str, ChunkMeta], dropped: frozenset[str], added: dict[str, ChunkMeta]
 ) -> Mapping[str, ChunkMeta]:
-    """``meta`` without ``dropped`` and with ``added``, of the same kind (a saved view's lazy
-    metadata stays lazy: nothing is typed that no question reads)."""
+    """``meta`` without ``dropped`` and with ``added``, flattened, of the same kind (a saved
+    view's lazy metadata stays lazy: nothing is typed that no question reads)."""
     if isinstance(meta, _LazyMeta):
         raw = {cid: m for cid, m in meta._raw.items() if cid not in dropped}
         raw.update({cid: m.to_metadata() for cid, m in added.items()})
@@ -363,16 +404,16 @@ def _replaced(
     return out
 
 
-def _field_values(meta: Mapping[str, ChunkMeta], name: str) -> set[str]:
-    if isinstance(meta, _LazyMeta):
-        return {str(v) for _, v in meta.raw_values(name) if v}
-    return {str(getattr(m, name)) for m in meta.values() if getattr(m, name)}
+def _field_counts(meta: Mapping[str, ChunkMeta], name: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _, v in _field_items(meta, name):
+        if v:
+            counts[str(v)] = counts.get(str(v), 0) + 1
+    return counts
 
 
 def _field_equals(meta: Mapping[str, ChunkMeta], name: str, value: str, default: str) -> list[str]:
-    if isinstance(meta, _LazyMeta):
-        return [cid for cid, v in meta.raw_values(name) if (v or default) == value]
-    return [cid for cid, m in meta.items() if getattr(m, name) == value]
+    return [cid for cid, v in _field_items(meta, name) if (v or default) == value]
 
 
 def _safe(token: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -369,7 +369,7 @@ class Store:
         vector: np.ndarray,
         n: int,
         filters: Filters | None = None,
-        versions: dict[str, str] | None = None,
+        versions: Mapping[str, str] | None = None,
     ) -> list[tuple[StoredChunk, float]]:
         """Nearest committed chunks to ``vector`` with cosine similarity.
 

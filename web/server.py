@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.core import Bot
+from bot.layered import last_keys
 from bot.records import Answer
 from despatch.errors import ConfigError, DespatchError, RequestError, StoreError
 from despatch.settings import Settings
@@ -310,7 +310,7 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
         except StoreError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=503)
         wanted = [d for d in (doc or "").split(",") if d][:100]
-        latest = list(itertools.islice(reversed(titles.items()), 3))[::-1]  # the latest three
+        latest = [(d, titles[d]) for d in last_keys(titles, 3)]  # the latest three
         return {
             "documents": len(titles),
             "titles": [{"title": t, "url": u} for _, (t, u) in latest],

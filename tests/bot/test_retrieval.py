@@ -290,3 +290,73 @@ def test_a_process_starting_after_pushes_loads_the_newest_saved_view_and_takes_t
     assert [c for c, _ in view.lexical_search("Zanzibar", 1, Filters(), None)] == view.chunks_by_doc()["c"][
         :1
     ]
+
+
+def test_a_long_run_of_pushes_shares_the_archive_and_ends_at_the_view_a_full_read_makes(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A saved view (lazy metadata, no vectors) advanced by thirty pushes, corrections and
+    removals, compacted on the way: every mapping, the speakers and parties, each document's
+    chunks and the coverage titles are what reading the whole store gives, and the view that
+    went before each push still reads as it did."""
+    from bot import layered
+    from bot.layered import Layered, last_keys
+    from bot.retrieval import HybridRetriever, IndexView
+    from index.documents import make_document
+    from index.records import Section, SourceFields
+
+    monkeypatch.setattr(layered, "COMPACT_MIN", 12)
+    store, doc, write = _small_store(tmp_path)
+
+    def speech(key: str, text: str, speaker: str, party: str) -> Any:
+        fields = SourceFields(title=key.title(), source="Hansard")
+        turn = (Section(0, len(text), speaker=speaker, party=party),)
+        return make_document(key=key, text=text, fields=fields, doc_id=key, sections=turn)
+
+    write(
+        store,
+        *(
+            speech(f"s{i}", f"Speech {i} on ferries and quotas.", f"Mr Member {i}", "Labour")
+            for i in range(8)
+        ),
+    )
+    cache = tmp_path / "views"
+    cache.mkdir()
+    IndexView.build(store, 0, "tantivy", cache).save(cache)
+    retriever = HybridRetriever(store, embedder=None, exact_max=0, wait_s=5.0, lexical="tantivy", cache=cache)  # type: ignore[arg-type]
+    view = retriever.view()
+    view.people(), view.of_kind("article")  # made once; later views change them by their deltas
+    layers = 0
+    for i in range(30):
+        before, old_texts = view, dict(view.texts)
+        if i % 3 == 0:
+            write(store, speech(f"n{i}", f"New speech {i} about harbour dues.", f"Ms Newcomer {i}", "Green"))
+        elif i % 3 == 1:
+            write(store, doc(f"s{i % 4}", f"Corrected speech {i} on quotas."))  # its speaker is gone
+        elif (i - 2) % 2 == 0:
+            store.remove(f"n{i - 2}")
+        else:
+            write(store, speech(f"n{i - 2}", f"Revised speech {i} on dues.", f"Ms Newcomer {i - 2}", "Green"))
+        view = retriever.view()
+        assert view is not before and dict(before.texts) == old_texts
+        layers += isinstance(view.texts, Layered)
+    full = IndexView.build(store, 0, "tantivy")
+    assert retriever.updates["full"] == 0 and retriever.updates["delta"] == 30
+    assert 0 < layers < 30  # shared layers, and compactions between them
+    assert dict(view.texts) == dict(full.texts) and dict(view.versions) == dict(full.versions)
+    assert dict(view.titles) == dict(full.titles)
+    assert last_keys(view.titles, 2) == ["s0", "n27"]  # the last written that still stand (coverage)
+    assert {c: view.meta[c] for c in view.meta} == {c: full.meta[c] for c in full.meta}
+    assert {d: sorted(c) for d, c in view.chunks_by_doc().items()} == {
+        d: sorted(c) for d, c in full.chunks_by_doc().items()
+    }
+    assert view._people_counts is not None and "article" in view._kinds  # carried, not recounted
+    assert view.people() == full.people()
+    speakers, parties = view.people()
+    assert {"Mr Member 1", "Ms Newcomer 24"}.isdisjoint(speakers) and "Ms Newcomer 27" in speakers
+    assert "Mr Member 7" in speakers and parties == {"Labour", "Green"}
+    assert sorted(c for c, _ in view.of_kind("article")) == sorted(c for c, _ in full.of_kind("article"))
+    # Tantivy's scores count deleted documents until its segments merge: the top hit is compared.
+    for q, d in (("7,200 departures", "a"), ("Corrected speech 28", "s0"), ("Revised speech 29", "n27")):
+        top = view.lexical_search(q, 1, Filters(), None)[0][0]
+        assert top == full.lexical_search(q, 1, Filters(), None)[0][0] and top in view.chunks_by_doc()[d]
