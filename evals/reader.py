@@ -3,6 +3,10 @@
     python -m evals.reader --features DIR                # train, export bot/models/reader*.onnx
     python -m evals.reader --features DIR --folds        # also the two half-data readers whose
                                                          # out-of-fold scores evals.fit stacks on
+    python -m evals.reader --features DIR --folds --no-final --loss listwise --epochs 2 \
+        --oof evals/train/reader-oof-listwise.json       # another recipe's out-of-fold scores
+    python -m evals.reader --features DIR --compare A.json B.json --out F.json
+                                                         # the stacked scorer on each, compared
 
 The feature rows' answerer ranks each training question's candidates (``evals.fit``'s cache, with
 each candidate's text); the reader learns from the few it ranks first, which is where it is used
@@ -10,11 +14,13 @@ each candidate's text); the reader learns from the few it ranks first, which is 
 don't, so near-content unanswerables and near misses teach it what "about the question but not
 the answer" reads like. The encoder is the embedding model's own folder (nothing downloaded):
 its embeddings and lowest ``FROZEN`` layers stay as they are, the rest and a mean-pooled linear
-head are trained with binary cross-entropy for ``EPOCHS`` epoch(s), and the result is exported
-to ONNX and quantised to int8 (``bot.reader.export``), checked against the torch model.
+head are trained for ``--epochs`` epoch(s) with a ``--loss``: ``pointwise`` (binary
+cross-entropy per pair, the shipped reader's) or ``listwise`` (per question, softmax
+cross-entropy over its pairs and a "no answer" logit fixed at 0), and the result is exported to
+ONNX and quantised to int8 (``bot.reader.export``), checked against the torch model.
 
-Out-of-fold scores: ``--folds`` trains one reader on each half of the source groups (``evals.fit
-.folds`` with k=2) and scores the other half's shortlists with it; the file
+Out-of-fold scores: ``--folds`` trains one reader on each half of the source groups
+(``evals.crossval.folds`` with k=2) and scores the other half's shortlists with it; the file
 ``evals/train/reader-oof.json`` is what the stacked scorer is fitted and cross-validated on, so
 no stacked figure reads a reader that saw its question. The shipped reader is trained on all the
 groups. Training runs on the CPU (2 cores: about 20-40 pairs a second), shows progress and keeps
@@ -320,6 +326,53 @@ def out_of_fold(
     }
 
 
+def alone_lead_right(questions: Sequence[Any], sets: Sequence[str]) -> tuple[float, int]:
+    """The share of answerable questions in ``sets`` whose best reader logit (among the shortlist
+    it read) is on a sentence that answers, and how many such questions had logits."""
+    right = []
+    for q in questions:
+        if q.set not in sets or not q.case.answerable or q.gated or q.reader is None:
+            continue
+        if len(q.y) == 0 or np.all(np.isnan(q.reader)):
+            continue
+        right.append(bool(q.y[int(np.nanargmax(q.reader))]))
+    return (round(float(np.mean(right)), 4) if right else 0.0), len(right)
+
+
+def compare(questions: Sequence[Any], files: Sequence[Path]) -> dict[str, Any]:
+    """The reader scorer's stacked trees cross-validated (``evals.crossval``, the folds and
+    threshold rule of ``evals.fit``) on each out-of-fold scores file, and the reader alone."""
+    from evals import crossval
+    from evals.rows import attach_reader, sha256
+
+    out: dict[str, Any] = {}
+    for path in files:
+        attach_reader(list(questions), path)
+        oof = crossval.cross_validate(list(questions), crossval.MODEL_CLASSES["reader"])
+        newsroom = [("newsroom", *o[1:]) for o in oof if o[0] in crossval.NEWSROOM_SETS]
+        threshold = crossval.choose_threshold(newsroom)
+        figures = crossval.figures(oof, threshold)
+        strict = crossval.choose_threshold(newsroom, crossval.TARGET_PRECISION)
+        precision, coverage = crossval.precision_at(newsroom, strict)
+        alone, asked = alone_lead_right(questions, crossval.NEWSROOM_SETS)
+        recipe = json.loads(path.read_text(encoding="utf-8")).get(
+            "recipe", {"epochs": 1, "loss": "pointwise"}
+        )
+        out[path.name] = {
+            "file": f"{path.name} sha256:{sha256(path)}",
+            "recipe": recipe,
+            "threshold": threshold,
+            "newsroom": figures["newsroom"],
+            "ranking": {
+                k: figures["ranking"][k] for k in ("newsroom sets", "squad") if k in figures["ranking"]
+            },
+            "at_target_precision": {"threshold": strict, "answer_precision": precision, "coverage": coverage},
+            "reader_alone_lead_right_newsroom": {"share": alone, "questions": asked},
+        }
+        print(json.dumps({path.name: out[path.name]}, indent=1), flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from bot.assembly import offline
     from bot.contextual import ContextualScorer
@@ -346,11 +399,24 @@ def main(argv: list[str] | None = None) -> int:
         default=OOF,
         help="where --folds writes the out-of-fold scores (evals.fit reads OOF)",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        metavar="OOF",
+        help="cross-validate the stacked scorer on each out-of-fold scores file, then stop",
+    )
+    parser.add_argument("--out", type=Path, help="with --compare: write the figures here (JSON)")
     args = parser.parse_args(argv)
     settings = load_settings()
     offline(settings)
     args.work.mkdir(parents=True, exist_ok=True)
     questions = load_training(settings, args.features)
+    if args.compare:
+        figures = compare(questions, args.compare)
+        if args.out:
+            args.out.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        return 0
     base = ContextualScorer.load()  # the shortlist's ranking (the stacked scorer's first stage)
     if args.folds:
         oof = out_of_fold(questions, base, args.work, args.epochs, args.loss)

@@ -125,3 +125,50 @@ def test_a_tiny_listwise_fine_tune_puts_the_answer_above_no_answer_and_the_rest(
     )
     assert answer > 0 > none
     assert answer > topical
+
+
+def test_the_reader_alone_is_judged_by_its_best_logit_on_answerable_newsroom_questions() -> None:
+    from evals.reader import alone_lead_right
+
+    right = _question(True, [0, 1.0, 0])
+    right.reader = np.array([0.5, 2.0, np.nan])  # the answer has the best logit
+    wrong = _question(True, [1.0, 0, 0])
+    wrong.reader = np.array([np.nan, 3.0, -1.0])  # the answer was not read; a wrong one leads
+    unread = _question(True, [1.0])
+    unread.reader = np.array([np.nan])  # no logits: not counted
+    refusal = _question(False, [0, 0])
+    refusal.reader = np.array([1.0, 0.0])  # unanswerable: not counted
+    elsewhere = _question(True, [1.0])
+    elsewhere.set, elsewhere.reader = "squad", np.array([1.0])
+    assert alone_lead_right([right, wrong, unread, refusal, elsewhere], ("newsroom",)) == (0.5, 2)
+
+
+@pytest.mark.slow
+def test_compare_cross_validates_the_stacked_scorer_on_each_scores_file(tmp_path: Path) -> None:
+    import json
+
+    from evals.reader import compare
+
+    rng = np.random.default_rng(0)
+    questions = []
+    for i in range(60):
+        q = _question(i % 3 != 0, [1.0, 0, 0] if i % 3 else [0, 0, 0], group=f"news:{i % 12}.txt")
+        q.case = type(q.case)(f"c{i}", "What was the target?", q.case.answerable, q.case.facts)
+        q.x = rng.normal(size=(3, len(FEATURES)))
+        questions.append(q)
+    files = []
+    for name, recipe in (("a.json", None), ("b.json", {"epochs": 2, "loss": "listwise"})):
+        logits = {f"newsroom:{q.case.id}:{j}": float(2.0 * q.y[j] - 1.0) for q in questions for j in range(3)}
+        body = {"logits": logits, **({"recipe": recipe} if recipe else {})}
+        (tmp_path / name).write_text(json.dumps(body), encoding="utf-8")
+        files.append(tmp_path / name)
+    got = compare(questions, files)
+    assert list(got) == ["a.json", "b.json"]
+    assert got["a.json"]["recipe"] == {
+        "epochs": 1,
+        "loss": "pointwise",
+    }  # files from before recipes were kept
+    assert got["b.json"]["recipe"] == {"epochs": 2, "loss": "listwise"}
+    # The logits put every answer first: the reader alone leads right on all 40 answerable questions.
+    assert got["b.json"]["reader_alone_lead_right_newsroom"] == {"share": 1.0, "questions": 40}
+    assert got["a.json"]["newsroom"]["questions"] == 60 and got["a.json"]["file"].startswith("a.json sha256:")
