@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from despatch.errors import ConfigError
+from despatch.files import sha256
 
 MODELS_DIR = Path(__file__).with_name("models")
 REFIT = (
     "point DESPATCH_ANSWER_MODEL at a fitted model file (or unset it for the shipped one), "
     "or refit with: python -m evals.fit"
 )
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def read_manifest(path: Path, features: tuple[str, ...]) -> dict[str, Any]:

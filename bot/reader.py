@@ -25,6 +25,7 @@ from bot.boosted import BoostedScorer
 from bot.manifest import MODELS_DIR
 from bot.scorer import Candidates
 from despatch.errors import ConfigError
+from despatch.files import sha256
 
 SHORTLIST = 5  # candidates the reader reads per question
 MAX_TOKENS = 128  # question and sentence together; the sentence is cut first
@@ -49,7 +50,6 @@ def manifest_path(model: Path) -> Path:
 
 def export(reader: Any, out: Path, meta: dict[str, Any]) -> list[Path]:
     """Write ``reader`` (``evals.reader.Reader``) as int8 ONNX at ``out`` with its manifest."""
-    import hashlib
     import logging
     import tempfile
     import warnings
@@ -89,7 +89,7 @@ def export(reader: Any, out: Path, meta: dict[str, Any]) -> list[Path]:
         "shortlist": SHORTLIST,
         "max_tokens": MAX_TOKENS,
         "int8_drift": round(drift, 4),
-        "files": {out.name: hashlib.sha256(out.read_bytes()).hexdigest()},
+        "files": {out.name: sha256(out)},
         **meta,
     }
     manifest_path(out).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -99,10 +99,14 @@ def export(reader: Any, out: Path, meta: dict[str, Any]) -> list[Path]:
 class ReaderModel:
     """The exported reader on ONNX Runtime: logits for (question, sentence) pairs."""
 
-    def __init__(self, path: Path = MODEL, check: bool = True, threads: int = 1) -> None:
+    def __init__(
+        self, path: Path = MODEL, check: bool = True, threads: int = 1, checked_sha256: str | None = None
+    ) -> None:
         """``threads``: onnxruntime's intra-op threads; one, since the server answers several
-        questions at once."""
+        questions at once. ``checked_sha256``: the file's digest as another manifest already
+        checked it on this load (the stacked trees' names this file), so it is not read twice."""
         self.path = Path(path)
+        self._checked_sha256 = checked_sha256
         self.threads = threads
         self._session: Any = None
         self._tokenizer: Any = None
@@ -111,8 +115,6 @@ class ReaderModel:
             self._check()
 
     def _check(self) -> None:
-        import hashlib
-
         from bot.manifest import REFIT
 
         meta = manifest_path(self.path)
@@ -123,7 +125,7 @@ class ReaderModel:
             )
         manifest = json.loads(meta.read_text(encoding="utf-8"))
         want = manifest.get("files", {}).get(self.path.name)
-        if want != hashlib.sha256(self.path.read_bytes()).hexdigest():
+        if want != (self._checked_sha256 or sha256(self.path)):
             raise ConfigError(f"{self.path} is not the file {meta.name} records; {REFIT}")
         if manifest.get("max_tokens") != MAX_TOKENS:
             raise ConfigError(
@@ -222,7 +224,9 @@ class ReaderScorer:
         from bot.contextual import ContextualScorer
 
         trees = ReaderTrees.load(path)  # its manifest names the reader model it was fitted with
-        return cls(ContextualScorer.load(), ReaderModel((trees.source or MODEL).parent / MODEL.name), trees)
+        model = (trees.source or MODEL).parent / MODEL.name
+        checked = trees.manifest.get("files", {}).get(MODEL.name)  # read_manifest hashed it
+        return cls(ContextualScorer.load(), ReaderModel(model, checked_sha256=checked), trees)
 
     def logits(self, candidates: Candidates) -> np.ndarray:
         """The reader's logit for each shortlisted candidate (NaN for the rest)."""

@@ -38,6 +38,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from despatch.files import sha256
 from despatch.settings import PROJECT_ROOT, Settings, load_settings
 from evals.crossval import (
     BOOST_PARAMS,
@@ -58,7 +59,7 @@ from evals.crossval import (
     stack,
 )
 from evals.gold import write_gold
-from evals.rows import READER_OOF, Question, attach_reader, load_training, sha256, training_files
+from evals.rows import READER_OOF, Question, attach_reader, load_training, training_files
 
 
 def build_models(

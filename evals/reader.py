@@ -342,8 +342,9 @@ def alone_lead_right(questions: Sequence[Any], sets: Sequence[str]) -> tuple[flo
 def compare(questions: Sequence[Any], files: Sequence[Path]) -> dict[str, Any]:
     """The reader scorer's stacked trees cross-validated (``evals.crossval``, the folds and
     threshold rule of ``evals.fit``) on each out-of-fold scores file, and the reader alone."""
+    from despatch.files import sha256
     from evals import crossval
-    from evals.rows import attach_reader, sha256
+    from evals.rows import attach_reader
 
     out: dict[str, Any] = {}
     for path in files:

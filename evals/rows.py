@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from despatch.files import sha256
 from despatch.settings import PROJECT_ROOT, Settings
 from evals.gold import GoldCase, load_gold
 from evals.scoring import normalise
@@ -205,10 +206,6 @@ class _Unpickler(pickle.Unpickler):
         if name == "Question" and module in ("__main__", "evals.fit"):
             module = __name__
         return super().find_class(module, name)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def training_files() -> dict[str, str]:

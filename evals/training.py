@@ -31,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from despatch.files import sha256
 from despatch.settings import PROJECT_ROOT
 from evals.gold import GoldCase, load_gold, write_gold
 from evals.squad import paragraph_id
@@ -273,7 +274,7 @@ def build() -> tuple[dict[str, list[GoldCase]], dict[str, Any]]:
         "command": "python -m evals.training",
         "annotated": authors,
         "inputs": {
-            p.relative_to(PROJECT_ROOT).as_posix(): _sha256(p)
+            p.relative_to(PROJECT_ROOT).as_posix(): sha256(p)
             for p in [*sorted(ANNOTATED.glob("*.jsonl")), XQUAD_JSON]
         },
         "files": {
@@ -295,14 +296,10 @@ def _terms(text: str) -> list[str]:
     return [*terms(text), *numbers(text)]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write(kept: dict[str, list[GoldCase]], manifest: dict[str, Any], out: Path = TRAIN) -> None:
     for name, cases in kept.items():
         write_gold(cases, out / f"{name}.jsonl")
-    files = {name: _sha256(out / f"{name}.jsonl") for name in kept}
+    files = {name: sha256(out / f"{name}.jsonl") for name in kept}
     manifest = {**manifest, "sha256": files}
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 

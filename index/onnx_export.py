@@ -15,7 +15,6 @@ embedder that runs the export is ``index.onnx_embedding``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from despatch.errors import ConfigError, OfflineResourceError
+from despatch.files import sha256
 from index.embedding import default_model_path, max_seq_length, mean_pooled, model_fingerprint
 
 # Bump when the exported graph changes, so caches of an older recipe are not reused.
@@ -74,21 +74,13 @@ def check_export(path: Path) -> None:
     problem = None
     if recorded is None or recorded.get("bytes") != stat.st_size:
         problem = f"{stat.st_size} bytes"
-    elif recorded.get("mtime_ns") != stat.st_mtime_ns and recorded.get("sha256") != _sha256(path):
+    elif recorded.get("mtime_ns") != stat.st_mtime_ns and recorded.get("sha256") != sha256(path):
         problem = "its bytes changed"
     if problem:
         raise OfflineResourceError(
             f"The ONNX model {path} ({problem}) is not the file {path.parent / 'export.json'} "
             f"records ({recorded or 'nothing'}); delete {path.parent} so it is exported again"
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _cache_error(path: Path, exc: OSError) -> ConfigError:
@@ -304,7 +296,7 @@ def _record(out: Path, extra: dict[str, Any]) -> None:
     files[out.name] = {
         "bytes": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
-        "sha256": _sha256(out),
+        "sha256": sha256(out),
         **extra,
     }
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from despatch.errors import OfflineResourceError
+from despatch.files import sha256
 
 if TYPE_CHECKING:
     import tiktoken
@@ -46,7 +47,7 @@ def seed_cache(cache_dir: Path, name: str) -> Path:
         )
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / hashlib.sha1(_BLOB.format(name=name).encode()).hexdigest()
-    if not target.exists() or _sha256(target) != EXPECTED_SHA256[name]:
+    if not target.exists() or sha256(target) != EXPECTED_SHA256[name]:
         source = _packaged_file(name)
         data = source.read_bytes()
         if source.suffix == ".gz":
@@ -60,10 +61,6 @@ def seed_cache(cache_dir: Path, name: str) -> Path:
         tmp.write_bytes(data)
         os.replace(tmp, target)
     return target
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @lru_cache(maxsize=4)

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from bot.answerability import FEATURES
-from bot.manifest import MODELS_DIR, REFIT, read_manifest, sha256
+from bot.manifest import MODELS_DIR, REFIT, read_manifest
 from despatch.errors import ConfigError
+from despatch.files import sha256
 
 SHIPPED = MODELS_DIR / "boosted.json"
 

@@ -107,6 +107,7 @@ def test_the_shipped_reader_scorer_loads_and_its_trees_name_the_reader_they_read
     import shutil
 
     from bot.reader import MANIFEST, MODEL
+    from despatch.files import sha256
 
     scorer = ReaderScorer.load()
     assert scorer.name == "reader" and scorer.source == MANIFEST and 0.0 < scorer.threshold < 1.0
@@ -116,6 +117,12 @@ def test_the_shipped_reader_scorer_loads_and_its_trees_name_the_reader_they_read
     altered = tmp_path / MODEL.name
     altered.write_bytes(altered.read_bytes() + b"\0")  # another reader beside the same trees
     with pytest.raises(ConfigError, match=r"sha256 differs.*python -m evals\.fit"):
+        ReaderScorer.load(tmp_path / "reader.json")
+    # The trees' manifest checked the model once; the model's own manifest must still agree.
+    shutil.copy(MODEL, altered)
+    own = tmp_path / "reader-model.json"
+    own.write_text(own.read_text(encoding="utf-8").replace(sha256(MODEL), "0" * 64), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"not the file reader-model\.json records"):
         ReaderScorer.load(tmp_path / "reader.json")
 
 
