@@ -19,11 +19,11 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from bot import layered
+from bot.chunkmeta import LazyMeta, field_counts, field_equals, field_items, replaced
 from bot.lexical import BM25
 from bot.tantivy_lexicon import TantivyLexicon, scoped_ids
 from despatch.errors import StoreError
@@ -86,7 +86,7 @@ class IndexView:
         """The chunks of documents of one kind ("division"), in document order; worked out once."""
         found = self._kinds.get(kind)
         if found is None:
-            ids = _field_equals(self.meta, "kind", kind, "article")
+            ids = field_equals(self.meta, "kind", kind, "article")
             found = sorted(((cid, self.meta[cid]) for cid in ids), key=lambda c: (c[1].doc_id, c[1].start))
             with self._lock:
                 self._kinds[kind] = found
@@ -142,7 +142,7 @@ class IndexView:
         """Each document's chunk ids; worked out once per view."""
         if self._by_doc is None:
             by_doc: dict[str, list[str]] = {}
-            for cid, doc_id in _field_items(self.meta, "doc_id"):
+            for cid, doc_id in field_items(self.meta, "doc_id"):
                 by_doc.setdefault(str(doc_id), []).append(cid)
             self._by_doc = by_doc
         return self._by_doc
@@ -160,7 +160,7 @@ class IndexView:
         dropped = {cid for d in changed for cid in by_doc.get(d, ())}
         added = {c.id: c.meta for c, _ in read}
         texts = layered.changed(self.texts, dropped, {c.id: c.text for c, _ in read})
-        meta = layered.changed(self.meta, dropped, added, flatten=_replaced)
+        meta = layered.changed(self.meta, dropped, added, flatten=replaced)
         new_versions = layered.changed(self.versions, changed, versions)
         ids = None
         vectors = None
@@ -210,7 +210,7 @@ class IndexView:
         ``advance`` from one that had them counts only the delta)."""
         if self._people is None:
             if self._people_counts is None:
-                self._people_counts = (_field_counts(self.meta, "speaker"), _field_counts(self.meta, "party"))
+                self._people_counts = (field_counts(self.meta, "speaker"), field_counts(self.meta, "party"))
             speakers, parties = (frozenset(k for k, n in c.items() if n > 0) for c in self._people_counts)
             with self._lock:
                 self._people = (speakers, parties)
@@ -331,7 +331,7 @@ class IndexView:
         except (OSError, ValueError, KeyError):
             return None
         texts = {cid: text for cid, text, _ in head["chunks"]}
-        meta = _LazyMeta({cid: m for cid, _, m in head["chunks"]})
+        meta = LazyMeta({cid: m for cid, _, m in head["chunks"]})
         titles = {d: (str(t), u) for d, (t, u) in head["titles"].items()}
         ids = [cid for cid, _, _ in head["chunks"]]
         if lexical is None and engine == "tantivy" and (folder / "tantivy").is_dir():
@@ -343,77 +343,6 @@ class IndexView:
                 shutil.rmtree(folder / "tantivy", ignore_errors=True)
                 lexical.save(folder / "tantivy")
         return cls(token, texts, meta, dict(head["versions"]), lexical, vectors, titles, ids)
-
-
-class _LazyMeta(Mapping[str, ChunkMeta]):
-    """Chunk metadata read from a saved view, typed on first use (a server start need not
-    build 100k records before its first question)."""
-
-    def __init__(self, raw: dict[str, dict[str, Any]]) -> None:
-        self._raw = raw
-        self._typed: dict[str, ChunkMeta] = {}
-
-    def __getitem__(self, chunk_id: str) -> ChunkMeta:
-        typed = self._typed.get(chunk_id)
-        if typed is None:
-            typed = self._typed[chunk_id] = ChunkMeta.from_metadata(self._raw[chunk_id])
-        return typed
-
-    def __contains__(self, chunk_id: object) -> bool:
-        return chunk_id in self._raw
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-    def raw_values(self, name: str) -> Iterator[tuple[str, object]]:
-        """One field of every chunk, untyped (``ChunkMeta.to_metadata`` keys are its field names)."""
-        for cid, raw in self._raw.items():
-            yield cid, raw.get(name)
-
-
-def _field_items(meta: Mapping[str, ChunkMeta], name: str) -> Iterator[tuple[str, object]]:
-    """One field of every chunk (a saved view's untyped, a layer's base then its changes)."""
-    if isinstance(meta, layered.Layered):
-        dropped = meta.dropped
-        yield from ((cid, v) for cid, v in _field_items(meta.base, name) if cid not in dropped)
-        yield from ((cid, getattr(m, name)) for cid, m in meta.added.items())
-    elif isinstance(meta, _LazyMeta):
-        yield from meta.raw_values(name)
-    else:
-        for cid, m in meta.items():
-            yield cid, getattr(m, name)
-
-
-def _replaced(
-    meta: Mapping[str, ChunkMeta], dropped: frozenset[str], added: dict[str, ChunkMeta]
-) -> Mapping[str, ChunkMeta]:
-    """``meta`` without ``dropped`` and with ``added``, flattened, of the same kind (a saved
-    view's lazy metadata stays lazy: nothing is typed that no question reads)."""
-    if isinstance(meta, _LazyMeta):
-        raw = {cid: m for cid, m in meta._raw.items() if cid not in dropped}
-        raw.update({cid: m.to_metadata() for cid, m in added.items()})
-        lazy = _LazyMeta(raw)
-        lazy._typed.update({cid: m for cid, m in meta._typed.items() if cid not in dropped})
-        lazy._typed.update(added)
-        return lazy
-    out = {cid: m for cid, m in meta.items() if cid not in dropped}
-    out.update(added)
-    return out
-
-
-def _field_counts(meta: Mapping[str, ChunkMeta], name: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for _, v in _field_items(meta, name):
-        if v:
-            counts[str(v)] = counts.get(str(v), 0) + 1
-    return counts
-
-
-def _field_equals(meta: Mapping[str, ChunkMeta], name: str, value: str, default: str) -> list[str]:
-    return [cid for cid, v in _field_items(meta, name) if (v or default) == value]
 
 
 def _safe(token: str) -> str:

@@ -138,7 +138,9 @@ def test_view_follows_a_write_by_another_store_handle(tmp_path: Any, embedder: A
 
     settings = make_settings(tmp_path / "store")
     assemble(settings, create=True, embedder=embedder).indexer().ingest([FOUNDING])
-    bot = assemble(settings, embedder=embedder).bot()
+    # A question waits view_wait_ms (250 by default) for the next view, then answers from the
+    # current one; on a loaded machine following the write can take longer than that.
+    bot = assemble(settings.model_copy(update={"view_wait_ms": 60_000}), embedder=embedder).bot()
     before = bot.retriever.view().token
     extra = tmp_path / "ferry.txt"
     extra.write_text("title Ferries\n\nThe Zanzibar committee capped ferry licences at 40 a year.\n")
