@@ -128,7 +128,7 @@ def test_a_tiny_listwise_fine_tune_puts_the_answer_above_no_answer_and_the_rest(
 
 
 def test_the_reader_alone_is_judged_by_its_best_logit_on_answerable_newsroom_questions() -> None:
-    from evals.reader import alone_lead_right
+    from evals.recipes import alone_lead_right
 
     right = _question(True, [0, 1.0, 0])
     right.reader = np.array([0.5, 2.0, np.nan])  # the answer has the best logit
@@ -147,7 +147,7 @@ def test_the_reader_alone_is_judged_by_its_best_logit_on_answerable_newsroom_que
 def test_compare_cross_validates_the_stacked_scorer_on_each_scores_file(tmp_path: Path) -> None:
     import json
 
-    from evals.reader import compare
+    from evals.recipes import compare
 
     rng = np.random.default_rng(0)
     questions = []
