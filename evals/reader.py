@@ -23,8 +23,10 @@ Out-of-fold scores: ``--folds`` trains one reader on each half of the source gro
 (``evals.crossval.folds`` with k=2) and scores the other half's shortlists with it; the file
 ``evals/train/reader-oof.json`` is what the stacked scorer is fitted and cross-validated on, so
 no stacked figure reads a reader that saw its question. The shipped reader is trained on all the
-groups. Training runs on the CPU (2 cores: about 20-40 pairs a second), shows progress and keeps
-a checkpoint after every ``CHECKPOINT_STEPS`` steps, from which a killed run resumes.
+groups. Training runs on the CPU (2 cores: about 15-40 pairs a second), shows progress and keeps
+a checkpoint after every ``CHECKPOINT_STEPS`` steps and at the end, from which a killed run
+resumes; the final one is removed once the reader is exported, so an export that fails is made
+again from it without training.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ MAX_NEGATIVES = 3  # per question: the best-ranked candidates that don't answer
 MAX_POSITIVES = 2
 SEED = 0
 CHECKPOINT_STEPS = 200
-OOF = PROJECT_ROOT / "evals" / "train" / "reader-oof.json"
+OOF = PROJECT_ROOT / "evals" / "train" / "reader-oof.json"  # evals.rows.READER_OOF
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
-    checkpoint = out / f"{label}-{loss}.ckpt"
+    checkpoint = checkpoint_path(out, label, loss)
     step = 0
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -268,7 +270,7 @@ def train(
                 file=sys.stderr,
                 flush=True,
             )
-        if step % CHECKPOINT_STEPS == 0 and step < total:
+        if step % CHECKPOINT_STEPS == 0 or step == total:
             tmp = checkpoint.with_suffix(".tmp")
             torch.save(
                 {
@@ -281,9 +283,15 @@ def train(
                 tmp,
             )
             tmp.replace(checkpoint)
-    checkpoint.unlink(missing_ok=True)
     net.eval()
     return reader
+
+
+def checkpoint_path(work: Path, label: str, loss: str) -> Path:
+    """Where ``train`` keeps a run's state: every ``CHECKPOINT_STEPS`` steps and when it ends,
+    so a rerun resumes, and a finished run's weights survive until the caller has used them
+    (an export that fails keeps them: a rerun exports again without training)."""
+    return work / f"{label}-{loss}.ckpt"
 
 
 def _digest(pairs: Sequence[Pair]) -> str:
@@ -318,6 +326,7 @@ def out_of_fold(
         print(f"reader: fold {f + 1}/2: scoring {len(qs)} pairs", file=sys.stderr, flush=True)
         for key, logit in zip(keys, reader.logits(qs, ss), strict=True):
             scores[key] = round(float(logit), 4)
+        checkpoint_path(work, f"fold{f}", loss).unlink(missing_ok=True)
     return {
         "shortlist": SHORTLIST,
         "scheme": "2 grouped folds (evals.crossval.folds)",
@@ -399,9 +408,11 @@ def main(argv: list[str] | None = None) -> int:
                 "loss": LOSS_TEXT[args.loss],
             },
         }
-        paths = export(reader, MODEL, meta)
+        check = [(p.question, p.sentence) for p in random.Random(SEED).sample(pairs, min(61, len(pairs)))]
+        paths = export(reader, MODEL, meta, check)
         for p in paths:
             print(f"reader: wrote {p}", file=sys.stderr)
+        checkpoint_path(args.work, "final", args.loss).unlink(missing_ok=True)
     return 0
 
 

@@ -48,21 +48,41 @@ def test_an_unanswerable_question_gives_only_negatives_and_a_gated_one_none() ->
 
 
 @pytest.mark.slow
-def test_a_tiny_fine_tune_exports_an_int8_reader_that_agrees_with_torch(tmp_path: Path) -> None:
+def test_a_tiny_fine_tune_exports_an_int8_reader_that_agrees_with_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import bot.reader
     from bot.reader import ReaderModel, export, manifest_path
+    from despatch.errors import ConfigError
     from evals.reader import Pair, train
 
     pairs = [
         Pair("What target was set?", "The target was 12,000 departures.", 1.0, "g", "s:1:0"),
         Pair("What target was set?", "Ms Rudd spoke to MPs.", 0.0, "g", "s:1:1"),
     ] * 8
-    reader = train(pairs, tmp_path, label="tiny")
-    assert not (tmp_path / "tiny-pointwise.ckpt").exists()  # a finished run leaves no checkpoint
-    out = tmp_path / "reader.onnx"
-    written = export(reader, out, {"pairs": len(pairs)})
-    assert written == [out, manifest_path(out)]
-    assert out.stat().st_size < 30_000_000  # the bound for a shipped cross-encoder
+    reader = train(pairs, tmp_path, epochs=1, label="tiny", loss="pointwise")
+    # A finished run keeps its weights until the caller has used them: a rerun resumes at the end
+    assert (tmp_path / "tiny-pointwise.ckpt").exists()
+    again = train(pairs, tmp_path, epochs=1, label="tiny", loss="pointwise")
     questions, sentences = [p.question for p in pairs[:2]], [p.sentence for p in pairs[:2]]
+    np.testing.assert_allclose(again.logits(questions, sentences), reader.logits(questions, sentences))
+    out = tmp_path / "reader.onnx"
+    out.write_bytes(b"the shipped model")
+    with monkeypatch.context() as m:  # no export within a bound of 0: nothing is replaced
+        m.setattr(bot.reader, "_AGREEMENT", 0.0)
+        with pytest.raises(ConfigError, match="nothing was written"):
+            export(reader, out, {"pairs": len(pairs)})
+    assert out.read_bytes() == b"the shipped model" and not manifest_path(out).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reader.onnx", "tiny-pointwise.ckpt"]
+    written = export(reader, out, {"pairs": len(pairs)}, [(p.question, p.sentence) for p in pairs[:4]])
+    assert written == [out, manifest_path(out)]
+    manifest = json.loads(manifest_path(out).read_text(encoding="utf-8"))
+    assert manifest["quantisation"] in bot.reader.QUANTISATIONS and manifest["int8_drift_pairs"] == 7
+    assert manifest["int8_drift"] == min(manifest["int8_drift_by_quantisation"].values())
+    assert manifest["int8_drift"] <= manifest["int8_drift_bound"]
+    assert out.stat().st_size < 30_000_000  # the bound for a shipped cross-encoder
     np.testing.assert_allclose(
         ReaderModel(out).logits(questions, sentences), reader.logits(questions, sentences), atol=0.1
     )
