@@ -138,7 +138,7 @@ def test_a_tiny_listwise_fine_tune_puts_the_answer_above_no_answer_and_the_rest(
             Pair("Who chaired the committee?", "Ms Rudd spoke to MPs about targets.", 0.0, "g", f"s:{n}b:0"),
         ]
     reader = train(pairs, tmp_path, epochs=10, label="tiny", loss="listwise")
-    assert not (tmp_path / "tiny-listwise.ckpt").exists()
+    assert (tmp_path / "tiny-listwise.ckpt").exists()  # kept until the caller has exported it
     answer, topical, none = reader.logits(
         ["What target was set?"] * 2 + ["Who chaired the committee?"],
         [pairs[0].sentence, pairs[1].sentence, pairs[2].sentence],
