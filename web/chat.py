@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from bot.core import Bot
+from bot.layered import last_keys
 from bot.records import Answer
 from despatch.errors import DespatchError, RequestError
 from despatch.settings import Settings
@@ -121,9 +122,14 @@ class ChatService:
         return scrub(question), cleaned
 
     def indexed_line(self) -> str:
-        docs = self.bot.store.documents()
-        titles = ", ".join(escape(d.title) for d in docs[:5]) + (" …" if len(docs) > 5 else "")
-        return f"Answers come only from the {len(docs)} indexed document(s): {titles}"
+        """The chat's line naming what answers come from: the serving view's document count and
+        its five latest titles (read from the view in memory, not from the store: it is drawn at
+        every page load)."""
+        titles = self.bot.retriever.current().titles
+        names = ", ".join(escape(titles[d][0]) for d in last_keys(titles, 5))
+        return f"Answers come only from the {len(titles)} indexed document(s): {names}" + (
+            " …" if len(titles) > 5 else ""
+        )
 
 
 _FILTER_LIMIT = 200

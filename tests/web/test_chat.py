@@ -52,3 +52,14 @@ def test_a_follow_up_in_the_chat_reads_the_answer_the_chat_holds(founding_bot: A
     assert "Soames" in named or "Soames" in answers[-1]["answer"]
     _, later, _ = list(chat(service, "Which constituency does he represent?", history, answers, "c"))[-1]
     assert later[-1] is not None and "Soames" in later[-1]["resolved_question"]
+
+
+def test_the_indexed_line_names_the_serving_views_documents(founding_bot: Any, tmp_path: Path) -> None:
+    """The line drawn at every page load is read from the view answers come from (its count and
+    latest titles), not from a read of every document record in the store."""
+    service = _service(founding_bot, tmp_path, 100)
+    titles = founding_bot.retriever.current().titles
+    line = service.indexed_line()
+    assert line.startswith(f"Answers come only from the {len(titles)} indexed document(s): ")
+    assert all(t in line for t, _ in titles.values()) and not line.endswith("…")
+    assert len(titles) == len(founding_bot.store.documents())
