@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from despatch.errors import ConfigError
+from despatch.imports import import_without
 from index.records import Entity, decode_entities, encode_entities
 
 __all__ = ["MODEL", "Entity", "decode_entities", "encode_entities", "entities", "pipeline"]
@@ -31,8 +32,9 @@ def pipeline() -> Any:
     with _lock:
         if _nlp is None:
             try:
-                import spacy
-
+                # thinc without its torch interop, which this pipeline never uses: importing
+                # torch was 4 s of the server's cold start (despatch.imports)
+                spacy = import_without("spacy", ("torch",))
                 nlp = spacy.load(MODEL)
             except (ImportError, OSError) as exc:
                 raise ConfigError(
