@@ -3,8 +3,8 @@
     python -m evals.reader --features DIR                # train, export bot/models/reader*.onnx
     python -m evals.reader --features DIR --folds        # also the two half-data readers whose
                                                          # out-of-fold scores evals.fit stacks on
-    python -m evals.reader --features DIR --folds --no-final --loss listwise --epochs 2 \
-        --oof evals/train/reader-oof-listwise.json       # another recipe's out-of-fold scores
+    python -m evals.reader --features DIR --folds --no-final --loss pointwise --epochs 1 \
+        --oof evals/train/reader-oof-pointwise.json      # another recipe's out-of-fold scores
     python -m evals.reader --features DIR --compare A.json B.json --out F.json
                                                          # the stacked scorer on each, compared
 
@@ -14,14 +14,14 @@ each candidate's text); the reader learns from the few it ranks first, which is 
 don't, so near-content unanswerables and near misses teach it what "about the question but not
 the answer" reads like. The encoder is the embedding model's own folder (nothing downloaded):
 its embeddings and lowest ``FROZEN`` layers stay as they are, the rest and a mean-pooled linear
-head are trained for ``--epochs`` epoch(s) with a ``--loss``: ``pointwise`` (binary
-cross-entropy per pair, the shipped reader's) or ``listwise`` (per question, softmax
-cross-entropy over its pairs and a "no answer" logit fixed at 0), and the result is exported to
+head are trained for ``--epochs`` epoch(s) (default 2) with a ``--loss``: ``listwise`` (the
+shipped reader's: per question, softmax cross-entropy over its pairs and a "no answer" logit
+fixed at 0) or ``pointwise`` (binary cross-entropy per pair), and the result is exported to
 ONNX and quantised to int8 (``bot.reader.export``), checked against the torch model.
 
 Out-of-fold scores: ``--folds`` trains one reader on each half of the source groups
 (``evals.crossval.folds`` with k=2) and scores the other half's shortlists with it; the file
-``evals/train/reader-oof.json`` is what the stacked scorer is fitted and cross-validated on, so
+``evals/train/reader-oof-listwise.json`` is what the stacked scorer is fitted and cross-validated on, so
 no stacked figure reads a reader that saw its question. The shipped reader is trained on all the
 groups. Training runs on the CPU (2 cores: about 15-40 pairs a second), shows progress and keeps
 a checkpoint after every ``CHECKPOINT_STEPS`` steps and at the end, from which a killed run
@@ -47,9 +47,9 @@ import numpy as np
 from despatch.settings import PROJECT_ROOT
 
 FROZEN = 3  # embeddings and the lowest layers are not trained: half the encoder to update
-EPOCHS = 1
+EPOCHS = 2
 LOSSES = ("pointwise", "listwise")
-LOSS = "pointwise"
+LOSS = "listwise"
 LOSS_TEXT = {
     "pointwise": "binary cross-entropy, positives weighted to balance",
     "listwise": "per question, softmax cross-entropy over its pairs and a no-answer logit fixed at 0",
@@ -62,7 +62,7 @@ MAX_NEGATIVES = 3  # per question: the best-ranked candidates that don't answer
 MAX_POSITIVES = 2
 SEED = 0
 CHECKPOINT_STEPS = 200
-OOF = PROJECT_ROOT / "evals" / "train" / "reader-oof.json"  # evals.rows.READER_OOF
+OOF = PROJECT_ROOT / "evals" / "train" / "reader-oof-listwise.json"  # evals.rows.READER_OOF
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ CORPUS = PROJECT_ROOT / "data" / "corpus"
 HANSARD = PROJECT_ROOT / "data" / "corpora" / "hansard-2010-immigration"
 TRAIN = PROJECT_ROOT / "evals" / "train"
 XQUAD_CORPUS = PROJECT_ROOT / "data" / "eval-stores" / "fit-xquad" / "xquad-corpus.jsonl"
-READER_OOF = TRAIN / "reader-oof.json"  # python -m evals.reader --folds
+READER_OOF = TRAIN / "reader-oof-listwise.json"  # python -m evals.reader --folds
 GOLD_SETS: dict[str, list[Path]] = {
     "founding": [CORPUS],
     "hansard": [HANSARD],
