@@ -56,7 +56,11 @@ def _dynamic(per_channel: bool, reduce_range: bool = False) -> Callable[[Path, P
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         quantize_dynamic(
-            str(raw), str(made), weight_type=QuantType.QInt8, per_channel=per_channel, reduce_range=reduce_range
+            str(raw),
+            str(made),
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            reduce_range=reduce_range,
         )
 
     return make
@@ -85,10 +89,11 @@ def _weights_only(raw: Path, made: Path) -> None:
 
 
 # The int8 recipes the export tries, each by name, fastest first; it keeps the first whose
-# logits stay within the bound of the torch model's. Dynamic int8 is the fastest (about 130 ms for 8 pairs against 220 ms
-# for weights only, one thread) but quantises activations too: the listwise reader drifted 1.25
-# (per channel) against a bound of 0.29, weights only 0.20 (docs/answering.md). 7-bit weights
-# (``reduce_range``) avoid the saturation of u8 x s8 products on CPUs without VNNI.
+# logits stay within the bound of the torch model's. Dynamic int8 is the fastest (about 130 ms
+# for 8 pairs against 220 ms for weights only, one thread) but quantises activations too: the
+# listwise reader drifted 1.25 (per channel) against a bound of 0.29, weights only 0.20
+# (docs/answering.md). 7-bit weights (``reduce_range``) avoid the saturation of u8 x s8
+# products on CPUs without VNNI.
 QUANTISATIONS: dict[str, Callable[[Path, Path], None]] = {
     "int8 per channel": _dynamic(per_channel=True),
     "int8 per channel, 7-bit weights": _dynamic(per_channel=True, reduce_range=True),

@@ -16,7 +16,8 @@ def test_the_library_takes_its_not_installed_branch_and_the_package_imports_late
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "despatch_test_lib.py").write_text(
-        "try:\n    import despatch_test_extra\n    HAS_EXTRA = True\nexcept ImportError:\n    HAS_EXTRA = False\n",
+        "try:\n    import despatch_test_extra\n    HAS_EXTRA = True\n"
+        "except ImportError:\n    HAS_EXTRA = False\n",
         encoding="utf-8",
     )
     (tmp_path / "despatch_test_extra.py").write_text("VALUE = 7\n", encoding="utf-8")
