@@ -7,8 +7,9 @@ Despatch path calls:
 - LightGBM imports scikit-learn and pandas (and through them scipy.stats) for its scikit-learn
   estimators and DataFrame input; Despatch uses ``Booster``, ``Dataset`` and ``train`` on numpy
   arrays.
-On the 2-core machine these imports took about 4 s (torch) and 3 s (scikit-learn and pandas) of
-the server's cold start (docs/benchmarks.md, "Cold start").
+On the 2-core machine, with another job running, loading spaCy took 7.1 s with torch and 2.7 s
+without, and importing LightGBM 3.8 s and 0.55 s (docs/benchmarks.md, "Cold start: three imports
+and a scan removed").
 
 ``import_without`` makes the named packages look absent while the library is imported (the
 import system's own rule: a ``None`` entry in ``sys.modules`` raises ``ImportError``), so the

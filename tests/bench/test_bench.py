@@ -153,3 +153,14 @@ def test_nlp_memory_bench_runs_both_ways(tmp_path: Path) -> None:
     assert before["region_chars"] == 100_000 and now["regions"] > before["regions"]
     assert before["entities"] > 100 and abs(now["entities"] - before["entities"]) <= 0.01 * before["entities"]
     assert before["peak_mb_above_warm"] >= 0 and now["peak_mb_above_warm"] >= 0
+
+
+def test_coldstart_times_a_real_start_of_a_tree(founding_store) -> None:  # type: ignore[no-untyped-def]
+    """bench.coldstart serves a store with one tree's code and times it (here: this tree)."""
+    from bench.coldstart import start_and_probe
+    from despatch.settings import PROJECT_ROOT
+
+    settings, _ = founding_store
+    got = start_and_probe(PROJECT_ROOT, settings.store)
+    assert got["cold_start_s"] > 0 and got["chat_page_ms"] > 0
+    assert 0 < got["healthz_ms"]["p50"] <= got["healthz_ms"]["p95"]
