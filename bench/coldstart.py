@@ -2,7 +2,8 @@
 run: ``python -m bench.coldstart --before REF``.
 
 The earlier commit is checked out into a temporary git worktree and served by the same Python
-environment (its folder first on ``PYTHONPATH``; the ONNX and tiktoken caches are this tree's).
+environment (``bench.server.start`` with that folder first on ``PYTHONPATH``; the ONNX and
+tiktoken caches are this tree's).
 Starts alternate between the two trees so that a noisy neighbour slows them alike. Each start
 is timed from the process's launch to its first healthy ``/healthz`` (which comes after the
 warm-up answer), then the chat page and 20 ``/healthz`` calls on one client (a new connection
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.server import free_port
+from bench.server import start
 from bench.stats import p50_p95
 from despatch.settings import PROJECT_ROOT, load_settings
 
@@ -33,34 +33,14 @@ def start_and_probe(tree: Path, store: Path) -> dict[str, Any]:
     import httpx
 
     settings = load_settings()
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tree),
-        "DESPATCH_ONNX_CACHE": str(settings.onnx_cache),
-        "DESPATCH_TIKTOKEN_CACHE": str(settings.tiktoken_cache),
-        "DESPATCH_RATE_LIMIT_PER_MINUTE": "1000000",
-    }
-    url = f"http://127.0.0.1:{port}"
-    began = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "entry.cli", "serve", "--port", str(port), "--store", str(store)],
-        cwd=tree,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    proc, url, cold = start(
+        store,
+        PYTHONPATH=str(tree),
+        DESPATCH_ONNX_CACHE=str(settings.onnx_cache),
+        DESPATCH_TIKTOKEN_CACHE=str(settings.tiktoken_cache),
     )
     try:
         with httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0)) as client:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"despatch serve from {tree} exited during start-up")
-                try:
-                    if client.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            cold = time.perf_counter() - began
             t0 = time.perf_counter()
             client.get(f"{url}/").raise_for_status()
             page = time.perf_counter() - t0
