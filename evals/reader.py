@@ -21,12 +21,12 @@ ONNX and quantised to int8 (``bot.reader.export``), checked against the torch mo
 
 Out-of-fold scores: ``--folds`` trains one reader on each half of the source groups
 (``evals.crossval.folds`` with k=2) and scores the other half's shortlists with it; the file
-``evals/train/reader-oof-listwise.json`` is what the stacked scorer is fitted and cross-validated on, so
-no stacked figure reads a reader that saw its question. The shipped reader is trained on all the
-groups. Training runs on the CPU (2 cores: about 15-40 pairs a second), shows progress and keeps
-a checkpoint after every ``CHECKPOINT_STEPS`` steps and at the end, from which a killed run
-resumes; the final one is removed once the reader is exported, so an export that fails is made
-again from it without training.
+``evals/train/reader-oof-listwise.json`` is what the stacked scorer is fitted and
+cross-validated on, so no stacked figure reads a reader that saw its question. The shipped
+reader is trained on all the groups. Training runs on the CPU (2 cores: about 15-40 pairs a
+second), shows progress and keeps a checkpoint after every ``CHECKPOINT_STEPS`` steps and at
+the end, from which a killed run resumes; the final one is removed once the reader is
+exported, so an export that fails is made again from it without training.
 """
 
 from __future__ import annotations
