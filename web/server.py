@@ -1,5 +1,6 @@
 """One FastAPI process: the JSON API, the documents API (``web.cms``), health, the Gradio chat
-(``/``) and the embeddable widget (``/widget``, static files in ``web/widget/``)."""
+(``/``, built once the server is up: ``web.late``) and the embeddable widget (``/widget``,
+static files in ``web/widget/``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from index.dates import real_date
 from index.filters import Filters
 from index.ingest import Indexer
 from index.records import normal_tags
-from web.chat import ChatService, RateLimiter, build_app
+from web.chat import ChatService, RateLimiter
+from web.late import LateChat, gradio_chat
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 HEALTH_TOKEN_AGE_S = 1.0  # /healthz trusts the store's commit token as read this recently
@@ -170,23 +172,30 @@ async def _problem(send: Any, status: int, detail: str) -> None:
 def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) -> Any:
     """The whole web surface, ready for uvicorn; ``indexer`` (writing into ``bot``'s store)
     serves the documents API when ``Settings.admin_token`` is set."""
-    import gradio as gr
     from fastapi.exceptions import RequestValidationError
 
     from web.feedback import Feedback, feedback_path
-    from web.render import CSS
 
     limiter = RateLimiter(settings.rate_limit_per_minute)
     feedback = Feedback(feedback_path(settings), settings.feedback_max_rows)
     service = ChatService(bot, settings, limiter, feedback)
-    app = FastAPI(title="Despatch", description="Answers about parliamentary coverage, every claim cited.")
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.allowed_origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["*"],  # Gradio's client sends its own x-gradio-* headers
-        allow_credentials=False,
+
+    def cors(shell: FastAPI) -> None:
+        shell.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],  # Gradio's client sends its own x-gradio-* headers
+            allow_credentials=False,
+        )
+
+    chat = LateChat(lambda: gradio_chat(service, cors))
+    app = FastAPI(
+        title="Despatch",
+        description="Answers about parliamentary coverage, every claim cited.",
+        lifespan=lambda _: chat.serving(),
     )
+    cors(app)
     ancestors = " ".join(["'self'", *settings.allowed_origins])
 
     @app.exception_handler(RequestValidationError)
@@ -272,8 +281,12 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
             )
         except StoreError as exc:
             return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
+        if chat.error is not None:
+            detail = f"the chat page failed to start ({chat.error}); the API answers"
+            return JSONResponse({"status": "error", "chat": chat.state, "detail": detail}, status_code=500)
         return {
             "status": "ok",
+            "chat": chat.state,
             "documents": len(view.versions),
             "chunks": len(view.texts),
             "generation": view.generation,
@@ -285,7 +298,8 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
     @app.get("/healthz")
     async def healthz(request: Request) -> Any:
         """Index status: document and chunk counts of the view answers come from, its commit and
-        whether it is the store's latest, and how views have been updated.
+        whether it is the store's latest, how views have been updated, and whether the chat page
+        is built yet (``chat``: starting or ready; the API answers before it is).
 
         Answered on the event loop from what is in memory while questions are coming in (the
         store's commit as a question read it within the last second), so a health check does
@@ -338,12 +352,7 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
         cors = {"Access-Control-Allow-Origin": "*"} if name == "embed.js" else {}
         return _asset(name, f"{kinds[name]}; charset=utf-8", {"Cache-Control": "public, max-age=300", **cors})
 
-    theme = gr.themes.Default(
-        font=["system-ui", "-apple-system", "Segoe UI", "sans-serif"], font_mono=["ui-monospace", "monospace"]
-    )
-    common: dict[str, Any] = {"theme": theme, "css": CSS, "footer_links": [], "ssr_mode": False}
-    common["max_file_size"] = 0  # no uploads (the Guard refuses the routes before Gradio sees them)
-    gr.mount_gradio_app(app, build_app(service), path="", **common)
+    app.mount("", chat)  # after every route above: the chat page is what none of them match
     return Guard(app, settings.max_body_kb * 1024, int(settings.max_file_mb * 1_000_000))
 
 

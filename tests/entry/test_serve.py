@@ -31,7 +31,10 @@ def test_despatch_serve_command(founding_store: Any, tmp_path: Path) -> None:
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 120, proc)
-        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+        first = httpx.get(f"http://127.0.0.1:{port}/")  # the chat may still be starting (web.late)
+        assert first.status_code == 200 or (first.status_code == 503 and first.headers["retry-after"] == "2")
+        wait_http(f"http://127.0.0.1:{port}/", 120, proc)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["chat"] == "ready"
         assert httpx.get(f"http://127.0.0.1:{port}/widget/").status_code == 200
         assert list(tmp_path.glob("despatch-gradio-*"))  # the server's private scratch folder
     finally:

@@ -44,6 +44,7 @@ def start_server(bot: Any, settings: Any, indexer: Any = None) -> LiveServer:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_http(f"http://127.0.0.1:{port}/healthz", 60)
+    wait_http(f"http://127.0.0.1:{port}/", 60)  # the chat page is built after the API answers
     return LiveServer(f"http://127.0.0.1:{port}", settings, server, thread)
 
 
