@@ -95,12 +95,12 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(6, ge=1, le=50, description="Passages given to the answerer.")
     scorer: str = Field(
-        "contextual",
-        description="Sentence scorer (bot.assembly.SCORERS): contextual (LightGBM trees reading each "
-        "sentence beside its rivals), reader (those trees plus a cross-encoder that reads the "
-        "question with each of the 5 best sentences: best in cross-validation, but about 60 ms "
-        "more a question, p95 over 300 ms in bench.scorers), boosted (the trees on each sentence "
-        "alone) or logistic.",
+        "reader",
+        description="Sentence scorer (bot.assembly.SCORERS): reader (LightGBM trees reading each "
+        "sentence beside its rivals and a cross-encoder's reading of the question with each of the "
+        "5 best: best in cross-validation and on both held-out sets, about 110 ms more a question "
+        "than contextual in bench.scorers), contextual (those trees without the cross-encoder), "
+        "boosted (the trees on each sentence alone) or logistic.",
     )
     answer_threshold: float | None = Field(
         None,

@@ -53,7 +53,7 @@ def test_the_bot_gets_every_part_from_the_root(founding_store: Any, embedder: An
     bot = parts.bot()
     assert bot.retriever is parts.retriever and bot.divisions is parts.divisions
     assert bot.answerer is bot.extractive and bot.scorer is parts.scorer
-    assert bot.scorer.name == settings.scorer == "contextual"
+    assert bot.scorer.name == settings.scorer == "reader"
 
 
 def test_a_new_scorer_is_one_entry(

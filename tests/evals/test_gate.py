@@ -35,14 +35,19 @@ def test_gold_set_meets_thresholds(name: str, tmp_path: Path) -> None:
 
 def test_squad_meets_its_cross_validated_thresholds(tmp_path: Path) -> None:
     """Every 4th SQuAD part A question against thresholds set from the cross-validated run
-    (evals/thresholds/squad.json says how), not from the tuned gold sets."""
+    (evals/thresholds/squad.json says how), not from the tuned gold sets. With the contextual
+    scorer, whose cross-validated run that was: the default reader's cross-encoder was trained on
+    every SQuAD part A article, so its figures there would be in-sample (evals.fit refuses a
+    --squad-report for it); the reader is gated on the held-out sets above."""
     corpus, gold = convert(SQUAD, tmp_path / "squad", every=4)
     squad = PROJECT_ROOT / "evals" / "thresholds" / "squad.json"
-    report = run_eval(make_settings(tmp_path / "store"), gold, [corpus], thresholds=squad)
+    settings = make_settings(tmp_path / "store", scorer="contextual")
+    report = run_eval(settings, gold, [corpus], thresholds=squad)
     write_report(report, ARTIFACTS / "squad", junit=ARTIFACTS / "squad" / "junit.xml")
     print(summary(report))
     assert report.metrics["cases"] > 600
     assert len(report.thresholds) >= 8, "SQuAD is gated on its own thresholds"
+    assert "contextual" in report.model
     assert report.passed, report.breaches
 
 
@@ -66,11 +71,18 @@ def _scripted_model(gold: Path) -> Script:
 
 def test_llm_answerer_meets_thresholds_on_scripted_cases(tmp_path: Path) -> None:
     """The LLM path as an eval set: every branch's case (accept, wrong number dropped, bad marker
-    removed, uncited sentence dropped, refusal, condensed follow-up) through the real client."""
+    removed, uncited sentence dropped, refusal, condensed follow-up) through the real client.
+
+    The cases test what the LLM path does with the model's reply, so the questions must reach
+    the model: they run with the contextual scorer, which lets every answerable one through.
+    The default reader scorer refuses llm-04 before the model is asked (docs/answering.md,
+    "Known regressions"); which questions a scorer answers is gated on the gold sets above."""
     gold = PROJECT_ROOT / "evals" / "gold" / "llm-scripted.jsonl"
     script = _scripted_model(gold)
     with serve(script) as url:
-        settings = make_settings(tmp_path / "store", llm_base_url=url, llm_model="scripted", llm_timeout_s=5)
+        settings = make_settings(
+            tmp_path / "store", llm_base_url=url, llm_model="scripted", llm_timeout_s=5, scorer="contextual"
+        )
         report = run_eval(settings, gold, answerer="llm")
     write_report(report, ARTIFACTS / "llm-scripted", junit=ARTIFACTS / "llm-scripted" / "junit.xml")
     print(summary(report))

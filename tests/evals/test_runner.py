@@ -324,10 +324,16 @@ def test_describe_model_names_the_scorer_file_and_its_digest_or_the_llm(tmp_path
     from bot.answerability import MODEL_PATH, Model
     from bot.assembly import assemble
     from bot.contextual import MANIFEST
+    from bot.reader import MANIFEST as READER
 
     settings = make_settings(tmp_path / "store")
-    digest = hashlib.sha256(MANIFEST.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(READER.read_bytes()).hexdigest()[:12]
     assert describe_model(settings, "extractive", assemble(settings).scorer) == (
+        f"extractive, reader answerability model reader.json sha256:{digest}"
+    )
+    contextual = settings.model_copy(update={"scorer": "contextual"})
+    digest = hashlib.sha256(MANIFEST.read_bytes()).hexdigest()[:12]
+    assert describe_model(contextual, "extractive", assemble(contextual).scorer) == (
         f"extractive, contextual answerability model contextual.json sha256:{digest}"
     )
     logistic = settings.model_copy(update={"scorer": "logistic"})
