@@ -19,7 +19,19 @@ from bench.stats import p50_p95
 from despatch.settings import PROJECT_ROOT, load_settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results-scorers.json"
-STAGES = ("embed", "dense", "lexical", "fusion", "select", "score", "cite", "total")
+# select holds analyse (spaCy), embed_sentences (the shortlisted sentences' vectors) and score
+STAGES = (
+    "embed",
+    "dense",
+    "lexical",
+    "fusion",
+    "select",
+    "analyse",
+    "embed_sentences",
+    "score",
+    "cite",
+    "total",
+)
 
 
 def run(chunks: int, n_questions: int, rounds: int = 3, pool: bool = True) -> dict[str, Any]:

@@ -93,15 +93,17 @@ class ExtractiveAnswerer:
         """``query_vector``, the question's embedding when retrieval already computed it."""
         began = time.perf_counter()
         info = analyse(asked)
+        parsed = {"analyse": _ms(began)}  # spaCy's reading of the question
         question = asked.search_text if isinstance(asked, Question) else asked
         gated = gate(info, passages)
         if gated:
-            return refusal(self.name, self.idf, question, passages, gated, {"select": _ms(began)})
-        cands = self.ranker.candidates(info, passages, query_vector)
+            return refusal(self.name, self.idf, question, passages, gated, {**parsed, "select": _ms(began)})
+        cands = self.ranker.candidates(info, passages, query_vector, parsed)
         t0 = time.perf_counter()
         ranked = self.ranker.order(info, cands)
         t1 = time.perf_counter()
-        timings = {"select": _ms(began, t1), "score": _ms(t0, t1)}
+        # select: the whole choice, its parts (analyse, embed_sentences, score) included
+        timings = {**parsed, "select": _ms(began, t1), "score": _ms(t0, t1)}
         best = ranked[0] if ranked else None
         confidence = best.p if best else 0.0
         if best is None or confidence < self.scorer.threshold:

@@ -238,3 +238,6 @@ def test_a_refusal_under_the_threshold_names_the_sentence_it_would_have_led_with
     assert answer.refused and answer.meta["confidence"] < 1.0
     assert "12,000" in answer.meta["best_sentence"]
     assert "score" in answer.timings_ms
+    # select's parts: spaCy's reading of the question and the shortlisted sentences' vectors
+    parts = answer.timings_ms["analyse"] + answer.timings_ms["embed_sentences"] + answer.timings_ms["score"]
+    assert 0 < parts <= answer.timings_ms["select"]
