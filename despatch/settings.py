@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         "reader",
         description="Sentence scorer (bot.assembly.SCORERS): reader (LightGBM trees reading each "
         "sentence beside its rivals and a cross-encoder's reading of the question with each of the "
-        "5 best: best in cross-validation and on both held-out sets, about 110 ms more a question "
+        "5 best: best in cross-validation and on both held-out sets, 110-130 ms more a question "
         "than contextual in bench.scorers), contextual (those trees without the cross-encoder), "
         "boosted (the trees on each sentence alone) or logistic.",
     )

@@ -39,7 +39,7 @@ def test_every_named_scorer_loads_and_scores_in_0_1() -> None:
 
 
 def test_the_default_scorer_is_the_reader_and_contextual_is_chosen_by_name() -> None:
-    # The reader scorer wins the cross-validation and both held-out sets; it costs about 110 ms
+    # The reader scorer wins the cross-validation and both held-out sets; it costs 110-130 ms
     # a question more (bench/results-scorers.json), so DESPATCH_SCORER=contextual is kept.
     reader = build_scorer(load_settings())
     assert isinstance(reader, ReaderScorer) and reader.source == READER
