@@ -1,7 +1,9 @@
 """Scoring sentences: every distinct sentence of the retrieved passages becomes a ``Candidate``
 with the features of ``bot.answerability``, and the ``SentenceScorer`` ranks them by how likely
 each answers the question. Embedding sentences is the one costly step, so only a shortlist is
-embedded; passages stored without entities are annotated here, with a bounded cache.
+embedded, and each sentence's vector is kept in a bounded cache (readers ask many questions
+about the same stories); passages stored without entities are annotated here, with a bounded
+cache.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from index.nlp import Entity
 from index.nlp import entities as annotate
 
 _ENTITY_CACHE = 4096  # passages annotated at answer time (stores written before annotation existed)
+_VECTOR_CACHE = 20_000  # sentence vectors kept (384 float32 each: about 30 MB)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class CandidateRanker:
         self.embed_sentences = embed_sentences
         self._entities: OrderedDict[str, tuple[Entity, ...]] = OrderedDict()
         self._entities_lock = threading.Lock()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     def candidates(
         self,
@@ -155,16 +160,33 @@ class CandidateRanker:
 
         order = sorted(range(len(drafts)), key=lambda i: -cheap(drafts[i]))[: self.embed_sentences]
         texts = [drafts[i][1].text for i in order]
-        if query_vector is None:
-            vectors = np.asarray(self.embedder.embed([info.text, *texts]))
-            qvec, vectors = vectors[0], vectors[1:]
-        else:
-            qvec, vectors = np.asarray(query_vector), np.asarray(self.embedder.embed(texts))
+        qvec = np.asarray(self.embedder.embed([info.text])[0] if query_vector is None else query_vector)
+        vectors = self.sentence_vectors(texts)
         out = list(drafts)
         for i, sim in zip(order, vectors @ qvec, strict=True):
             p, s = out[i]
             out[i] = (p, Sentence(**{**s.__dict__, "dense": float(sim)}))
         return out
+
+    def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """The sentences' vectors, from the cache or embedded now. Each new sentence is embedded
+        on its own, so its vector is the same whichever question meets it first (in a batch,
+        padding to another sentence's length moves the last digits)."""
+        found: dict[str, np.ndarray] = {}
+        with self._vectors_lock:
+            for text in texts:
+                if (vector := self._vectors.get(text)) is not None:
+                    self._vectors.move_to_end(text)
+                    found[text] = vector
+        new = [t for t in dict.fromkeys(texts) if t not in found]
+        for text in new:
+            found[text] = np.asarray(self.embedder.embed([text]), dtype=np.float32)[0]
+        with self._vectors_lock:
+            for text in new:
+                self._vectors[text] = found[text]
+            while len(self._vectors) > _VECTOR_CACHE:
+                self._vectors.popitem(last=False)
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
     def _passage_entities(self, passage: Passage) -> tuple[Entity, ...]:
         if passage.entities is not None:

@@ -151,3 +151,30 @@ def test_candidate_is_frozen() -> None:
     with pytest.raises(AttributeError):
         cands[0].p = 1.0  # type: ignore[misc]
     assert isinstance(cands[0], Candidate)
+
+
+def test_sentence_vectors_are_each_embedded_once_alone_and_kept_in_a_bounded_cache(
+    embedder: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real model: a sentence met again is not embedded again, and its vector is the one it
+    gets embedded on its own, whatever it was asked with."""
+    from tests.conftest import CountingEmbedder
+
+    counting = CountingEmbedder(embedder)
+    ranker = CandidateRanker(counting, fake_ranker().idf, FixedScorer([0.5]))  # type: ignore[arg-type]
+    a = "For 2015/16, the annual target was raised to 12,000."
+    b = "Nicholas Soames offered his support to the Home Secretary in the Commons on Monday."
+    both = ranker.sentence_vectors([a, b])
+    assert counting.embedded == 2
+    alone = np.asarray(embedder.embed([b]))[0]  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(both[1], alone)
+    again = ranker.sentence_vectors([b, a, b])
+    assert counting.embedded == 2  # all three from the cache
+    np.testing.assert_array_equal(again, both[[1, 0, 1]])
+    monkeypatch.setattr(candidates_module, "_VECTOR_CACHE", 2)
+    ranker.sentence_vectors(["A third sentence, new to the cache."])  # evicts a, the least recent
+    assert counting.embedded == 3
+    ranker.sentence_vectors([b])
+    assert counting.embedded == 3
+    ranker.sentence_vectors([a])
+    assert counting.embedded == 4
