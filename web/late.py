@@ -6,7 +6,9 @@ it. So the server starts with the chat page still to come: ``LateChat`` is mount
 is served and answers 503 (with ``Retry-After`` and a short page that reloads itself) until the
 chat has been built in a worker thread; from then on it passes every request to Gradio's app,
 whose own start-up (its queue) runs inside the server's lifespan, as ``gr.mount_gradio_app``
-would have run it. ``/healthz`` says which (``chat``: starting, ready or failed).
+would have run it; a websocket opened before then is refused (403), and a server stopped during
+the build waits for it (seconds) rather than leave it writing in Gradio's scratch folder.
+``/healthz`` says which (``chat``: starting, ready or failed).
 """
 
 from __future__ import annotations
@@ -56,14 +58,18 @@ class LateChat:
             stop = anyio.Event()
             tasks.start_soon(self._run, stop)
             yield
-            if self.app is not None:
-                stop.set()  # leave Gradio's lifespan the ordinary way
-            else:
-                tasks.cancel_scope.cancel()  # still building (or failed): nothing to shut down
+            stop.set()  # a started chat leaves Gradio's lifespan the ordinary way
+            if self.app is None:
+                # Still building (or failed): nothing to shut down. A build under way is waited
+                # for (a few seconds), not abandoned: left running, it would go on writing in
+                # Gradio's scratch folder after the server has removed it.
+                tasks.cancel_scope.cancel()
 
     async def _run(self, stop: anyio.Event) -> None:
         try:
-            shell, app = await anyio.to_thread.run_sync(self._build, abandon_on_cancel=True)
+            shell, app = await anyio.to_thread.run_sync(self._build)
+            if stop.is_set():  # built while the server was stopping: never started
+                return
             async with shell.router.lifespan_context(shell):
                 self.app = app
                 await stop.wait()
@@ -76,7 +82,11 @@ class LateChat:
         if self.app is not None:
             await self.app(scope, receive, send)
             return
-        if scope["type"] != "http":  # a websocket or lifespan message before the chat exists
+        if scope["type"] == "websocket":  # refused before the handshake: uvicorn answers 403
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1013})  # "try again later"
+            return
+        if scope["type"] != "http":
             return
         failed = self.error is not None
         body = b'{"detail": "The chat page failed to start; see the server log."}' if failed else _STARTING

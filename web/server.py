@@ -295,7 +295,7 @@ def create_server(bot: Bot, settings: Settings, indexer: Indexer | None = None) 
             "answerer": bot.answerer.name,
         }
 
-    @app.get("/healthz")
+    @app.api_route("/healthz", methods=["GET", "HEAD"])  # HEAD: load balancers' checks
     async def healthz(request: Request) -> Any:
         """Index status: document and chunk counts of the view answers come from, its commit and
         whether it is the store's latest, how views have been updated, and whether the chat page

@@ -97,18 +97,46 @@ def test_a_chat_that_fails_to_build_is_reported_and_the_api_answers(caplog: pyte
     assert "the chat page could not be built" in caplog.text
 
 
-def test_a_server_stopped_while_the_chat_is_built_stops_without_waiting_for_it() -> None:
+def test_a_server_stopped_while_the_chat_is_built_waits_for_the_build_and_never_starts_it() -> None:
+    """A build under way is waited for, not abandoned (left running, Gradio's would write in its
+    scratch folder after the server removed it), and the chat it built is never started."""
     release = threading.Event()
+    events: list[str] = []
+    build = chat_app(events)
+    finished: list[bool] = []
 
-    def stuck() -> tuple[Any, Any]:
-        release.wait(60)
-        raise RuntimeError("abandoned")
+    def slow() -> tuple[Any, Any]:
+        try:
+            assert release.wait(60)
+            return build()
+        finally:
+            finished.append(True)
 
-    chat = LateChat(stuck)
+    chat = LateChat(slow)
+    timer = threading.Timer(1.0, release.set)  # the build ends while the server is stopping
     try:
         with serving(chat) as url:
             assert httpx.get(f"{url}/").status_code == 503
-        # the server stopped (serving() checks) although the build never ended
-        assert chat.state == "starting"
+            timer.start()
+        # serving() checked that the server stopped
+        assert finished == [True] and events == [] and chat.state == "starting"
+    finally:
+        timer.cancel()
+        release.set()
+
+
+def test_a_websocket_before_the_chat_exists_is_refused_not_a_server_error() -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    release = threading.Event()
+    chat = LateChat(lambda: (release.wait(60), chat_app([])())[1])
+    try:
+        with serving(chat) as url:
+            with pytest.raises(InvalidStatus) as refused:
+                connect(url.replace("http://", "ws://") + "/gradio_api/queue/join", open_timeout=10)
+            assert refused.value.response.status_code == 403
+            assert httpx.get(f"{url}/api/ping").json() == {"ok": True}
+            release.set()  # a stopping server waits for the build
     finally:
         release.set()

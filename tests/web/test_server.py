@@ -53,6 +53,7 @@ def test_docs_and_health(web: Any) -> None:
     health = httpx.get(f"{web.url}/healthz").json()
     assert health["status"] == "ok" and health["documents"] == 2 and health["chunks"] > 0
     assert health["chat"] == "ready"  # the fixture waited for the chat page (web.late)
+    assert httpx.head(f"{web.url}/healthz").status_code == 200  # load balancers check with HEAD
     # Counted from the view answers come from, which is the store's latest commit.
     from index.store import Store
 
