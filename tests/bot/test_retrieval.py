@@ -108,6 +108,15 @@ def test_saved_view_is_loaded_and_answers_the_same(
     a = [p.chunk_id for p in first.search(q, 6)]
     assert a == b and a
     assert second.retriever.view().lexical.search(q, 10) == view.lexical.search(q, 10)
+    assert loaded.texts == view.texts and loaded.titles == view.titles
+    # a damaged view.json reads as no saved view (the caller then builds one), never an error
+    saved = next(folder.glob("*/view.json"))
+    good = saved.read_bytes()
+    try:
+        saved.write_bytes(good[: len(good) // 2])
+        assert IndexView.load(folder, view.token) is None
+    finally:
+        saved.write_bytes(good)
 
 
 def test_exact_dense_search_matches_chroma_and_repeats(hansard_store: Any, embedder: Any) -> None:
